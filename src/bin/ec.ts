@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { registerAppsCommands } from '../cli/apps.js';
+import { reportAndExit } from '../cli/context.js';
+import { registerKeysCommands } from '../cli/keys.js';
+import { registerMigrateCommand } from '../cli/migrate.js';
+import { registerSandboxCommand } from '../cli/sandbox.js';
+
+const program = new Command('ec')
+  .description(
+    'Enterprise Connect: onboard Google Workspace and Microsoft 365 calendars as Delegate Calendar Accounts',
+  )
+  .showHelpAfterError()
+  .exitOverride();
+
+registerMigrateCommand(program);
+registerAppsCommands(program);
+registerKeysCommands(program);
+registerSandboxCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode);
+  }
+  reportAndExit(err);
+}

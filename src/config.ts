@@ -1,0 +1,175 @@
+import { z } from 'zod';
+
+/**
+ * The whole configuration of every process, parsed once from the environment at the entry points
+ * (DESIGN §4; the variable names are pinned). Nothing below `src/bin` and `src/cli` reads `process.env`.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const seconds = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .positive('must be greater than 0')
+    .default(fallback);
+
+const httpUrl = (fallback: string) =>
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .default(fallback)
+    .transform((u) => u.replace(/\/+$/, ''));
+
+/** `id:base64key` pairs, comma-separated; every key is 32 bytes (AES-256). */
+const keyring = z.string().transform((raw, ctx) => {
+  const keys: { id: string; key: Buffer }[] = [];
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const sep = part.indexOf(':');
+    const id = sep > 0 ? part.slice(0, sep) : '';
+    const key = Buffer.from(part.slice(sep + 1), 'base64');
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      ctx.addIssue({ code: 'custom', message: 'each entry must be id:base64key, id of [A-Za-z0-9_-]' });
+    } else if (key.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: `key "${id}" must decode to 32 bytes (got ${key.length})` });
+    } else if (keys.some((k) => k.id === id)) {
+      ctx.addIssue({ code: 'custom', message: `key id "${id}" appears twice` });
+    } else {
+      keys.push({ id, key });
+    }
+  }
+  if (keys.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must hold at least one id:base64key entry' });
+  }
+  return keys;
+});
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .default('postgres://postgres@127.0.0.1:5432/postgres'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:{}-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:{}-]')
+    .default('ec'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).default(8080),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  ENCRYPTION_KEYS: keyring.optional(),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  GOOGLE_TOKEN_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .default('https://oauth2.googleapis.com/token'),
+  GOOGLE_API_URL: httpUrl('https://admin.googleapis.com'),
+  MICROSOFT_LOGIN_URL: httpUrl('https://login.microsoftonline.com'),
+  MICROSOFT_GRAPH_URL: httpUrl('https://graph.microsoft.com'),
+  PROFILE_CHECK_INTERVAL_SECONDS: seconds(86_400),
+  SWEEP_INTERVAL_SECONDS: seconds(60),
+  RECONNECT_BACKOFF_SECONDS: seconds(300),
+  DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
+  OUTBOUND_ALLOW_PRIVATE: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * Where the process runs. `demo` and `test` may run without `ENCRYPTION_KEYS` (a fixed, publicly known
+ * demo key is used and a warning logged); `production` may not.
+ */
+export type ConfigMode = 'production' | 'demo' | 'test';
+
+export type EncryptionKey = { id: string; key: Buffer };
+
+export type Config = {
+  mode: ConfigMode;
+  databaseUrl: string;
+  redis: { url: string; queuePrefix: string };
+  http: { host: string; port: number; publicUrl: string };
+  encryptionKeys: EncryptionKey[];
+  /** True when the keyring is the built-in demo key (never safe for real data). */
+  usingDemoKey: boolean;
+  adminToken: string | undefined;
+  providers: {
+    googleTokenUrl: string;
+    googleApiUrl: string;
+    microsoftLoginUrl: string;
+    microsoftGraphUrl: string;
+  };
+  scheduler: {
+    profileCheckIntervalSecs: number;
+    sweepIntervalSecs: number;
+    reconnectBackoffSecs: number;
+    directorySyncIntervalSecs: number;
+  };
+  outbound: { allowPrivate: boolean };
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+};
+
+/** The demo keyring. Public on purpose: it only protects sandbox data. */
+export const DEMO_ENCRYPTION_KEYS = 'demo:ZGVtby1rZXktbm90LWZvci1yZWFsLWRhdGEtMDAwMDA=';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable at once. */
+export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'production'): Config {
+  // Empty strings mean "unset" so that `FOO= ec api` behaves like no FOO at all.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+    }
+  }
+  if (parsed.success && !parsed.data.ENCRYPTION_KEYS && mode === 'production') {
+    problems.push(
+      'ENCRYPTION_KEYS: required (generate one with `ec keys generate`, format id:base64key[,id:base64key])',
+    );
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const usingDemoKey = !e.ENCRYPTION_KEYS;
+  const encryptionKeys = e.ENCRYPTION_KEYS ?? keyring.parse(DEMO_ENCRYPTION_KEYS);
+  return {
+    mode,
+    databaseUrl: e.DATABASE_URL,
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    },
+    encryptionKeys,
+    usingDemoKey,
+    adminToken: e.ADMIN_TOKEN,
+    providers: {
+      googleTokenUrl: e.GOOGLE_TOKEN_URL,
+      googleApiUrl: e.GOOGLE_API_URL,
+      microsoftLoginUrl: e.MICROSOFT_LOGIN_URL,
+      microsoftGraphUrl: e.MICROSOFT_GRAPH_URL,
+    },
+    scheduler: {
+      profileCheckIntervalSecs: e.PROFILE_CHECK_INTERVAL_SECONDS,
+      sweepIntervalSecs: e.SWEEP_INTERVAL_SECONDS,
+      reconnectBackoffSecs: e.RECONNECT_BACKOFF_SECONDS,
+      directorySyncIntervalSecs: e.DIRECTORY_SYNC_INTERVAL_SECONDS,
+    },
+    outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,47 @@
+import { sql } from 'drizzle-orm';
+import { check, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { applications } from './applications.js';
+import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf, tstz } from './columns.js';
+import { directoryEntries } from './directory-entries.js';
+import { serviceAccounts } from './service-accounts.js';
+
+export const ACCOUNT_STATUSES = ['active', 'revoked'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
+/**
+ * A Delegate Calendar Account (`acc_…`): one user's or room's calendar access through its Service
+ * Account. Exactly one per (Service Account, lower-cased email), ever: re-authorizing re-uses it.
+ */
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: idColumn(),
+    applicationId: text('application_id')
+      .notNull()
+      .references(() => applications.id, { onDelete: 'cascade' }),
+    serviceAccountId: text('service_account_id')
+      .notNull()
+      .references(() => serviceAccounts.id, { onDelete: 'cascade' }),
+    directoryEntryId: text('directory_entry_id').references(() => directoryEntries.id, {
+      onDelete: 'set null',
+    }),
+    kind: text('kind').$type<MailboxKind>().notNull(),
+    email: text('email').notNull(),
+    emailLower: text('email_lower').notNull(),
+    name: text('name').notNull(),
+    /** Scope granted to this Account's tokens (within the Service Account's delegated scope). */
+    scope: text('scope').notNull(),
+    status: text('status').$type<AccountStatus>().notNull().default('active'),
+    revokedAt: tstz('revoked_at'),
+    ...lifecycleDates,
+  },
+  (t) => [
+    check('accounts_kind_check', sql`${t.kind} in (${oneOf(MAILBOX_KINDS)})`),
+    check('accounts_status_check', sql`${t.status} in (${oneOf(ACCOUNT_STATUSES)})`),
+    check('accounts_email_lower_check', sql`${t.emailLower} = lower(${t.email})`),
+    uniqueIndex('accounts_sa_email_uq').on(t.serviceAccountId, t.emailLower),
+    index('accounts_application_idx').on(t.applicationId),
+  ],
+);
+
+export type Account = typeof accounts.$inferSelect;

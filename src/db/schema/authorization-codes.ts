@@ -1,0 +1,38 @@
+import { sql } from 'drizzle-orm';
+import { check, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { accounts } from './accounts.js';
+import { applications } from './applications.js';
+import { idColumn, oneOf, tstz } from './columns.js';
+import { serviceAccounts } from './service-accounts.js';
+import { TOKEN_SUBJECTS, type TokenSubject } from './tokens.js';
+
+/**
+ * Authorization codes: stored as SHA-256 hashes, single use (`used_at`), bound to the `redirect_uri`
+ * they were issued for, short-lived.
+ */
+export const authorizationCodes = pgTable(
+  'authorization_codes',
+  {
+    id: idColumn(),
+    applicationId: text('application_id')
+      .notNull()
+      .references(() => applications.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull().unique(),
+    subjectType: text('subject_type').$type<TokenSubject>().notNull(),
+    accountId: text('account_id').references(() => accounts.id, { onDelete: 'cascade' }),
+    serviceAccountId: text('service_account_id').references(() => serviceAccounts.id, {
+      onDelete: 'cascade',
+    }),
+    redirectUri: text('redirect_uri').notNull(),
+    scope: text('scope').notNull(),
+    expiresAt: tstz('expires_at').notNull(),
+    usedAt: tstz('used_at'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('authorization_codes_subject_check', sql`${t.subjectType} in (${oneOf(TOKEN_SUBJECTS)})`),
+    index('authorization_codes_expiry_idx').on(t.expiresAt),
+  ],
+);
+
+export type AuthorizationCode = typeof authorizationCodes.$inferSelect;

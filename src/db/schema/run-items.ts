@@ -1,0 +1,40 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { accounts } from './accounts.js';
+import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf } from './columns.js';
+import { directoryEntries } from './directory-entries.js';
+import { provisioningRuns } from './provisioning-runs.js';
+
+export const RUN_ITEM_STATUSES = ['pending', 'provisioned', 'skipped', 'failed', 'cancelled'] as const;
+export type RunItemStatus = (typeof RUN_ITEM_STATUSES)[number];
+
+/** One user or room of a provisioning run; at most one per (run, lower-cased email). */
+export const runItems = pgTable(
+  'run_items',
+  {
+    id: idColumn(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => provisioningRuns.id, { onDelete: 'cascade' }),
+    directoryEntryId: text('directory_entry_id').references(() => directoryEntries.id, {
+      onDelete: 'set null',
+    }),
+    kind: text('kind').$type<MailboxKind>().notNull(),
+    email: text('email').notNull(),
+    emailLower: text('email_lower').notNull(),
+    status: text('status').$type<RunItemStatus>().notNull().default('pending'),
+    errorKey: text('error_key'),
+    errorDescription: text('error_description'),
+    accountId: text('account_id').references(() => accounts.id, { onDelete: 'set null' }),
+    attempts: integer('attempts').notNull().default(0),
+    ...lifecycleDates,
+  },
+  (t) => [
+    check('run_items_status_check', sql`${t.status} in (${oneOf(RUN_ITEM_STATUSES)})`),
+    check('run_items_kind_check', sql`${t.kind} in (${oneOf(MAILBOX_KINDS)})`),
+    uniqueIndex('run_items_run_email_uq').on(t.runId, t.emailLower),
+    index('run_items_run_status_idx').on(t.runId, t.status, t.id),
+  ],
+);
+
+export type RunItem = typeof runItems.$inferSelect;
