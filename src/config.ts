@@ -25,6 +25,7 @@ const httpUrl = (fallback: string) =>
 /** `id:base64key` pairs, comma-separated; every key is 32 bytes (AES-256). */
 const keyring = z.string().transform((raw, ctx) => {
   const keys: { id: string; key: Buffer }[] = [];
+  let bad = 0;
   for (const part of raw
     .split(',')
     .map((p) => p.trim())
@@ -33,16 +34,19 @@ const keyring = z.string().transform((raw, ctx) => {
     const id = sep > 0 ? part.slice(0, sep) : '';
     const key = Buffer.from(part.slice(sep + 1), 'base64');
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      bad += 1;
       ctx.addIssue({ code: 'custom', message: 'each entry must be id:base64key, id of [A-Za-z0-9_-]' });
     } else if (key.length !== 32) {
+      bad += 1;
       ctx.addIssue({ code: 'custom', message: `key "${id}" must decode to 32 bytes (got ${key.length})` });
     } else if (keys.some((k) => k.id === id)) {
+      bad += 1;
       ctx.addIssue({ code: 'custom', message: `key id "${id}" appears twice` });
     } else {
       keys.push({ id, key });
     }
   }
-  if (keys.length === 0) {
+  if (keys.length === 0 && bad === 0) {
     ctx.addIssue({ code: 'custom', message: 'must hold at least one id:base64key entry' });
   }
   return keys;
@@ -134,7 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       problems.push(`${issue.path.join('.') || '(environment)'}: ${issue.message}`);
     }
   }
-  if (parsed.success && !parsed.data.ENCRYPTION_KEYS && mode === 'production') {
+  if (cleaned.ENCRYPTION_KEYS === undefined && mode === 'production') {
     problems.push(
       'ENCRYPTION_KEYS: required (generate one with `ec keys generate`, format id:base64key[,id:base64key])',
     );

@@ -48,7 +48,19 @@ function connectionHint(err: unknown): string | undefined {
     return undefined;
   }
   const where = inner.address ? `${inner.address}:${inner.port ?? ''}` : 'its address';
-  const what = inner.port === 6379 ? 'Redis' : inner.port === 5432 ? 'Postgres' : 'a required service';
+  const portOf = (url: string | undefined, fallback: number) => {
+    try {
+      return Number(new URL(url ?? '').port || fallback);
+    } catch {
+      return fallback;
+    }
+  };
+  const what =
+    inner.port === portOf(process.env.REDIS_URL, 6379)
+      ? 'Redis'
+      : inner.port === portOf(process.env.DATABASE_URL, 5432)
+        ? 'Postgres'
+        : 'a required service';
   return (
     `Cannot reach ${what} at ${where} (${inner.code}). Check DATABASE_URL / REDIS_URL, ` +
     'or start the services: `docker compose up -d postgres redis`.'

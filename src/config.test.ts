@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ ENCRYPTION_KEYS: KEY });
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'ec' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080' });
+    expect(config.providers.googleTokenUrl).toBe('https://oauth2.googleapis.com/token');
+    expect(config.providers.googleApiUrl).toBe('https://admin.googleapis.com');
+    expect(config.providers.microsoftLoginUrl).toBe('https://login.microsoftonline.com');
+    expect(config.providers.microsoftGraphUrl).toBe('https://graph.microsoft.com');
+    expect(config.scheduler).toEqual({
+      profileCheckIntervalSecs: 86_400,
+      sweepIntervalSecs: 60,
+      reconnectBackoffSecs: 300,
+      directorySyncIntervalSecs: 3_600,
+    });
+    expect(config.outbound.allowPrivate).toBe(false);
+    expect(config.logLevel).toBe('info');
+    expect(config.usingDemoKey).toBe(false);
+    expect(config.encryptionKeys.map((k) => k.id)).toEqual(['k1']);
+  });
+
+  it('reports every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATABASE_URL: 'mysql://x',
+        PORT: 'eighty',
+        GOOGLE_API_URL: 'ftp://example.com',
+        SWEEP_INTERVAL_SECONDS: '-5',
+        OUTBOUND_ALLOW_PRIVATE: 'maybe',
+        LOG_LEVEL: 'loud',
+        ENCRYPTION_KEYS: 'k1:short',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const names = (error as ConfigError).problems.map((p) => p.split(':')[0]);
+    expect(names.sort()).toEqual(
+      [
+        'DATABASE_URL',
+        'ENCRYPTION_KEYS',
+        'GOOGLE_API_URL',
+        'LOG_LEVEL',
+        'OUTBOUND_ALLOW_PRIVATE',
+        'PORT',
+        'SWEEP_INTERVAL_SECONDS',
+      ].sort(),
+    );
+  });
+
+  it('requires ENCRYPTION_KEYS in production but not in demo or test mode', () => {
+    expect(() => loadConfig({})).toThrow(/ENCRYPTION_KEYS: required/);
+    const demo = loadConfig({}, 'demo');
+    expect(demo.usingDemoKey).toBe(true);
+    expect(demo.encryptionKeys[0]?.key.length).toBe(32);
+  });
+
+  it('parses a keyring with several keys, first one first, and rejects duplicates', () => {
+    const other = `k0:${Buffer.alloc(32, 1).toString('base64')}`;
+    expect(loadConfig({ ENCRYPTION_KEYS: `${KEY},${other}` }).encryptionKeys.map((k) => k.id)).toEqual(['k1', 'k0']);
+    expect(() => loadConfig({ ENCRYPTION_KEYS: `${KEY},${KEY}` })).toThrow(/appears twice/);
+  });
+
+  it('treats empty variables as unset and strips trailing slashes from URLs', () => {
+    const config = loadConfig(
+      { ENCRYPTION_KEYS: KEY, PORT: '', MICROSOFT_GRAPH_URL: 'http://127.0.0.1:9000/', PUBLIC_URL: 'https://ec.example.com/' },
+      'production',
+    );
+    expect(config.http.port).toBe(8080);
+    expect(config.providers.microsoftGraphUrl).toBe('http://127.0.0.1:9000');
+    expect(config.http.publicUrl).toBe('https://ec.example.com');
+  });
+
+  it('accepts true/false spellings for booleans', () => {
+    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: 'true' }).outbound.allowPrivate).toBe(true);
+    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: '0' }).outbound.allowPrivate).toBe(false);
+  });
+});

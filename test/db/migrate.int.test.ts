@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runMigrations } from '../../src/db/migrate.js';
+
+// Starts from an empty database (not the template) to prove `ec migrate` from scratch.
+const name = `ec_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
+const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+const url = () => {
+  const u = new URL(inject('adminDatabaseUrl'));
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+
+beforeAll(async () => {
+  const sql = admin();
+  await sql.unsafe(`create database "${name}"`);
+  await sql.end();
+});
+
+afterAll(async () => {
+  const sql = admin();
+  await sql.unsafe(`drop database if exists "${name}" with (force)`);
+  await sql.end();
+});
+
+describe('runMigrations', () => {
+  it('applies everything once even when two run at the same time, then is a no-op', async () => {
+    const [a, b] = await Promise.all([runMigrations(url()), runMigrations(url())]);
+    expect(a.total).toBeGreaterThan(0);
+    expect(a.total).toBe(b.total);
+    expect(a.applied + b.applied).toBe(a.total);
+
+    const again = await runMigrations(url());
+    expect(again).toEqual({ applied: 0, total: a.total });
+
+    const sql = postgres(url(), { max: 1 });
+    const tables = await sql<{ table_name: string }[]>`
+      select table_name from information_schema.tables where table_schema = 'public' order by 1`;
+    await sql.end();
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'accounts',
+      'application_secrets',
+      'applications',
+      'audit_events',
+      'authorization_codes',
+      'calendars',
+      'channels',
+      'directory_entries',
+      'outbound_deliveries',
+      'profiles',
+      'provisioning_runs',
+      'run_items',
+      'service_accounts',
+      'tokens',
+    ]);
+  });
+});

@@ -1,0 +1,116 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { Keyring } from '../../src/lib/crypto.js';
+import * as f from '../factories/index.js';
+import { TEST_ENCRYPTION_KEYS } from '../helpers/config.js';
+import { useTestDatabase } from '../helpers/db.js';
+
+const t = useTestDatabase();
+const [id, b64] = TEST_ENCRYPTION_KEYS.split(':') as [string, string];
+const keyring = new Keyring([{ id, key: Buffer.from(b64, 'base64') }]);
+
+/** The Postgres error code of a failed drizzle query (drizzle wraps the driver error as `cause`). */
+async function pgCode(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (err) {
+    return (err as { cause?: { code?: string } }).cause?.code;
+  }
+  return undefined;
+}
+
+describe('data model', () => {
+  it('has a factory for every table, and each inserts a row', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    await f.createApplicationSecret(t.db, keyring, sa.applicationId);
+    const entry = await f.createDirectoryEntry(t.db, sa.id, {
+      kind: 'room',
+      capacity: 8,
+      building: 'HQ',
+      floor: '2',
+    });
+    const account = await f.createAccount(t.db, sa, { directoryEntryId: entry.id, kind: 'room' });
+    const profile = await f.createProfile(t.db, account);
+    await f.createCalendar(t.db, profile);
+    await f.createToken(t.db, { applicationId: sa.applicationId, accountId: account.id });
+    await f.createToken(
+      t.db,
+      { applicationId: sa.applicationId, serviceAccountId: sa.id },
+      { kind: 'refresh' },
+    );
+    await f.createAuthorizationCode(t.db, { applicationId: sa.applicationId, accountId: account.id });
+    const run = await f.createProvisioningRun(t.db, sa);
+    await f.createRunItem(t.db, run.id, { directoryEntryId: entry.id });
+    await f.createChannel(t.db, account);
+    await f.createOutboundDelivery(t.db, keyring, sa.applicationId, { runId: run.id });
+    await f.createAuditEvent(t.db, { applicationId: sa.applicationId });
+
+    for (const table of [
+      'applications',
+      'application_secrets',
+      'service_accounts',
+      'directory_entries',
+      'accounts',
+      'profiles',
+      'calendars',
+      'tokens',
+      'authorization_codes',
+      'provisioning_runs',
+      'run_items',
+      'channels',
+      'outbound_deliveries',
+      'audit_events',
+    ]) {
+      const [row] = await t.db.execute<{ n: number }>(
+        sql`select count(*)::int as n from ${sql.identifier(table)}`,
+      );
+      expect(row?.n, table).toBeGreaterThan(0);
+    }
+  });
+
+  it('allows exactly one Account per Service Account and lower-cased email', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    await f.createAccount(t.db, sa, { email: 'Jane.Doe@Example.com' });
+    expect(await pgCode(f.createAccount(t.db, sa, { email: 'jane.doe@example.com' }))).toBe('23505');
+    expect(await pgCode(f.createAccount(t.db, sa, { email: 'JANE.DOE@EXAMPLE.COM' }))).toBe('23505');
+    // The same person under another Service Account is another Account.
+    const other = await f.createServiceAccount(t.db, keyring);
+    await expect(f.createAccount(t.db, other, { email: 'jane.doe@example.com' })).resolves.toBeDefined();
+    // email_lower cannot drift from email.
+    expect(
+      await pgCode(f.createAccount(t.db, sa, { email: 'New@example.com', emailLower: 'other@example.com' })),
+    ).toBe('23514');
+  });
+
+  it('allows one run item per run and lower-cased email', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    const run = await f.createProvisioningRun(t.db, sa);
+    await f.createRunItem(t.db, run.id, { email: 'Room.1@example.com' });
+    expect(await pgCode(f.createRunItem(t.db, run.id, { email: 'room.1@example.com' }))).toBe('23505');
+  });
+
+  it('rejects statuses and kinds outside the vocabulary', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    expect(await pgCode(f.createAccount(t.db, sa, { kind: 'robot' as 'user' }))).toBe('23514');
+    expect(await pgCode(f.createProvisioningRun(t.db, sa, { status: 'paused' as 'queued' }))).toBe('23514');
+    const account = await f.createAccount(t.db, sa);
+    expect(await pgCode(f.createProfile(t.db, account, { connected: false }))).toBe('23514');
+  });
+
+  it('has partial indexes whose predicates match the due-Profile sweeps', async () => {
+    // With seq scans priced out, the planner can only use an index whose predicate the query implies.
+    const plans = await t.db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      const out: string[] = [];
+      for (const connected of [sql`connected`, sql`not connected`]) {
+        const plan = await tx.execute<{ 'QUERY PLAN': string }>(sql`
+          explain select id from profiles where ${connected} and next_check_at is not null
+          and next_check_at <= now() order by next_check_at limit 500`);
+        out.push(plan.map((r) => r['QUERY PLAN']).join('\n'));
+      }
+      return out;
+    });
+    expect(plans[0]).toContain('profiles_connected_due_idx');
+    expect(plans[1]).toContain('profiles_disconnected_due_idx');
+  });
+});
