@@ -64,13 +64,21 @@ describe('loadConfig', () => {
 
   it('parses a keyring with several keys, first one first, and rejects duplicates', () => {
     const other = `k0:${Buffer.alloc(32, 1).toString('base64')}`;
-    expect(loadConfig({ ENCRYPTION_KEYS: `${KEY},${other}` }).encryptionKeys.map((k) => k.id)).toEqual(['k1', 'k0']);
+    expect(loadConfig({ ENCRYPTION_KEYS: `${KEY},${other}` }).encryptionKeys.map((k) => k.id)).toEqual([
+      'k1',
+      'k0',
+    ]);
     expect(() => loadConfig({ ENCRYPTION_KEYS: `${KEY},${KEY}` })).toThrow(/appears twice/);
   });
 
   it('treats empty variables as unset and strips trailing slashes from URLs', () => {
     const config = loadConfig(
-      { ENCRYPTION_KEYS: KEY, PORT: '', MICROSOFT_GRAPH_URL: 'http://127.0.0.1:9000/', PUBLIC_URL: 'https://ec.example.com/' },
+      {
+        ENCRYPTION_KEYS: KEY,
+        PORT: '',
+        MICROSOFT_GRAPH_URL: 'http://127.0.0.1:9000/',
+        PUBLIC_URL: 'https://ec.example.com/',
+      },
       'production',
     );
     expect(config.http.port).toBe(8080);
@@ -79,7 +87,11 @@ describe('loadConfig', () => {
   });
 
   it('accepts true/false spellings for booleans', () => {
-    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: 'true' }).outbound.allowPrivate).toBe(true);
-    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: '0' }).outbound.allowPrivate).toBe(false);
+    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: 'true' }).outbound.allowPrivate).toBe(
+      true,
+    );
+    expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: '0' }).outbound.allowPrivate).toBe(
+      false,
+    );
   });
 });

@@ -35,7 +35,7 @@ async function dropStale(sql: postgres.Sql): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject) {
+export async function setup(project: TestProject) {
   const sql = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   const name = `ec_tpl_${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   try {
