@@ -1,0 +1,149 @@
+/**
+ * The provider port: the only operations the service needs from Google Workspace or Microsoft 365, in
+ * our own types (no SDK type leaks out of providers/). Implementations: providers/google/,
+ * providers/microsoft/; an in-memory fake in providers/fake/.
+ */
+import { AppError } from '../errors.js';
+
+export type ProviderName = 'google' | 'microsoft';
+
+/** A Google service-account key file (the fields we use). */
+export type GoogleServiceAccountKey = {
+  type: 'service_account';
+  client_email: string;
+  private_key: string;
+  private_key_id?: string | undefined;
+  client_id?: string | undefined;
+  project_id?: string | undefined;
+};
+
+export type GoogleCredentials = {
+  provider: 'google';
+  domain: string;
+  /** The admin user impersonated for Directory calls and for reaching room calendars. */
+  adminEmail: string;
+  key: GoogleServiceAccountKey;
+  /** Directory customer; defaults to `my_customer`. */
+  customerId?: string | undefined;
+};
+
+export type MicrosoftCredentials = {
+  provider: 'microsoft';
+  domain: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+};
+
+export type ServiceCredentials = GoogleCredentials | MicrosoftCredentials;
+
+/** What a mailbox is. Microsoft lists room and shared mailboxes in /users too: they are told apart. */
+export type MailboxKind = 'user' | 'room' | 'shared_mailbox';
+
+export type DirectoryUser = {
+  providerId: string;
+  email: string;
+  name: string;
+  kind: 'user' | 'shared_mailbox';
+  suspended: boolean;
+  /** False when the directory says the user has no mailbox/calendar (never set up, no licence). */
+  hasMailbox: boolean;
+};
+
+export type DirectoryRoom = {
+  providerId: string;
+  email: string;
+  name: string;
+  capacity: number | null;
+  building: string | null;
+  floor: string | null;
+  /** Provider's resource type / category, e.g. "Conference Room", "Equipment". */
+  resourceType: string | null;
+};
+
+/** One page of a directory listing; `nextCursor` resumes the listing after a restart. */
+export type DirectoryPage<T> = { items: T[]; nextCursor: string | null };
+
+/** A mailbox resolved by email: a Directory user, a room or a shared mailbox. */
+export type Mailbox =
+  | ({ kind: 'user' | 'shared_mailbox' } & Omit<DirectoryUser, 'kind'>)
+  | ({ kind: 'room' } & DirectoryRoom & { suspended: false; hasMailbox: true });
+
+export type MailboxCalendar = {
+  providerCalendarId: string;
+  name: string;
+  readonly: boolean;
+  primary: boolean;
+};
+
+export type ListOptions = { pageSize?: number; signal?: AbortSignal };
+
+export interface DirectoryProvider {
+  readonly provider: ProviderName;
+  /** Checks the credential live: obtains a token and reads one directory page. Throws ProviderError. */
+  verify(signal?: AbortSignal): Promise<{ usersOnFirstPage: number }>;
+  listUsersPage(cursor: string | null, opts?: ListOptions): Promise<DirectoryPage<DirectoryUser>>;
+  listRoomsPage(cursor: string | null, opts?: ListOptions): Promise<DirectoryPage<DirectoryRoom>>;
+  /** Resolves one email to a user, room or shared mailbox; `user_not_found` when it is none of them. */
+  findMailbox(email: string, signal?: AbortSignal): Promise<Mailbox>;
+  /**
+   * Proves the mailbox's calendar can be reached with the Service Account (Google: impersonate the user,
+   * or the admin for a room; Microsoft: app-only token) and lists its calendars, primary first.
+   */
+  listCalendars(mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId'>, signal?: AbortSignal): Promise<MailboxCalendar[]>;
+  /** Releases cached clients. */
+  close(): Promise<void>;
+}
+
+/**
+ * The stable reason codes every provider failure becomes. They are the `error_key` of callbacks and
+ * run items (documented in the README).
+ */
+export const PROVIDER_REASONS = {
+  user_not_found: { retryable: false },
+  user_suspended: { retryable: false },
+  mailbox_not_enabled: { retryable: false },
+  delegation_not_granted: { retryable: false },
+  consent_revoked: { retryable: false },
+  invalid_credentials: { retryable: false },
+  insufficient_permissions: { retryable: false },
+  rate_limited: { retryable: true },
+  provider_unavailable: { retryable: true },
+} as const satisfies Record<string, { retryable: boolean }>;
+
+export type ProviderReason = keyof typeof PROVIDER_REASONS;
+
+/** Reasons that mean the Service Account itself is broken (not just one mailbox). */
+export const SERVICE_ACCOUNT_REASONS: readonly ProviderReason[] = [
+  'delegation_not_granted',
+  'consent_revoked',
+  'invalid_credentials',
+  'insufficient_permissions',
+];
+
+export class ProviderError extends AppError {
+  readonly reason: ProviderReason;
+  readonly retryAfterMs: number | undefined;
+  readonly provider: ProviderName;
+
+  constructor(
+    provider: ProviderName,
+    reason: ProviderReason,
+    message: string,
+    opts: { retryAfterMs?: number; status?: number; providerCode?: string; cause?: unknown } = {},
+  ) {
+    super(reason, message, {
+      retryable: PROVIDER_REASONS[reason].retryable,
+      context: { provider, status: opts.status, providerCode: opts.providerCode },
+      cause: opts.cause,
+    });
+    this.name = 'ProviderError';
+    this.provider = provider;
+    this.reason = reason;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+export function isProviderError(err: unknown): err is ProviderError {
+  return err instanceof ProviderError;
+}
