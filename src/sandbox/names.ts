@@ -1,0 +1,183 @@
+/**
+ * Name pools for the generated organizations: each entry is `[display, ascii slug]`. The pools are
+ * small on purpose, so large orgs get many duplicate display names, and they mix scripts, accents,
+ * apostrophes and hyphens, as real directories do.
+ */
+export type NamePair = readonly [display: string, slug: string];
+
+export const FIRST_NAMES: readonly NamePair[] = [
+  ['Ana', 'ana'],
+  ['James', 'james'],
+  ['José', 'jose'],
+  ['Zoë', 'zoe'],
+  ['Łukasz', 'lukasz'],
+  ['Søren', 'soren'],
+  ['Chloé', 'chloe'],
+  ['Björn', 'bjorn'],
+  ['Ólafur', 'olafur'],
+  ['Renée', 'renee'],
+  ['Mary-Jane', 'maryjane'],
+  ['Jean-Luc', 'jeanluc'],
+  ["D'Angelo", 'dangelo'],
+  ['Ольга', 'olga'],
+  ['Иван', 'ivan'],
+  ['李', 'li'],
+  ['美咲', 'misaki'],
+  ['محمد', 'mohammed'],
+  ['Σοφία', 'sofia'],
+  ['Priya', 'priya'],
+  ['Nguyễn', 'nguyen'],
+  ['Aoife', 'aoife'],
+  ['Siobhán', 'siobhan'],
+  ['Jürgen', 'jurgen'],
+  ['François', 'francois'],
+  ['Ngozi', 'ngozi'],
+  ['Kwame', 'kwame'],
+  ['Mateo', 'mateo'],
+  ['Emma', 'emma'],
+  ['Noah', 'noah'],
+  ['Olivia', 'olivia'],
+  ['Liam', 'liam'],
+  ['Fatima', 'fatima'],
+  ['Yusuf', 'yusuf'],
+  ['Hana', 'hana'],
+  ['Kenji', 'kenji'],
+  ['Ines', 'ines'],
+  ['Tomás', 'tomas'],
+  ['Ava', 'ava'],
+  ['Sam', 'sam'],
+  ['Alex', 'alex'],
+  ['Maria', 'maria'],
+  ['Ahmed', 'ahmed'],
+  ['Elif', 'elif'],
+  ['Dmitri', 'dmitri'],
+  ['Ingrid', 'ingrid'],
+  ['Pedro', 'pedro'],
+  ['Wei', 'wei'],
+  ['Chen', 'chen'],
+  ['Aarav', 'aarav'],
+];
+
+export const LAST_NAMES: readonly NamePair[] = [
+  ['Smith', 'smith'],
+  ['García', 'garcia'],
+  ['Müller', 'muller'],
+  ["O'Brien", 'obrien'],
+  ['Núñez', 'nunez'],
+  ['Øvergård', 'overgard'],
+  ['王', 'wang'],
+  ['佐藤', 'sato'],
+  ['Иванова', 'ivanova'],
+  ['Kowalczyk-Wiśniewska', 'kowalczyk'],
+  ['van der Berg', 'vanderberg'],
+  ['Nakamura', 'nakamura'],
+  ['Johnson', 'johnson'],
+  ['Williams', 'williams'],
+  ['Brown', 'brown'],
+  ['Jones', 'jones'],
+  ['Dubois', 'dubois'],
+  ['Rossi', 'rossi'],
+  ['Nováková', 'novakova'],
+  ['Şahin', 'sahin'],
+  ['Yılmaz', 'yilmaz'],
+  ['Papadopoulos', 'papadopoulos'],
+  ['Khan', 'khan'],
+  ['Singh', 'singh'],
+  ['Okafor', 'okafor'],
+  ['Mensah', 'mensah'],
+  ['Kim', 'kim'],
+  ['Park', 'park'],
+  ['Nguyen', 'nguyen'],
+  ['Tanaka', 'tanaka'],
+  ['Silva', 'silva'],
+  ['Santos', 'santos'],
+  ['Lefèvre', 'lefevre'],
+  ['Ó Súilleabháin', 'osullivan'],
+  ['Andersson', 'andersson'],
+  ['Hansen', 'hansen'],
+  ['Schmidt', 'schmidt'],
+  ['Fischer', 'fischer'],
+  ['Al-Sayed', 'alsayed'],
+  ['Cohen', 'cohen'],
+  ['Levi', 'levi'],
+  ['Martínez', 'martinez'],
+  ['López', 'lopez'],
+  ['Gonzalez', 'gonzalez'],
+  ['Wilson', 'wilson'],
+  ['Taylor', 'taylor'],
+  ['Thomas', 'thomas'],
+  ['Moore', 'moore'],
+];
+
+/** Extra given names strung together for the very long names (a share of users). */
+export const LONG_MIDDLE_NAMES = [
+  'Maximilian',
+  'Alexander',
+  'Bartholomew',
+  'Konstantin',
+  'Wilhelmina',
+  'Evangelina',
+  'Christopher',
+  'Anastasiya',
+  'Guadalupe',
+  'Friedrich',
+] as const;
+
+export const LONG_FAMILY_NAME = 'Wolfeschlegelsteinhausenbergerdorff-Ñáñez de la Santísima Trinidad';
+
+/** Shared mailboxes (Microsoft): the same few names recur, as they do in real tenants. */
+export const SHARED_MAILBOXES: readonly NamePair[] = [
+  ['Support Desk', 'support.desk'],
+  ['Finance Team', 'finance.team'],
+  ['Reception', 'reception'],
+  ['HR Office', 'hr.office'],
+  ['IT Helpdesk', 'it.helpdesk'],
+  ['Recrutement Équipe', 'recrutement'],
+];
+
+export const BUILDINGS: readonly NamePair[] = [
+  ['HQ', 'hq'],
+  ['North Tower', 'north-tower'],
+  ['Zürich Campus', 'zurich'],
+  ['São Paulo', 'sao-paulo'],
+  ['Tokyo 東京', 'tokyo'],
+  ['London Bridge', 'london'],
+  ['Berlin Mitte', 'berlin'],
+  ['Kraków Old Town', 'krakow'],
+  ['Dublin Docks', 'dublin'],
+  ['Montréal', 'montreal'],
+  ['Bangalore', 'bangalore'],
+  ['Austin', 'austin'],
+];
+
+export const ROOM_WORDS = [
+  'Training Room',
+  'Boardroom',
+  'Huddle',
+  'Focus Room',
+  'Salle Étoile',
+  'Sala Açaí',
+  '会議室',
+  'Besprechungsraum',
+  'Phone Booth',
+  'Conference Room',
+  'Café Corner',
+  'Big Room — Auditorium',
+] as const;
+
+export const EQUIPMENT_WORDS = ['Projector', 'Loaner Laptop', 'Video Cart', 'Pool Car'] as const;
+
+export const SECONDARY_CALENDARS = [
+  'Team Offsite',
+  'On-call rota',
+  'Holidays in Ireland',
+  'Projekt Ärger',
+] as const;
+
+export const TIME_ZONES = [
+  'Europe/London',
+  'America/New_York',
+  'Europe/Berlin',
+  'Asia/Tokyo',
+  'America/Sao_Paulo',
+] as const;
