@@ -26,11 +26,14 @@ export class AppError extends Error {
   }
 }
 
+/** One problem with one field: a description, or Cronofy's `{key, description}` pair. */
+export type FieldProblem = string | { key: string; description: string };
+
 /** Input from outside (CLI args, bodies, payloads) that cannot be used. Never retryable. */
 export class ValidationError extends AppError {
   constructor(
     message: string,
-    readonly fields: Record<string, string[]> = {},
+    readonly fields: Record<string, FieldProblem[]> = {},
     opts: AppErrorOptions = {},
   ) {
     super('validation_failed', message, { ...opts, retryable: false });
@@ -67,4 +70,42 @@ export function describeError(err: unknown): string {
     return err.message;
   }
   return String(err);
+}
+
+/** Missing, unknown, expired or revoked credentials (HTTP 401). */
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Valid credentials are required') {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** Valid credentials without the right (scope, delegated scope, another Application's object) (HTTP 403). */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** A request that conflicts with current state (HTTP 409), e.g. retrying a run that is still going. */
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super('conflict', message);
+    this.name = 'ConflictError';
+  }
+}
+
+export const OAUTH_ERRORS = ['invalid_grant', 'invalid_client', 'invalid_request', 'unsupported_grant_type'] as const;
+export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
+
+/** RFC 6749 §5.2 token endpoint errors: HTTP 400 `{"error": code}`. */
+export class OAuthError extends AppError {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description?: string,
+  ) {
+    super(`oauth_${error}`, description ?? error);
+    this.name = 'OAuthError';
+  }
 }

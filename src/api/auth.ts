@@ -1,0 +1,59 @@
+import type { FastifyRequest } from 'fastify';
+import { findAccountView } from '../db/queries/accounts.js';
+import { findServiceAccount } from '../db/queries/service-accounts.js';
+import type { Application } from '../db/schema/applications.js';
+import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import type { Token } from '../db/schema/tokens.js';
+import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { authenticateClientSecret } from '../services/applications.js';
+import type { AppContext } from '../services/context.js';
+import { authenticateAccessToken } from '../services/tokens.js';
+
+/**
+ * Three kinds of caller (DESIGN §6): an Application (`Bearer <client_secret>`), a Service Account
+ * (`Bearer <service account access token>`) and an Account (`Bearer <account access token>`).
+ */
+export function bearerOf(req: FastifyRequest): string {
+  const header = req.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) {
+    throw new UnauthorizedError('An Authorization: Bearer header is required');
+  }
+  return match[1];
+}
+
+export async function requireApplication(app: AppContext, req: FastifyRequest): Promise<Application> {
+  const found = await authenticateClientSecret(app, bearerOf(req));
+  if (!found) {
+    throw new UnauthorizedError('Unknown client secret');
+  }
+  return found;
+}
+
+export type ServiceAccountCaller = { token: Token; serviceAccount: ServiceAccount };
+
+export async function requireServiceAccountToken(app: AppContext, req: FastifyRequest): Promise<ServiceAccountCaller> {
+  const { token, subject } = await authenticateAccessToken(app.db, bearerOf(req));
+  if (subject.type !== 'service_account') {
+    throw new ForbiddenError('This endpoint needs a Service Account token');
+  }
+  const serviceAccount = await findServiceAccount(app.db, subject.serviceAccountId);
+  if (!serviceAccount || serviceAccount.status === 'revoked' || serviceAccount.applicationId !== token.applicationId) {
+    throw new UnauthorizedError('The Service Account was revoked');
+  }
+  return { token, serviceAccount };
+}
+
+export type AccountCaller = { token: Token; accountId: string };
+
+export async function requireAccountToken(app: AppContext, req: FastifyRequest): Promise<AccountCaller> {
+  const { token, subject } = await authenticateAccessToken(app.db, bearerOf(req));
+  if (subject.type !== 'account') {
+    throw new ForbiddenError('This endpoint needs an Account token');
+  }
+  const view = await findAccountView(app.db, subject.accountId);
+  if (!view || view.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
+    throw new UnauthorizedError('The Account was revoked');
+  }
+  return { token, accountId: subject.accountId };
+}

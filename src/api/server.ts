@@ -1,0 +1,84 @@
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createHash, randomUUID } from 'node:crypto';
+import type { AppContext } from '../services/context.js';
+import { errorHandler } from './errors.js';
+import { accountRoutes } from './routes/accounts.js';
+import { authorizePageRoutes } from './routes/authorize-page.js';
+import { healthRoutes } from './routes/health.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { serviceAccountRoutes } from './routes/service-accounts.js';
+
+export type ServerOptions = {
+  /** Requests per minute per caller (Authorization header, else IP). Default 600. */
+  rateLimitPerMinute?: number;
+  /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
+  bodyLimit?: number;
+};
+
+
+/**
+ * The HTTP API (DESIGN §6). Fastify with zod schemas on every route, one error handler, no CORS,
+ * request ids in every log line, a per-caller rate limit shared through Redis.
+ */
+export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
+  const server = Fastify({
+    loggerInstance: app.logger,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    trustProxy: true,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  server.setValidatorCompiler(validatorCompiler);
+  server.setSerializerCompiler(serializerCompiler);
+  server.setErrorHandler(errorHandler);
+  server.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } }),
+  );
+  server.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    return payload;
+  });
+
+  await server.register(formbody, { bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
+  await server.register(rateLimit, {
+    max: opts.rateLimitPerMinute ?? 600,
+    timeWindow: 60_000,
+    redis: app.redis(),
+    nameSpace: `${app.config.redis.queuePrefix}:ratelimit:`,
+    keyGenerator: (req) => {
+      const auth = req.headers.authorization;
+      return typeof auth === 'string' ? createHash('sha256').update(auth).digest('hex').slice(0, 32) : req.ip;
+    },
+    allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
+    errorResponseBuilder: (req, context) => ({
+      statusCode: 429,
+      error: { code: 'rate_limited', message: `Rate limit of ${context.max} requests per minute exceeded`, requestId: req.id },
+    }),
+  });
+  await server.register(swagger, {
+    openapi: {
+      info: { title: 'Enterprise Connect API', version: '1.0.0', description: 'Cronofy-compatible Enterprise Connect' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  await server.register(healthRoutes(app));
+  await server.register(oauthRoutes(app));
+  await server.register(serviceAccountRoutes(app));
+  await server.register(accountRoutes(app));
+  await server.register(authorizePageRoutes(app));
+
+  server.get('/docs', { schema: { hide: true } }, async () => server.swagger());
+  server.get('/docs/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+  return server;
+}
+
+export type Server = Awaited<ReturnType<typeof buildServer>>;

@@ -1,0 +1,171 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { type Account, accounts } from '../schema/accounts.js';
+import { type Calendar, calendars } from '../schema/calendars.js';
+import type { MailboxKind, ProviderName } from '../schema/columns.js';
+import { type Profile, profiles } from '../schema/profiles.js';
+
+export type AccountView = { account: Account; profile: Profile };
+
+export async function findAccountView(db: DbOrTx, accountId: string): Promise<AccountView | undefined> {
+  const [row] = await db
+    .select({ account: accounts, profile: profiles })
+    .from(accounts)
+    .innerJoin(profiles, eq(profiles.accountId, accounts.id))
+    .where(eq(accounts.id, accountId));
+  return row;
+}
+
+export async function listCalendars(db: DbOrTx, accountId: string): Promise<Calendar[]> {
+  return db
+    .select()
+    .from(calendars)
+    .where(and(eq(calendars.accountId, accountId), isNull(calendars.deletedAt)))
+    .orderBy(sql`${calendars.primary} desc`, asc(calendars.name), asc(calendars.id));
+}
+
+export type ProvisionedMailbox = {
+  applicationId: string;
+  serviceAccountId: string;
+  provider: ProviderName;
+  kind: MailboxKind;
+  email: string;
+  name: string;
+  providerId: string;
+  scope: string;
+  directoryEntryId: string | null;
+  nextCheckAt: Date;
+  calendars: { providerCalendarId: string; name: string; readonly: boolean; primary: boolean }[];
+};
+
+export type IdFactory = { account: () => string; profile: () => string; calendar: () => string };
+
+/**
+ * Creates or re-uses the one Account for (Service Account, lower-cased email), with its Profile and
+ * Calendars, reconnecting the Profile and re-activating the Account. Conflict-safe: two concurrent
+ * callers end with one Account. Must run inside a transaction.
+ */
+export async function upsertProvisionedAccount(
+  tx: DbOrTx,
+  m: ProvisionedMailbox,
+  ids: IdFactory,
+): Promise<{ account: Account; profile: Profile; created: boolean }> {
+  const emailLower = m.email.toLowerCase();
+  const [account] = await tx
+    .insert(accounts)
+    .values({
+      id: ids.account(),
+      applicationId: m.applicationId,
+      serviceAccountId: m.serviceAccountId,
+      directoryEntryId: m.directoryEntryId,
+      kind: m.kind,
+      email: m.email,
+      emailLower,
+      name: m.name,
+      scope: m.scope,
+    })
+    .onConflictDoUpdate({
+      target: [accounts.serviceAccountId, accounts.emailLower],
+      set: {
+        name: m.name,
+        kind: m.kind,
+        scope: m.scope,
+        status: 'active',
+        revokedAt: null,
+        directoryEntryId: sql`coalesce(excluded.directory_entry_id, ${accounts.directoryEntryId})`,
+        updatedAt: new Date(),
+      },
+    })
+    .returning();
+  if (!account) {
+    throw new Error('account upsert returned nothing');
+  }
+  const created = account.createdAt.getTime() === account.updatedAt.getTime();
+  const [profile] = await tx
+    .insert(profiles)
+    .values({
+      id: ids.profile(),
+      accountId: account.id,
+      serviceAccountId: m.serviceAccountId,
+      provider: m.provider,
+      providerProfileId: m.providerId,
+      profileName: m.email,
+      nextCheckAt: m.nextCheckAt,
+    })
+    .onConflictDoUpdate({
+      target: profiles.accountId,
+      set: {
+        providerProfileId: m.providerId,
+        profileName: m.email,
+        connected: true,
+        disconnectReason: null,
+        disconnectedAt: null,
+        failureCount: 0,
+        lastCheckedAt: new Date(),
+        nextCheckAt: m.nextCheckAt,
+        updatedAt: new Date(),
+      },
+    })
+    .returning();
+  if (!profile) {
+    throw new Error('profile upsert returned nothing');
+  }
+  if (m.calendars.length > 0) {
+    await tx
+      .insert(calendars)
+      .values(
+        m.calendars.map((c) => ({
+          id: ids.calendar(),
+          profileId: profile.id,
+          accountId: account.id,
+          providerCalendarId: c.providerCalendarId,
+          name: c.name,
+          readonly: c.readonly,
+          primary: c.primary,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [calendars.profileId, calendars.providerCalendarId],
+        set: {
+          name: sql`excluded.name`,
+          readonly: sql`excluded.readonly`,
+          primary: sql`excluded.is_primary`,
+          deletedAt: null,
+          updatedAt: new Date(),
+        },
+      });
+  }
+  return { account, profile, created };
+}
+
+/** Marks an Account revoked and stops checking its Profile. */
+export async function markAccountRevoked(db: DbOrTx, applicationId: string, accountId: string): Promise<boolean> {
+  const rows = await db
+    .update(accounts)
+    .set({ status: 'revoked', revokedAt: new Date() })
+    .where(and(eq(accounts.id, accountId), eq(accounts.applicationId, applicationId)))
+    .returning({ id: accounts.id });
+  if (rows.length > 0) {
+    await db.update(profiles).set({ nextCheckAt: null }).where(eq(profiles.accountId, accountId));
+  }
+  return rows.length > 0;
+}
+
+/** Revokes every Account of a Service Account; returns how many. */
+export async function markServiceAccountAccountsRevoked(db: DbOrTx, serviceAccountId: string): Promise<number> {
+  const rows = await db
+    .update(accounts)
+    .set({ status: 'revoked', revokedAt: new Date() })
+    .where(and(eq(accounts.serviceAccountId, serviceAccountId), eq(accounts.status, 'active')))
+    .returning({ id: accounts.id });
+  await db.update(profiles).set({ nextCheckAt: null }).where(eq(profiles.serviceAccountId, serviceAccountId));
+  return rows.length;
+}
+
+/** Disconnects a Profile with a reason code (it stays checked, on the reconnect schedule). */
+export async function disconnectProfile(db: DbOrTx, profileId: string, reason: string, nextCheckAt: Date | null): Promise<void> {
+  await db
+    .update(profiles)
+    .set({ connected: false, disconnectReason: reason, disconnectedAt: new Date(), nextCheckAt })
+    .where(eq(profiles.id, profileId));
+}

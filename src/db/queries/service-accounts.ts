@@ -1,0 +1,43 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { accounts } from '../schema/accounts.js';
+import { profiles } from '../schema/profiles.js';
+import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
+
+export type NewServiceAccount = typeof serviceAccounts.$inferInsert;
+
+export async function insertServiceAccount(db: DbOrTx, row: NewServiceAccount): Promise<ServiceAccount> {
+  const [created] = await db.insert(serviceAccounts).values(row).returning();
+  if (!created) {
+    throw new Error('insert into service_accounts returned nothing');
+  }
+  return created;
+}
+
+export async function findServiceAccount(db: DbOrTx, id: string): Promise<ServiceAccount | undefined> {
+  const [row] = await db.select().from(serviceAccounts).where(eq(serviceAccounts.id, id));
+  return row;
+}
+
+export type ServiceAccountCounts = { accounts: number; connected: number; disconnected: number };
+
+export async function countServiceAccountProfiles(db: DbOrTx, id: string): Promise<ServiceAccountCounts> {
+  const [row] = await db
+    .select({
+      accounts: sql<number>`count(*)::int`,
+      connected: sql<number>`count(*) filter (where ${profiles.connected})::int`,
+      disconnected: sql<number>`count(*) filter (where not ${profiles.connected})::int`,
+    })
+    .from(accounts)
+    .innerJoin(profiles, eq(profiles.accountId, accounts.id))
+    .where(and(eq(accounts.serviceAccountId, id), eq(accounts.status, 'active')));
+  return row ?? { accounts: 0, connected: 0, disconnected: 0 };
+}
+
+export async function updateServiceAccount(
+  db: DbOrTx,
+  id: string,
+  patch: Partial<Omit<NewServiceAccount, 'id' | 'applicationId'>>,
+): Promise<void> {
+  await db.update(serviceAccounts).set(patch).where(eq(serviceAccounts.id, id));
+}

@@ -1,0 +1,67 @@
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { isAppError, RateLimitedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isProviderError } from '../providers/types.js';
+import type { AppContext } from '../services/context.js';
+import type { JobDefinition } from './define-job.js';
+
+/** How long a rate-limited job waits when the error names no delay. */
+const DEFAULT_RATE_LIMIT_DELAY_MS = 10_000;
+
+function rateLimitDelay(err: unknown): number | undefined {
+  if (err instanceof RateLimitedError) {
+    return err.retryAfterMs;
+  }
+  if (isProviderError(err) && err.reason === 'rate_limited') {
+    return err.retryAfterMs ?? DEFAULT_RATE_LIMIT_DELAY_MS;
+  }
+  return undefined;
+}
+
+/**
+ * The BullMQ processor for every job: validates the payload (invalid → fails for good), runs the
+ * handler, and turns our errors into BullMQ's retry decisions: non-retryable → UnrecoverableError;
+ * rate limited → this job alone is delayed without spending an attempt; anything else is retried
+ * with exponential backoff and jitter.
+ */
+export function createProcessor(
+  registry: Map<string, JobDefinition>,
+  app: AppContext,
+  signal: AbortSignal,
+): (job: Job, token?: string) => Promise<void> {
+  return async (job, token) => {
+    const logger: Logger = app.logger.child({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade + 1 });
+    const def = registry.get(job.name);
+    if (!def) {
+      throw new UnrecoverableError(`Unknown job "${job.name}"`);
+    }
+    const parsed = def.payload.safeParse(job.data);
+    if (!parsed.success) {
+      logger.error({ issues: parsed.error.issues }, 'invalid job payload');
+      throw new UnrecoverableError(`Invalid payload: ${parsed.error.message}`);
+    }
+    try {
+      await def.handle(parsed.data, {
+        app,
+        logger,
+        signal,
+        attempt: job.attemptsMade + 1,
+        maxAttempts: job.opts.attempts ?? def.attempts,
+        jobId: job.id ?? '',
+      });
+    } catch (err) {
+      const delayMs = rateLimitDelay(err);
+      if (delayMs !== undefined && token) {
+        logger.info({ delayMs }, 'job rate limited; delayed');
+        await job.moveToDelayed(Date.now() + delayMs, token);
+        throw new DelayedError();
+      }
+      if (isAppError(err) && !err.retryable) {
+        logger.warn({ code: err.code, err: err.message }, 'job failed for good');
+        throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      }
+      logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job failed; will retry');
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { checkOutboundUrl, isPrivateAddress, parseOutboundUrl, postJson } from './outbound-http.js';
+
+describe('outbound URL safety', () => {
+  it('classifies addresses', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '100.64.0.1']) {
+      expect(isPrivateAddress(a), a).toBe(true);
+    }
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111']) {
+      expect(isPrivateAddress(a), a).toBe(false);
+    }
+  });
+
+  it('accepts only absolute http(s) URLs without credentials', () => {
+    expect(parseOutboundUrl('https://app.example.com/cb?x=1').hostname).toBe('app.example.com');
+    expect(() => parseOutboundUrl('ftp://x.example.com')).toThrow(/http or https/);
+    expect(() => parseOutboundUrl('/relative')).toThrow(/absolute/);
+    expect(() => parseOutboundUrl('https://user:pw@x.example.com')).toThrow(/credentials/);
+    expect(() => parseOutboundUrl(`https://x.example.com/${'a'.repeat(3000)}`)).toThrow(/2048/);
+  });
+
+  it('refuses loopback targets, by literal address and by name, unless allowed', async () => {
+    await expect(checkOutboundUrl('http://127.0.0.1:9/cb', false)).rejects.toThrow(/private/);
+    await expect(checkOutboundUrl('http://localhost:9/cb', false)).rejects.toThrow(/private/);
+    await expect(checkOutboundUrl('http://[::1]:9/cb', false)).rejects.toThrow(/private/);
+    await expect(checkOutboundUrl('http://127.0.0.1:9/cb', true)).resolves.toBeInstanceOf(URL);
+    expect(await postJson('http://localhost:9/cb', '{}', {}, { timeoutMs: 1000, allowPrivate: false })).toEqual({
+      error: expect.stringMatching(/private/),
+    });
+  });
+});

@@ -1,0 +1,160 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * POSTs to URLs that outsiders chose (callbacks, notification channels) without letting them reach
+ * our own network: only http(s), and unless allowed, no loopback, private, link-local, CGNAT,
+ * multicast or unspecified addresses — checked on the address actually connected to (a custom DNS
+ * lookup), so a name that resolves to 127.0.0.1 is refused as well.
+ */
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+export function isPrivateAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) {
+    return blocked.check(address, 'ipv4');
+  }
+  if (family === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped?.[1]) {
+      return blocked.check(mapped[1], 'ipv4');
+    }
+    return blocked.check(address, 'ipv6');
+  }
+  return true;
+}
+
+export class OutboundUrlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutboundUrlError';
+  }
+}
+
+/** Syntax checks: absolute http(s) URL, no credentials, at most 2,048 characters. */
+export function parseOutboundUrl(raw: string): URL {
+  if (raw.length > 2048) {
+    throw new OutboundUrlError('URL is longer than 2048 characters');
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new OutboundUrlError('must be an absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OutboundUrlError('must use http or https');
+  }
+  if (url.username || url.password) {
+    throw new OutboundUrlError('must not contain credentials');
+  }
+  return url;
+}
+
+/** Resolves the URL's host and refuses private targets unless `allowPrivate`. */
+export async function checkOutboundUrl(raw: string, allowPrivate: boolean): Promise<URL> {
+  const url = parseOutboundUrl(raw);
+  if (allowPrivate) {
+    return url;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host)
+    ? [host]
+    : await new Promise<string[]>((resolve, reject) => {
+        dnsLookup(host, { all: true }, (err, found: LookupAddress[]) => {
+          if (err) {
+            reject(new OutboundUrlError(`host ${host} does not resolve`));
+          } else {
+            resolve(found.map((a) => a.address));
+          }
+        });
+      });
+  if (addresses.some(isPrivateAddress)) {
+    throw new OutboundUrlError(`host ${host} resolves to a private, loopback or link-local address`);
+  }
+  return url;
+}
+
+export type PostResult = { status: number } | { error: string };
+
+/** One POST attempt; never stores or returns the response body. */
+export function postJson(
+  raw: string,
+  body: string,
+  headers: Record<string, string>,
+  opts: { timeoutMs: number; allowPrivate: boolean },
+): Promise<PostResult> {
+  let url: URL;
+  try {
+    url = parseOutboundUrl(raw);
+  } catch (err) {
+    return Promise.resolve({ error: (err as Error).message });
+  }
+  const guardedLookup: typeof dnsLookup = ((hostname: string, options: object, callback: (...a: unknown[]) => void) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) {
+        callback(err);
+        return;
+      }
+      const allowed = opts.allowPrivate ? addresses : addresses.filter((a) => !isPrivateAddress(a.address));
+      if (allowed.length === 0) {
+        callback(new OutboundUrlError(`host ${hostname} resolves to a private, loopback or link-local address`));
+        return;
+      }
+      if ((options as { all?: boolean }).all) {
+        callback(null, allowed);
+      } else {
+        const first = allowed[0] as LookupAddress;
+        callback(null, first.address, first.family);
+      }
+    });
+  }) as typeof dnsLookup;
+  if (!opts.allowPrivate && isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+    return Promise.resolve({ error: `address ${url.hostname} is private, loopback or link-local` });
+  }
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve) => {
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        lookup: guardedLookup,
+        timeout: opts.timeoutMs,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0 });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
+    req.on('error', (err) => resolve({ error: err.message }));
+    req.end(body);
+  });
+}

@@ -1,0 +1,30 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import type { Enqueue } from '../jobs/queues.js';
+import type { Keyring } from '../lib/crypto.js';
+import type { Logger } from '../logger.js';
+import type { DirectoryProvider, ServiceCredentials } from '../providers/types.js';
+
+/** How services reach a provider: for a stored Service Account, or for credentials being verified. */
+export type ProviderAccess = {
+  forServiceAccount: (serviceAccount: ServiceAccount) => DirectoryProvider;
+  /** A throwaway provider for credentials not stored yet (registration); the caller closes it. */
+  forCredentials: (credentials: ServiceCredentials) => DirectoryProvider;
+  close: () => Promise<void>;
+};
+
+/**
+ * What use-cases need, built once per process by the composition root (deps.ts) and passed to
+ * API routes and job handlers.
+ */
+export type AppContext = {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  keyring: Keyring;
+  redis: () => Redis;
+  enqueue: Enqueue;
+  providers: ProviderAccess;
+};

@@ -1,0 +1,35 @@
+import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import type { DirectoryRoom } from '../providers/types.js';
+import type { AppContext } from './context.js';
+
+/** Upper bound on rooms listed in one `GET /v1/resources` (pages of the provider's directory). */
+export const MAX_RESOURCES = 20_000;
+
+/** The Service Account's room resources, listed live from the directory. */
+export async function listResources(app: AppContext, sa: ServiceAccount, signal?: AbortSignal): Promise<DirectoryRoom[]> {
+  const provider = app.providers.forServiceAccount(sa);
+  const rooms: DirectoryRoom[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await provider.listRoomsPage(cursor, signal ? { signal } : {});
+    rooms.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor && rooms.length < MAX_RESOURCES);
+  return rooms;
+}
+
+/** Cronofy's resource shape; details only when asked for. */
+export function resourceJson(room: DirectoryRoom, details: boolean) {
+  const base = { email: room.email, name: room.name };
+  if (!details) {
+    return base;
+  }
+  return {
+    ...base,
+    capacity: room.capacity,
+    building: room.building,
+    floor: room.floor,
+    resource_type: room.resourceType,
+    location: { building_name: room.building, floor_name: room.floor },
+  };
+}

@@ -1,0 +1,242 @@
+import type { Db, DbOrTx } from '../db/client.js';
+import { findAccountView } from '../db/queries/accounts.js';
+import { findApplicationByClientId } from '../db/queries/applications.js';
+import {
+  consumeAuthorizationCode,
+  findLiveToken,
+  findTokenForApplication,
+  insertAuthorizationCode,
+  insertTokens,
+  revokeGrant,
+  revokeSubjectTokens,
+} from '../db/queries/tokens.js';
+import { findServiceAccount } from '../db/queries/service-accounts.js';
+import type { Application } from '../db/schema/applications.js';
+import type { Token, TokenSubject } from '../db/schema/tokens.js';
+import { OAuthError, UnauthorizedError } from '../errors.js';
+import { hashToken, type Keyring, newOpaqueToken, safeEqual } from '../lib/crypto.js';
+import { newId } from '../lib/ids.js';
+import { authenticateClientSecret } from './applications.js';
+import { revokeAccount } from './accounts.js';
+
+/** Access token lifetimes, as Cronofy issues them: Service Account tokens live shorter. */
+export const ACCOUNT_TOKEN_TTL_SECS = 3_600;
+export const SERVICE_ACCOUNT_TOKEN_TTL_SECS = 1_800;
+/** Authorization codes: single use, 10 minutes. */
+export const CODE_TTL_SECS = 600;
+
+export type Subject = { type: 'account'; accountId: string } | { type: 'service_account'; serviceAccountId: string };
+
+const subjectColumns = (s: Subject) =>
+  s.type === 'account'
+    ? { subjectType: 'account' as TokenSubject, accountId: s.accountId, serviceAccountId: null }
+    : { subjectType: 'service_account' as TokenSubject, accountId: null, serviceAccountId: s.serviceAccountId };
+
+const ttlFor = (s: Subject) => (s.type === 'account' ? ACCOUNT_TOKEN_TTL_SECS : SERVICE_ACCOUNT_TOKEN_TTL_SECS);
+
+export type TokenPair = { accessToken: string; refreshToken: string; expiresIn: number; scope: string };
+
+/** Mints an access + refresh token pair (one grant) for a subject; stores only their hashes. */
+export async function mintTokenPair(db: DbOrTx, applicationId: string, subject: Subject, scope: string): Promise<TokenPair> {
+  const accessToken = newOpaqueToken();
+  const refreshToken = newOpaqueToken();
+  const grantId = newId('token');
+  const expiresIn = ttlFor(subject);
+  const base = { applicationId, grantId, scope, ...subjectColumns(subject) };
+  await insertTokens(db, [
+    {
+      ...base,
+      id: newId('token'),
+      kind: 'access',
+      tokenHash: hashToken(accessToken),
+      expiresAt: new Date(Date.now() + expiresIn * 1000),
+    },
+    { ...base, id: newId('token'), kind: 'refresh', tokenHash: hashToken(refreshToken), expiresAt: null },
+  ]);
+  return { accessToken, refreshToken, expiresIn, scope };
+}
+
+/** Mints a single-use authorization code bound to `redirectUri`; stores only its hash. */
+export async function mintAuthorizationCode(
+  db: DbOrTx,
+  input: { applicationId: string; subject: Subject; redirectUri: string; scope: string },
+): Promise<string> {
+  const code = newOpaqueToken();
+  await insertAuthorizationCode(db, {
+    id: newId('code'),
+    applicationId: input.applicationId,
+    codeHash: hashToken(code),
+    redirectUri: input.redirectUri,
+    scope: input.scope,
+    expiresAt: new Date(Date.now() + CODE_TTL_SECS * 1000),
+    ...subjectColumns(input.subject),
+  });
+  return code;
+}
+
+/** The token endpoint's client authentication: client_id and client_secret in the body. */
+export async function authenticateClient(
+  deps: { db: Db; keyring: Keyring },
+  clientId: string | undefined,
+  clientSecret: string | undefined,
+): Promise<Application> {
+  if (!clientId || !clientSecret) {
+    throw new OAuthError('invalid_client', 'client_id and client_secret are required');
+  }
+  const app = await authenticateClientSecret(deps, clientSecret);
+  const byId = await findApplicationByClientId(deps.db, clientId);
+  if (!app || !byId || !safeEqual(app.id, byId.id)) {
+    throw new OAuthError('invalid_client', 'Unknown client or wrong secret');
+  }
+  return app;
+}
+
+export type TokenResponse = Record<string, unknown>;
+
+async function tokenResponse(db: Db, subject: Subject, pair: TokenPair): Promise<TokenResponse> {
+  const base = {
+    token_type: 'bearer',
+    access_token: pair.accessToken,
+    expires_in: pair.expiresIn,
+    refresh_token: pair.refreshToken,
+    scope: pair.scope,
+  };
+  if (subject.type === 'service_account') {
+    return { ...base, service_account_id: subject.serviceAccountId, sub: subject.serviceAccountId };
+  }
+  const view = await findAccountView(db, subject.accountId);
+  return {
+    ...base,
+    account_id: subject.accountId,
+    sub: subject.accountId,
+    linking_profile: view
+      ? {
+          provider_name: view.profile.provider === 'google' ? 'google' : 'exchange',
+          provider_service: view.profile.provider === 'google' ? 'gsuite' : 'office365',
+          profile_id: view.profile.id,
+          profile_name: view.profile.profileName,
+        }
+      : undefined,
+  };
+}
+
+function subjectOf(row: { subjectType: TokenSubject; accountId: string | null; serviceAccountId: string | null }): Subject {
+  if (row.subjectType === 'account' && row.accountId) {
+    return { type: 'account', accountId: row.accountId };
+  }
+  if (row.subjectType === 'service_account' && row.serviceAccountId) {
+    return { type: 'service_account', serviceAccountId: row.serviceAccountId };
+  }
+  throw new Error('token row without subject');
+}
+
+/** Ensures the subject still exists and is not revoked. */
+async function subjectIsLive(db: Db, subject: Subject): Promise<boolean> {
+  if (subject.type === 'account') {
+    const view = await findAccountView(db, subject.accountId);
+    return view !== undefined && view.account.status === 'active';
+  }
+  const sa = await findServiceAccount(db, subject.serviceAccountId);
+  return sa !== undefined && sa.status !== 'revoked';
+}
+
+/** `grant_type=authorization_code`: a single-use code, redeemed with the exact redirect_uri it was issued for. */
+export async function exchangeCode(
+  deps: { db: Db },
+  app: Application,
+  code: string | undefined,
+  redirectUri: string | undefined,
+): Promise<TokenResponse> {
+  if (!code || !redirectUri) {
+    throw new OAuthError('invalid_request', 'code and redirect_uri are required');
+  }
+  return deps.db.transaction(async (tx) => {
+    const row = await consumeAuthorizationCode(tx, hashToken(code), app.id);
+    if (!row || row.redirectUri !== redirectUri) {
+      // A used, expired, unknown or mismatched code: nothing is issued (and a mismatch rolls back the use).
+      throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
+    }
+    const subject = subjectOf(row);
+    const pair = await mintTokenPair(tx, app.id, subject, row.scope);
+    return { subject, pair };
+  }).then(async ({ subject, pair }) => {
+    if (!(await subjectIsLive(deps.db, subject))) {
+      throw new OAuthError('invalid_grant', 'The authorization was revoked');
+    }
+    return tokenResponse(deps.db, subject, pair);
+  });
+}
+
+/** `grant_type=refresh_token`: a new access token; the refresh token stays the same. */
+export async function refreshAccessToken(
+  deps: { db: Db },
+  app: Application,
+  refreshToken: string | undefined,
+): Promise<TokenResponse> {
+  if (!refreshToken) {
+    throw new OAuthError('invalid_request', 'refresh_token is required');
+  }
+  const row = await findLiveToken(deps.db, hashToken(refreshToken), 'refresh');
+  if (!row || row.applicationId !== app.id) {
+    throw new OAuthError('invalid_grant', 'Unknown or revoked refresh token');
+  }
+  const subject = subjectOf(row);
+  if (!(await subjectIsLive(deps.db, subject))) {
+    throw new OAuthError('invalid_grant', 'The authorization was revoked');
+  }
+  const accessToken = newOpaqueToken();
+  const expiresIn = ttlFor(subject);
+  await insertTokens(deps.db, [
+    {
+      id: newId('token'),
+      applicationId: app.id,
+      kind: 'access',
+      grantId: row.grantId,
+      tokenHash: hashToken(accessToken),
+      scope: row.scope,
+      expiresAt: new Date(Date.now() + expiresIn * 1000),
+      ...subjectColumns(subject),
+    },
+  ]);
+  return tokenResponse(deps.db, subject, { accessToken, refreshToken, expiresIn, scope: row.scope });
+}
+
+/**
+ * RFC 7009 revocation: a token revokes its whole grant; `sub` revokes every token of that Account
+ * (and the Account itself) or Service Account. Unknown values are not an error.
+ */
+export async function revoke(
+  deps: { db: Db },
+  app: Application,
+  input: { token?: string | undefined; sub?: string | undefined },
+): Promise<void> {
+  if (input.token) {
+    const row = await findTokenForApplication(deps.db, hashToken(input.token), app.id);
+    if (row) {
+      await revokeGrant(deps.db, row.grantId);
+    }
+    return;
+  }
+  if (!input.sub) {
+    throw new OAuthError('invalid_request', 'token or sub is required');
+  }
+  if (input.sub.startsWith('acc_')) {
+    await revokeAccount(deps.db, app.id, input.sub);
+  } else if (input.sub.startsWith('ser_')) {
+    await revokeSubjectTokens(deps.db, app.id, { serviceAccountId: input.sub });
+  }
+}
+
+export type Bearer = { token: Token; subject: Subject };
+
+/** Resolves `Authorization: Bearer <access token>` to its live token and subject. */
+export async function authenticateAccessToken(db: Db, accessToken: string): Promise<Bearer> {
+  if (accessToken.length === 0 || accessToken.length > 512) {
+    throw new UnauthorizedError();
+  }
+  const row = await findLiveToken(db, hashToken(accessToken), 'access');
+  if (!row) {
+    throw new UnauthorizedError('The access token is unknown, expired or revoked');
+  }
+  return { token: row, subject: subjectOf(row) };
+}
