@@ -9,7 +9,18 @@ import {
 import { buildServer } from './server.js';
 import { type GoogleServiceAccountKey, SandboxState } from './state.js';
 
-export { SandboxClient, SandboxControlError } from './client.js';
+export {
+  type FaultsInput,
+  type Listing,
+  type RoomInput,
+  type RoomPatch,
+  SandboxClient,
+  SandboxControlError,
+  type SandboxRoom,
+  type SandboxUser,
+  type UserInput,
+  type UserPatch,
+} from './client.js';
 export type { FaultConfig, QuotaConfig } from './config.js';
 export type { CountersSnapshot } from './counters.js';
 export type { ConsentMode, GoogleServiceAccountKey } from './state.js';
