@@ -90,7 +90,10 @@ export interface DirectoryProvider {
    * Proves the mailbox's calendar can be reached with the Service Account (Google: impersonate the user,
    * or the admin for a room; Microsoft: app-only token) and lists its calendars, primary first.
    */
-  listCalendars(mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId'>, signal?: AbortSignal): Promise<MailboxCalendar[]>;
+  listCalendars(
+    mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId'>,
+    signal?: AbortSignal,
+  ): Promise<MailboxCalendar[]>;
   /** Releases cached clients. */
   close(): Promise<void>;
 }

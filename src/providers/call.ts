@@ -1,0 +1,88 @@
+import { isAppError, RateLimitedError } from '../errors.js';
+import type { ProviderApi } from './quotas.js';
+import type { ResolvedRuntime } from './runtime.js';
+import { sleep, withTimeout } from './signals.js';
+import { ProviderError, type ProviderName } from './types.js';
+
+export type CallSpec = {
+  provider: ProviderName;
+  api: ProviderApi;
+  /** Google: the impersonated subject (Calendar); Microsoft: the mailbox (Outlook calls). */
+  mailbox?: string;
+  /** Short operation name for logs, e.g. `users.list`. */
+  op: string;
+};
+
+/**
+ * One provider call, the way every adapter makes it: take a permit from the shared limiter, run
+ * the request with a timeout and the caller's signal, map any failure to a ProviderError. A provider
+ * 429 is waited out in-process within a small budget (Retry-After honoured), because the SDKs' own
+ * retries are switched off; past the budget the caller gets `rate_limited` with `retryAfterMs` and
+ * the queue delays the job. Every other error is thrown at once: the queue owns the retry policy.
+ */
+export async function callProvider<T>(
+  rt: ResolvedRuntime,
+  spec: CallSpec,
+  signal: AbortSignal | undefined,
+  run: (signal: AbortSignal) => Promise<T>,
+  toError: (err: unknown) => ProviderError,
+): Promise<T> {
+  let retries = 0;
+  let waitedMs = 0;
+  for (;;) {
+    const permit = await rt.limiter
+      .acquire({
+        serviceAccountId: rt.serviceAccountId,
+        api: spec.api,
+        ...(spec.mailbox === undefined ? {} : { mailbox: spec.mailbox }),
+        overrides: rt.quotaOverrides,
+        signal,
+      })
+      .catch((err: unknown) => {
+        throw toProviderError(spec, err, toError);
+      });
+    try {
+      return await run(withTimeout(signal, rt.timeoutMs));
+    } catch (err) {
+      const mapped = toProviderError(spec, err, toError);
+      if (mapped.reason !== 'rate_limited' || retries >= rt.rateLimitRetries || signal?.aborted) {
+        throw mapped;
+      }
+      const waitMs = mapped.retryAfterMs ?? 1000 * 2 ** retries;
+      if (waitedMs + waitMs > rt.rateLimitMaxWaitMs) {
+        throw mapped;
+      }
+      rt.logger.warn(
+        { provider: spec.provider, api: spec.api, op: spec.op, retryAfterMs: waitMs, attempt: retries + 1 },
+        'provider rate limited the call; waiting before trying again',
+      );
+      retries += 1;
+      waitedMs += waitMs;
+      await sleep(waitMs + Math.floor(Math.random() * 100), signal).catch(() => {
+        throw mapped;
+      });
+    } finally {
+      await permit.release().catch(() => {});
+    }
+  }
+}
+
+function toProviderError(
+  spec: CallSpec,
+  err: unknown,
+  toError: (err: unknown) => ProviderError,
+): ProviderError {
+  if (err instanceof ProviderError) {
+    return err;
+  }
+  if (err instanceof RateLimitedError) {
+    return new ProviderError(spec.provider, 'rate_limited', err.message, {
+      retryAfterMs: err.retryAfterMs,
+      cause: err,
+    });
+  }
+  if (isAppError(err)) {
+    return new ProviderError(spec.provider, 'provider_unavailable', err.message, { cause: err });
+  }
+  return toError(err);
+}

@@ -1,0 +1,66 @@
+// Deep imports: the `googleapis` root loads every Google API (≈1.4 s per process); these two modules
+// are all we use. googleapis has no `exports` map, so the paths are public.
+import type { admin_directory_v1 } from 'googleapis/build/src/apis/admin/directory_v1.js';
+import type { DirectoryRoom, DirectoryUser, Mailbox } from '../types.js';
+
+/** Google's largest Directory page (users.list and resources.calendars.list). */
+export const GOOGLE_MAX_PAGE = 500;
+
+/** Only what we map: smaller pages over the wire (partial response). */
+export const USER_FIELDS =
+  'id,primaryEmail,name(fullName,givenName,familyName),suspended,archived,isMailboxSetup';
+export const USERS_PAGE_FIELDS = `nextPageToken,users(${USER_FIELDS})`;
+export const ROOMS_PAGE_FIELDS =
+  'nextPageToken,items(resourceId,resourceName,generatedResourceName,resourceEmail,capacity,buildingId,floorName,resourceType,resourceCategory)';
+
+/** Room emails Google generates for calendar resources. */
+export function isGoogleResourceEmail(email: string): boolean {
+  return email.toLowerCase().endsWith('@resource.calendar.google.com');
+}
+
+export function toDirectoryUser(u: admin_directory_v1.Schema$User): DirectoryUser | undefined {
+  if (!u.id || !u.primaryEmail) {
+    return undefined;
+  }
+  const given = [u.name?.givenName, u.name?.familyName].filter(Boolean).join(' ');
+  return {
+    providerId: u.id,
+    email: u.primaryEmail,
+    name: u.name?.fullName || given || u.primaryEmail,
+    kind: 'user',
+    // An archived user cannot sign in or use Calendar either.
+    suspended: u.suspended === true || u.archived === true,
+    // `isMailboxSetup` is absent for users without a Gmail licence in some tenants: only an explicit false counts.
+    hasMailbox: u.isMailboxSetup !== false,
+  };
+}
+
+export function toDirectoryRoom(r: admin_directory_v1.Schema$CalendarResource): DirectoryRoom | undefined {
+  if (!r.resourceEmail) {
+    return undefined;
+  }
+  return {
+    providerId: r.resourceId ?? r.resourceEmail,
+    email: r.resourceEmail,
+    name: r.resourceName ?? r.generatedResourceName ?? r.resourceEmail,
+    capacity: typeof r.capacity === 'number' ? r.capacity : null,
+    building: r.buildingId ?? null,
+    floor: r.floorName ?? null,
+    resourceType: r.resourceType ?? r.resourceCategory ?? null,
+  };
+}
+
+export function userMailbox(u: DirectoryUser): Mailbox {
+  return { ...u, kind: 'user' };
+}
+
+export function roomMailbox(r: DirectoryRoom): Mailbox {
+  return { ...r, kind: 'room', suspended: false, hasMailbox: true };
+}
+
+export function clampPageSize(size: number | undefined, fallback: number, max: number): number {
+  if (size === undefined || !Number.isFinite(size)) {
+    return fallback;
+  }
+  return Math.min(max, Math.max(1, Math.floor(size)));
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { FakeDirectoryProvider } from './fake/index.js';
+import { GoogleDirectoryProvider } from './google/index.js';
+import { LruMap } from './lru.js';
+import { MicrosoftDirectoryProvider } from './microsoft/index.js';
+import { type ProviderRuntime, resolveRuntime } from './runtime.js';
+import type { DirectoryProvider, ServiceCredentials } from './types.js';
+
+export { FakeDirectoryProvider } from './fake/index.js';
+export { type LimiterStats, NoopLimiter, type ProviderLimiter, RedisProviderLimiter } from './limiter.js';
+export { DEFAULT_QUOTAS, QUOTA_NAMES, type QuotaName, type QuotaOverrides } from './quotas.js';
+export { type ProviderRuntime, type ProviderUrls, REAL_PROVIDER_URLS } from './runtime.js';
+
+/**
+ * The adapter for a credential. Cheap to create (no network); tokens are fetched on first use and
+ * cached inside the instance, so keep it for as long as the credential is in use (see
+ * ProviderRegistry) and `close()` it afterwards.
+ */
+export function createDirectoryProvider(
+  credentials: ServiceCredentials,
+  runtime: ProviderRuntime,
+): DirectoryProvider {
+  const rt = resolveRuntime(runtime);
+  switch (credentials.provider) {
+    case 'google':
+      return new GoogleDirectoryProvider(credentials, rt);
+    case 'microsoft':
+      return new MicrosoftDirectoryProvider(credentials, rt);
+  }
+}
+
+export type ProviderRegistryOptions = Omit<ProviderRuntime, 'serviceAccountId' | 'quotaOverrides'> & {
+  /** Provider instances (each holding its cached tokens) kept; least recently used closed. Default 200. */
+  maxEntries?: number;
+};
+
+/**
+ * One provider instance per Service Account per process, so a worker re-uses clients and tokens
+ * across jobs. An entry is keyed by the Service Account and a hash of its credentials and quota
+ * overrides: a changed credential gets a fresh instance and the old one is closed.
+ */
+export class ProviderRegistry {
+  private readonly entries: LruMap<string, { fingerprint: string; provider: DirectoryProvider }>;
+
+  constructor(private readonly opts: ProviderRegistryOptions) {
+    this.entries = new LruMap(opts.maxEntries ?? 200, (e) => {
+      e.provider.close().catch(() => {});
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(
+    serviceAccountId: string,
+    credentials: ServiceCredentials,
+    quotaOverrides?: ProviderRuntime['quotaOverrides'],
+  ): DirectoryProvider {
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([credentials, quotaOverrides ?? null]))
+      .digest('base64url');
+    const hit = this.entries.get(serviceAccountId);
+    if (hit && hit.fingerprint === fingerprint) {
+      return hit.provider;
+    }
+    const { maxEntries: _max, ...runtime } = this.opts;
+    const provider = createDirectoryProvider(credentials, {
+      ...runtime,
+      serviceAccountId,
+      logger: this.opts.logger.child({ serviceAccountId, provider: credentials.provider }),
+      quotaOverrides,
+    });
+    this.entries.set(serviceAccountId, { fingerprint, provider });
+    return provider;
+  }
+
+  /** Closes and forgets a Service Account's instance (deleted or credentials revoked). */
+  evict(serviceAccountId: string): void {
+    this.entries.delete(serviceAccountId);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.entries.drain().map((e) => e.provider.close()));
+  }
+}
+
+/** A fake for a credential, for tests that need the factory's shape without a provider. */
+export function createFakeProvider(
+  provider: ServiceCredentials['provider'] = 'google',
+): FakeDirectoryProvider {
+  return new FakeDirectoryProvider({ provider });
+}

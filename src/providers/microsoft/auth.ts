@@ -1,0 +1,151 @@
+import {
+  ConfidentialClientApplication,
+  type INetworkModule,
+  LogLevel,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
+import type { Logger } from '../../logger.js';
+import { parseRetryAfter } from '../signals.js';
+import type { MicrosoftCredentials } from '../types.js';
+
+export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+const DEFAULT_LOGIN_ORIGIN = 'https://login.microsoftonline.com';
+
+/** The last 429/5xx the token endpoint sent: MSAL then refuses locally until `until` (see below). */
+export type TokenThrottle = { status: number; until: number };
+
+/**
+ * MSAL's HTTP client, pointed at MICROSOFT_LOGIN_URL. MSAL insists on an https authority
+ * (`authority_uri_insecure`), so the authority stays `https://login.microsoftonline.com/{tenant}` and
+ * this client rewrites the origin of every request instead (providers.md §3.2, variant B): that works
+ * for a plain-http sandbox and is a no-op against the real host. Plain `fetch`, with a timeout.
+ */
+class LoginNetworkClient implements INetworkModule {
+  throttle: TokenThrottle | undefined;
+
+  constructor(
+    private readonly loginUrl: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+    return this.send<T>('GET', url, options);
+  }
+
+  sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
+    return this.send<T>('POST', url, options);
+  }
+
+  private async send<T>(
+    method: string,
+    url: string,
+    options?: NetworkRequestOptions,
+  ): Promise<NetworkResponse<T>> {
+    const target = url.startsWith(DEFAULT_LOGIN_ORIGIN)
+      ? this.loginUrl + url.slice(DEFAULT_LOGIN_ORIGIN.length)
+      : url;
+    const res = await fetch(target, {
+      method,
+      ...(options?.headers ? { headers: options.headers } : {}),
+      ...(options?.body === undefined ? {} : { body: options.body }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let body: unknown = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      body = { error: 'invalid_response', error_description: text.slice(0, 200) };
+    }
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => {
+      headers[k] = v;
+    });
+    if (res.status === 429 || res.status >= 500) {
+      // MSAL remembers a 429/5xx (for Retry-After, else 60 s) and then fails the same request locally
+      // with a status-less ServerError; remembering it here lets errors.ts still say what it was.
+      const wait = parseRetryAfter(headers['retry-after']) ?? 60_000;
+      this.throttle = { status: res.status, until: Date.now() + Math.min(wait, 3_600_000) };
+    }
+    return { headers, body: body as T, status: res.status };
+  }
+}
+
+export type MicrosoftTokenSourceOptions = {
+  credentials: MicrosoftCredentials;
+  loginUrl: string;
+  timeoutMs: number;
+  logger: Logger;
+};
+
+/**
+ * App-only tokens from the client-credentials grant, through msal-node's ConfidentialClientApplication:
+ * MSAL caches the token in memory and serves it until 5 minutes before expiry, so one Service
+ * Account costs one token request per hour per process.
+ */
+export class MicrosoftTokenSource {
+  private readonly app: ConfidentialClientApplication;
+  private readonly network: LoginNetworkClient;
+
+  constructor(opts: MicrosoftTokenSourceOptions) {
+    this.network = new LoginNetworkClient(opts.loginUrl.replace(/\/+$/, ''), opts.timeoutMs);
+    const log = opts.logger;
+    this.app = new ConfidentialClientApplication({
+      auth: {
+        clientId: opts.credentials.clientId,
+        clientSecret: opts.credentials.clientSecret,
+        authority: `${DEFAULT_LOGIN_ORIGIN}/${opts.credentials.tenantId}`,
+      },
+      system: {
+        networkClient: this.network,
+        loggerOptions: {
+          piiLoggingEnabled: false,
+          logLevel: LogLevel.Warning,
+          loggerCallback: (level, message) => {
+            if (level <= LogLevel.Error) {
+              log.debug({ msal: message }, 'msal error');
+            }
+          },
+        },
+      },
+    });
+  }
+
+  /** The token endpoint's last 429/5xx, while MSAL still replays it. */
+  get throttle(): TokenThrottle | undefined {
+    const t = this.network.throttle;
+    return t && t.until > Date.now() ? t : undefined;
+  }
+
+  /** A cached token, or a new one. `fresh` skips the cache (after Graph refused the cached one). */
+  async token(fresh = false): Promise<string> {
+    const result = await this.app.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE], skipCache: fresh });
+    if (!result?.accessToken) {
+      throw new Error('The token endpoint returned no access token');
+    }
+    return result.accessToken;
+  }
+
+  clear(): void {
+    this.app.clearCache();
+  }
+}
+
+/**
+ * The application permissions (`roles`) an app-only token carries. Entra issues the token even when
+ * admin consent was withdrawn, just without roles (providers.md §3.1 caveat); undefined when the token
+ * is not a readable JWT.
+ */
+export function tokenRoles(token: string): string[] | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) {
+    return undefined;
+  }
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { roles?: unknown };
+    return Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,64 @@
+import {
+  AuthenticationHandler,
+  Client,
+  type Context,
+  HTTPMessageHandler,
+  RedirectHandler,
+  RedirectHandlerOptions,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+} from '@microsoft/microsoft-graph-client';
+
+export const GRAPH_ORIGIN = 'https://graph.microsoft.com';
+
+/**
+ * The last handler of the chain, sending to MICROSOFT_GRAPH_URL instead of graph.microsoft.com.
+ * graph-client only adds the token for https Graph (or custom https) hosts, so the request keeps
+ * Graph's origin through the chain and is re-targeted just before `fetch` (providers.md §3.3,
+ * variant B): the real auth, retry, redirect and telemetry middleware all run unchanged.
+ */
+class RetargetingHTTPMessageHandler extends HTTPMessageHandler {
+  constructor(private readonly graphUrl: string) {
+    super();
+  }
+
+  override async execute(context: Context): Promise<void> {
+    const retarget = (url: string): string =>
+      url.startsWith(GRAPH_ORIGIN) ? this.graphUrl + url.slice(GRAPH_ORIGIN.length) : url;
+    context.request =
+      typeof context.request === 'string'
+        ? retarget(context.request)
+        : new Request(retarget(context.request.url), context.request);
+    return super.execute(context);
+  }
+}
+
+/**
+ * A Graph client: the SDK's default middleware order, with the RetryHandler set to 0 retries (it
+ * would otherwise retry 429/503/504 three times on top of our queue's retries) and, when
+ * MICROSOFT_GRAPH_URL is not the real Graph, the retargeting last handler.
+ */
+export function createGraphClient(graphUrl: string, getAccessToken: () => Promise<string>): Client {
+  const root = graphUrl.replace(/\/+$/, '');
+  const last = root === GRAPH_ORIGIN ? new HTTPMessageHandler() : new RetargetingHTTPMessageHandler(root);
+  return Client.initWithMiddleware({
+    defaultVersion: 'v1.0',
+    middleware: [
+      new AuthenticationHandler({ getAccessToken }),
+      new RetryHandler(new RetryHandlerOptions(0, 0)),
+      new RedirectHandler(new RedirectHandlerOptions()),
+      new TelemetryHandler(),
+      last,
+    ],
+  });
+}
+
+/**
+ * A nextLink as a cursor: always on Graph's own origin (whatever origin the server wrote), so a stored
+ * cursor does not depend on MICROSOFT_GRAPH_URL and graph-client accepts it (it parses https only).
+ */
+export function canonicalGraphLink(link: string, graphUrl: string): string {
+  const root = graphUrl.replace(/\/+$/, '');
+  return link.startsWith(root) && root !== GRAPH_ORIGIN ? GRAPH_ORIGIN + link.slice(root.length) : link;
+}

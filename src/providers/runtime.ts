@@ -1,0 +1,66 @@
+import type { Logger } from '../logger.js';
+import type { ProviderLimiter } from './limiter.js';
+import type { QuotaOverrides } from './quotas.js';
+
+/** The four provider endpoints (DESIGN §4); `Config['providers']` has exactly this shape. */
+export type ProviderUrls = {
+  googleTokenUrl: string;
+  googleApiUrl: string;
+  microsoftLoginUrl: string;
+  microsoftGraphUrl: string;
+};
+
+/** The real providers' endpoints (the defaults of config.ts). */
+export const REAL_PROVIDER_URLS: ProviderUrls = {
+  googleTokenUrl: 'https://oauth2.googleapis.com/token',
+  googleApiUrl: 'https://admin.googleapis.com',
+  microsoftLoginUrl: 'https://login.microsoftonline.com',
+  microsoftGraphUrl: 'https://graph.microsoft.com',
+};
+
+/** What an adapter needs besides the credential. */
+export type ProviderRuntime = {
+  urls: ProviderUrls;
+  limiter: ProviderLimiter;
+  logger: Logger;
+  /** The Service Account (`ser_…`) the credential belongs to: quotas are counted per Service Account. */
+  serviceAccountId: string;
+  quotaOverrides?: QuotaOverrides | undefined;
+  /** Timeout of each provider request (token requests included). Default 30,000 ms. */
+  timeoutMs?: number | undefined;
+  /**
+   * When a provider answers 429 (or Google's 403 rate-limit reasons) despite the limiter, the call is
+   * retried after `Retry-After` at most this many times... Default 3.
+   */
+  rateLimitRetries?: number | undefined;
+  /** ...as long as the total wait stays under this; otherwise `rate_limited` is thrown. Default 15,000 ms. */
+  rateLimitMaxWaitMs?: number | undefined;
+  /** Google: impersonation clients (one token each) kept per Service Account, least recently used evicted. Default 500. */
+  maxCachedSubjects?: number | undefined;
+};
+
+export type ResolvedRuntime = {
+  urls: ProviderUrls;
+  limiter: ProviderLimiter;
+  logger: Logger;
+  serviceAccountId: string;
+  quotaOverrides: QuotaOverrides | undefined;
+  timeoutMs: number;
+  rateLimitRetries: number;
+  rateLimitMaxWaitMs: number;
+  maxCachedSubjects: number;
+};
+
+export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
+  return {
+    urls: rt.urls,
+    limiter: rt.limiter,
+    logger: rt.logger,
+    serviceAccountId: rt.serviceAccountId,
+    quotaOverrides: rt.quotaOverrides,
+    timeoutMs: rt.timeoutMs ?? 30_000,
+    rateLimitRetries: rt.rateLimitRetries ?? 3,
+    rateLimitMaxWaitMs: rt.rateLimitMaxWaitMs ?? 15_000,
+    maxCachedSubjects: rt.maxCachedSubjects ?? 500,
+  };
+}
