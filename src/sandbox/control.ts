@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ConflictError } from './collection.js';
-import { checkFaultShares, faultPatchSchema, quotaPatchSchema, resolveQuotas } from './config.js';
+import { bad, compact, parse } from './control-input.js';
+import { registerSwitches } from './control-switches.js';
 import type { DirRoom, DirUser, Provider } from './generate.js';
 import { Org } from './org.js';
-import { newClientSecret, newServiceAccountKey, type SandboxState } from './state.js';
+import type { SandboxState } from './state.js';
 import { describeState } from './state-view.js';
 
 const providerSchema = z.enum(['google', 'microsoft']);
@@ -46,43 +47,6 @@ const listQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-const delegation = z.strictObject({
-  granted: z.boolean(),
-  scopes: z.array(z.string().min(1)).nullable().optional(),
-});
-const consent = z.strictObject({
-  granted: z.boolean(),
-  mode: z.enum(['consent_required', 'service_principal_missing', 'roles_missing']).optional(),
-});
-const secret = z.strictObject({ expired: z.boolean().optional(), rotate: z.boolean().optional() });
-const googleKey = z.strictObject({ revoked: z.boolean().optional(), rotate: z.boolean().optional() });
-const faultsBody = faultPatchSchema
-  .extend({ quotas: z.union([z.boolean(), quotaPatchSchema]).optional() })
-  .strict();
-
-type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
-
-/** Drops undefined keys (zod partials carry them; exactOptionalPropertyTypes does not accept them). */
-function compact<T extends object>(o: T): Defined<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Defined<T>;
-}
-
-function bad(reply: FastifyReply, message: string): FastifyReply {
-  return reply.code(400).send({ error: message });
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, reply: FastifyReply): T | undefined {
-  const r = schema.safeParse(value ?? {});
-  if (r.success) {
-    return r.data;
-  }
-  bad(
-    reply,
-    r.error.issues.map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; '),
-  );
-  return undefined;
-}
-
 function userView({ pos: _pos, ...u }: DirUser) {
   return { ...u, name: u.displayName };
 }
@@ -210,104 +174,4 @@ export function registerControl(app: FastifyInstance, state: SandboxState): void
   );
 
   registerSwitches(app, state, config);
-}
-
-function registerSwitches(app: FastifyInstance, state: SandboxState, config: { kind: 'control' }): void {
-  const need = <T>(tenant: T | undefined, provider: string, reply: FastifyReply): T | undefined => {
-    if (!tenant) {
-      reply.code(404).send({ error: `provider ${provider} is not enabled in this sandbox` });
-    }
-    return tenant;
-  };
-
-  app.post('/_sandbox/google/delegation', { config }, (req, reply) => {
-    const g = need(state.google, 'google', reply);
-    const body = g && parse(delegation, req.body, reply);
-    if (!g || !body) {
-      return reply;
-    }
-    if (!body.granted) {
-      g.epoch += 1;
-    }
-    g.delegation = { granted: body.granted, scopes: body.scopes ?? null };
-    return { delegation: g.delegation };
-  });
-
-  app.post('/_sandbox/google/key', { config }, async (req, reply) => {
-    const g = need(state.google, 'google', reply);
-    const body = g && parse(googleKey, req.body, reply);
-    if (!g || !body) {
-      return reply;
-    }
-    if (body.rotate) {
-      const { key, publicKey } = await newServiceAccountKey(g.key);
-      g.key = key;
-      g.publicKey = publicKey;
-      g.keyRevoked = false;
-      g.epoch += 1;
-    }
-    if (body.revoked !== undefined) {
-      g.keyRevoked = body.revoked;
-      if (body.revoked) {
-        g.epoch += 1;
-      }
-    }
-    return { keyRevoked: g.keyRevoked, serviceAccountKey: g.key };
-  });
-
-  app.post('/_sandbox/microsoft/consent', { config }, (req, reply) => {
-    const m = need(state.microsoft, 'microsoft', reply);
-    const body = m && parse(consent, req.body, reply);
-    if (!m || !body) {
-      return reply;
-    }
-    if (!body.granted && m.consent.granted) {
-      m.epoch += 1;
-    }
-    m.consent = { granted: body.granted, mode: body.mode ?? m.consent.mode };
-    return { consent: m.consent };
-  });
-
-  app.post('/_sandbox/microsoft/secret', { config }, (req, reply) => {
-    const m = need(state.microsoft, 'microsoft', reply);
-    const body = m && parse(secret, req.body, reply);
-    if (!m || !body) {
-      return reply;
-    }
-    if (body.rotate) {
-      m.clientSecret = newClientSecret();
-      m.secretExpired = false;
-    }
-    if (body.expired !== undefined) {
-      m.secretExpired = body.expired;
-    }
-    return { clientSecret: m.clientSecret, secretExpired: m.secretExpired };
-  });
-
-  app.put('/_sandbox/faults', { config }, (req, reply) => {
-    const body = parse(faultsBody, req.body, reply);
-    if (!body) {
-      return reply;
-    }
-    const { quotas, ...faults } = body;
-    const next = { ...state.faults, ...compact(faults) };
-    const problem = checkFaultShares(next);
-    if (problem) {
-      return bad(reply, problem);
-    }
-    state.faults = next;
-    if (quotas !== undefined) {
-      state.quotas =
-        typeof quotas === 'boolean'
-          ? { ...state.quotas, enabled: quotas }
-          : resolveQuotas({ ...state.quotas, ...compact(quotas) });
-    }
-    return { faults: state.faults, quotas: state.quotas };
-  });
-
-  app.get('/_sandbox/counters', { config }, () => state.counters.snapshot());
-  app.post('/_sandbox/counters/reset', { config }, () => {
-    state.counters.reset();
-    return state.counters.snapshot();
-  });
 }
