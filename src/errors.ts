@@ -96,7 +96,12 @@ export class ConflictError extends AppError {
   }
 }
 
-export const OAUTH_ERRORS = ['invalid_grant', 'invalid_client', 'invalid_request', 'unsupported_grant_type'] as const;
+export const OAUTH_ERRORS = [
+  'invalid_grant',
+  'invalid_client',
+  'invalid_request',
+  'unsupported_grant_type',
+] as const;
 export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
 
 /** RFC 6749 §5.2 token endpoint errors: HTTP 400 `{"error": code}`. */

@@ -32,13 +32,20 @@ export async function requireApplication(app: AppContext, req: FastifyRequest): 
 
 export type ServiceAccountCaller = { token: Token; serviceAccount: ServiceAccount };
 
-export async function requireServiceAccountToken(app: AppContext, req: FastifyRequest): Promise<ServiceAccountCaller> {
+export async function requireServiceAccountToken(
+  app: AppContext,
+  req: FastifyRequest,
+): Promise<ServiceAccountCaller> {
   const { token, subject } = await authenticateAccessToken(app.db, bearerOf(req));
   if (subject.type !== 'service_account') {
     throw new ForbiddenError('This endpoint needs a Service Account token');
   }
   const serviceAccount = await findServiceAccount(app.db, subject.serviceAccountId);
-  if (!serviceAccount || serviceAccount.status === 'revoked' || serviceAccount.applicationId !== token.applicationId) {
+  if (
+    !serviceAccount ||
+    serviceAccount.status === 'revoked' ||
+    serviceAccount.applicationId !== token.applicationId
+  ) {
     throw new UnauthorizedError('The Service Account was revoked');
   }
   return { token, serviceAccount };
@@ -52,8 +59,40 @@ export async function requireAccountToken(app: AppContext, req: FastifyRequest):
     throw new ForbiddenError('This endpoint needs an Account token');
   }
   const view = await findAccountView(app.db, subject.accountId);
-  if (!view || view.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
+  if (view?.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
     throw new UnauthorizedError('The Account was revoked');
   }
   return { token, accountId: subject.accountId };
+}
+
+type Callers = { application: Application; service_account: ServiceAccountCaller; account: AccountCaller };
+export type CallerKind = keyof Callers;
+
+const callers = new WeakMap<FastifyRequest, Partial<Callers>>();
+
+/**
+ * An `onRequest` hook authenticating the caller before the body is parsed or validated, so an
+ * unauthenticated request always gets 401, never a 422 about its body.
+ */
+export function authenticate(app: AppContext, kind: CallerKind): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const found: Partial<Callers> = {};
+    if (kind === 'application') {
+      found.application = await requireApplication(app, req);
+    } else if (kind === 'service_account') {
+      found.service_account = await requireServiceAccountToken(app, req);
+    } else {
+      found.account = await requireAccountToken(app, req);
+    }
+    callers.set(req, found);
+  };
+}
+
+/** The caller an `authenticate(app, kind)` hook established for this request. */
+export function callerOf<K extends CallerKind>(req: FastifyRequest, kind: K): Callers[K] {
+  const found = callers.get(req)?.[kind];
+  if (!found) {
+    throw new UnauthorizedError();
+  }
+  return found as Callers[K];
 }

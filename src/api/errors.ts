@@ -45,13 +45,21 @@ function toProblems(fields: Record<string, FieldProblem[]>): Problems {
 /** Routes whose errors use RFC 6749's shape. */
 const isTokenEndpoint = (req: FastifyRequest) => req.url.startsWith('/oauth/token');
 
-function fieldName(instancePath: string, params: Record<string, unknown>, context: string | undefined): string {
+function fieldName(
+  instancePath: string,
+  params: Record<string, unknown>,
+  context: string | undefined,
+): string {
   const path = instancePath.replace(/^\//, '').replaceAll('/', '.');
   const missing = typeof params.missingProperty === 'string' ? params.missingProperty : undefined;
   return path || missing || context || 'body';
 }
 
-export function errorHandler(error: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorHandler(
+  error: FastifyError | Error,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const requestId = req.id;
   if (hasZodFastifySchemaValidationErrors(error)) {
     if (isTokenEndpoint(req)) {
@@ -60,8 +68,13 @@ export function errorHandler(error: FastifyError | Error, req: FastifyRequest, r
     const fields: Problems = {};
     for (const v of error.validation) {
       const name = fieldName(v.instancePath, v.params as Record<string, unknown>, error.validationContext);
-      const key = v.keyword === 'invalid_type' && /received undefined/.test(v.message ?? '') ? 'errors.required' : 'errors.invalid';
-      (fields[name] ??= []).push({ key, description: v.message ?? 'is invalid' });
+      const key =
+        v.keyword === 'invalid_type' && /received undefined/.test(v.message ?? '')
+          ? 'errors.required'
+          : 'errors.invalid';
+      const list = fields[name] ?? [];
+      list.push({ key, description: v.message ?? 'is invalid' });
+      fields[name] = list;
     }
     return reply.code(422).send({ errors: fields });
   }
@@ -77,7 +90,12 @@ export function errorHandler(error: FastifyError | Error, req: FastifyRequest, r
   if (isProviderError(error) && !error.retryable) {
     return reply.code(422).send({
       errors: {
-        credentials: [{ key: `errors.${error.reason}`, description: `${REASON_DESCRIPTIONS[error.reason]}: ${error.message}` }],
+        credentials: [
+          {
+            key: `errors.${error.reason}`,
+            description: `${REASON_DESCRIPTIONS[error.reason]}: ${error.message}`,
+          },
+        ],
       },
     });
   }
@@ -101,8 +119,12 @@ export function errorHandler(error: FastifyError | Error, req: FastifyRequest, r
     if (isTokenEndpoint(req)) {
       return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
     }
-    return reply.code(status).send({ error: { code: (error as FastifyError).code ?? 'bad_request', message: error.message, requestId } });
+    return reply.code(status).send({
+      error: { code: (error as FastifyError).code ?? 'bad_request', message: error.message, requestId },
+    });
   }
   req.log.error({ err: error }, 'unhandled error');
-  return reply.code(500).send({ error: { code: 'internal_error', message: 'Internal server error', requestId } });
+  return reply
+    .code(500)
+    .send({ error: { code: 'internal_error', message: 'Internal server error', requestId } });
 }

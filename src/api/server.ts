@@ -1,9 +1,14 @@
+import { createHash, randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { createHash, randomUUID } from 'node:crypto';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { AppContext } from '../services/context.js';
 import { errorHandler } from './errors.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -18,7 +23,6 @@ export type ServerOptions = {
   /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
   bodyLimit?: number;
 };
-
 
 /**
  * The HTTP API (DESIGN §6). Fastify with zod schemas on every route, one error handler, no CORS,
@@ -39,7 +43,13 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   server.setSerializerCompiler(serializerCompiler);
   server.setErrorHandler(errorHandler);
   server.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } }),
+    reply.code(404).send({
+      error: {
+        code: 'not_found',
+        message: `No route ${req.method} ${req.url.split('?')[0]}`,
+        requestId: req.id,
+      },
+    }),
   );
   server.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
@@ -59,12 +69,20 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
     allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
     errorResponseBuilder: (req, context) => ({
       statusCode: 429,
-      error: { code: 'rate_limited', message: `Rate limit of ${context.max} requests per minute exceeded`, requestId: req.id },
+      error: {
+        code: 'rate_limited',
+        message: `Rate limit of ${context.max} requests per minute exceeded`,
+        requestId: req.id,
+      },
     }),
   });
   await server.register(swagger, {
     openapi: {
-      info: { title: 'Enterprise Connect API', version: '1.0.0', description: 'Cronofy-compatible Enterprise Connect' },
+      info: {
+        title: 'Enterprise Connect API',
+        version: '1.0.0',
+        description: 'Cronofy-compatible Enterprise Connect',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
     transform: jsonSchemaTransform,

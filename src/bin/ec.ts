@@ -3,6 +3,7 @@ import { registerAppsCommands } from '../cli/apps.js';
 import { reportAndExit } from '../cli/context.js';
 import { registerKeysCommands } from '../cli/keys.js';
 import { registerMigrateCommand } from '../cli/migrate.js';
+import { registerProcessCommands } from '../cli/processes.js';
 import { registerSandboxCommand } from '../cli/sandbox.js';
 
 const program = new Command('ec')
@@ -13,6 +14,7 @@ const program = new Command('ec')
   .exitOverride();
 
 registerMigrateCommand(program);
+registerProcessCommands(program);
 registerAppsCommands(program);
 registerKeysCommands(program);
 registerSandboxCommand(program);

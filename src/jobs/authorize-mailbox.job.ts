@@ -1,4 +1,8 @@
-import { authorizationJobId, authorizationJobSchema, processAuthorization } from '../services/authorizations.js';
+import {
+  authorizationJobId,
+  authorizationJobSchema,
+  processAuthorization,
+} from '../services/authorizations.js';
 import { defineJob } from './define-job.js';
 
 /** One email of `POST /v1/service_account_authorizations`: provision its Account, then send the callback. */

@@ -3,7 +3,14 @@ import type { Logger } from '../logger.js';
 import type { AppContext } from '../services/context.js';
 
 /** The queues every worker serves. Separate queues keep slow provider work from delaying callbacks. */
-export const QUEUE_NAMES = ['authorizations', 'provisioning', 'deliveries', 'profiles', 'directory', 'maintenance'] as const;
+export const QUEUE_NAMES = [
+  'authorizations',
+  'provisioning',
+  'deliveries',
+  'profiles',
+  'directory',
+  'maintenance',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export type JobContext = {
@@ -35,6 +42,8 @@ export type JobDefinition<N extends string = string, S extends z.ZodType = z.Zod
  * A job is one file: name, queue, payload schema, retry policy and handler. The payload is
  * validated when enqueued and again when dequeued; an invalid one fails for good (never retried).
  */
-export function defineJob<const N extends string, S extends z.ZodType>(def: JobDefinition<N, S>): JobDefinition<N, S> {
+export function defineJob<const N extends string, S extends z.ZodType>(
+  def: JobDefinition<N, S>,
+): JobDefinition<N, S> {
   return def;
 }

@@ -14,7 +14,11 @@ export type EnqueueOptions = {
   priority?: number;
 };
 
-export type Enqueue = <N extends JobName>(name: N, payload: JobPayload<N>, opts?: EnqueueOptions) => Promise<void>;
+export type Enqueue = <N extends JobName>(
+  name: N,
+  payload: JobPayload<N>,
+  opts?: EnqueueOptions,
+) => Promise<void>;
 
 /** Completed jobs are removed quickly: Postgres is the record, Redis carries only work in flight. */
 const REMOVE_ON_COMPLETE = { age: 600, count: 1000 } as const;
@@ -79,7 +83,11 @@ export class JobQueues {
   };
 
   /** Many jobs of one name in one round trip per 1,000. */
-  async enqueueBulk<N extends JobName>(name: N, payloads: JobPayload<N>[], opts: EnqueueOptions = {}): Promise<void> {
+  async enqueueBulk<N extends JobName>(
+    name: N,
+    payloads: JobPayload<N>[],
+    opts: EnqueueOptions = {},
+  ): Promise<void> {
     const def = this.definition(name);
     const queue = this.queue(def.queue);
     for (let i = 0; i < payloads.length; i += 1000) {

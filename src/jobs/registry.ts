@@ -11,7 +11,9 @@ export type JobName = AnyJob['name'];
 export type JobPayload<N extends JobName> = z.input<Extract<AnyJob, { name: N }>['payload']>;
 
 /** Name → definition; refuses to start with two jobs of one name. */
-export function buildRegistry(jobs: readonly JobDefinition[] = JOBS as unknown as JobDefinition[]): Map<string, JobDefinition> {
+export function buildRegistry(
+  jobs: readonly JobDefinition[] = JOBS as unknown as JobDefinition[],
+): Map<string, JobDefinition> {
   const registry = new Map<string, JobDefinition>();
   for (const job of jobs) {
     if (registry.has(job.name)) {

@@ -30,7 +30,11 @@ export function createProcessor(
   signal: AbortSignal,
 ): (job: Job, token?: string) => Promise<void> {
   return async (job, token) => {
-    const logger: Logger = app.logger.child({ jobId: job.id, jobName: job.name, attempt: job.attemptsMade + 1 });
+    const logger: Logger = app.logger.child({
+      jobId: job.id,
+      jobName: job.name,
+      attempt: job.attemptsMade + 1,
+    });
     const def = registry.get(job.name);
     if (!def) {
       throw new UnrecoverableError(`Unknown job "${job.name}"`);

@@ -10,7 +10,10 @@ import { defineJob } from './define-job.js';
 export const sendDelivery = defineJob({
   name: 'deliveries.send',
   queue: 'deliveries',
-  payload: z.object({ deliveryId: z.string().startsWith('dlv_'), attempt: z.number().int().min(0).default(0) }),
+  payload: z.object({
+    deliveryId: z.string().startsWith('dlv_'),
+    attempt: z.number().int().min(0).default(0),
+  }),
   attempts: 3,
   backoffMs: 2_000,
   jobId: (p) => `${p.deliveryId}-${p.attempt}`,
@@ -18,7 +21,11 @@ export const sendDelivery = defineJob({
     const result = await attemptDelivery(ctx.app, deliveryId, attempt);
     ctx.logger.info({ deliveryId, outcome: result.outcome }, 'delivery attempt');
     if (result.outcome === 'retry' && result.retryInMs !== undefined) {
-      await ctx.app.enqueue('deliveries.send', { deliveryId, attempt: attempt + 1 }, { delayMs: result.retryInMs });
+      await ctx.app.enqueue(
+        'deliveries.send',
+        { deliveryId, attempt: attempt + 1 },
+        { delayMs: result.retryInMs },
+      );
     }
   },
 });

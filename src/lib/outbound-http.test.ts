@@ -3,7 +3,19 @@ import { checkOutboundUrl, isPrivateAddress, parseOutboundUrl, postJson } from '
 
 describe('outbound URL safety', () => {
   it('classifies addresses', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '100.64.0.1']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '0.0.0.0',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '100.64.0.1',
+    ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
     for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111']) {
@@ -24,7 +36,9 @@ describe('outbound URL safety', () => {
     await expect(checkOutboundUrl('http://localhost:9/cb', false)).rejects.toThrow(/private/);
     await expect(checkOutboundUrl('http://[::1]:9/cb', false)).rejects.toThrow(/private/);
     await expect(checkOutboundUrl('http://127.0.0.1:9/cb', true)).resolves.toBeInstanceOf(URL);
-    expect(await postJson('http://localhost:9/cb', '{}', {}, { timeoutMs: 1000, allowPrivate: false })).toEqual({
+    expect(
+      await postJson('http://localhost:9/cb', '{}', {}, { timeoutMs: 1000, allowPrivate: false }),
+    ).toEqual({
       error: expect.stringMatching(/private/),
     });
   });

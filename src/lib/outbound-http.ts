@@ -116,7 +116,11 @@ export function postJson(
   } catch (err) {
     return Promise.resolve({ error: (err as Error).message });
   }
-  const guardedLookup: typeof dnsLookup = ((hostname: string, options: object, callback: (...a: unknown[]) => void) => {
+  const guardedLookup: typeof dnsLookup = ((
+    hostname: string,
+    options: object,
+    callback: (...a: unknown[]) => void,
+  ) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) {
         callback(err);
@@ -124,7 +128,9 @@ export function postJson(
       }
       const allowed = opts.allowPrivate ? addresses : addresses.filter((a) => !isPrivateAddress(a.address));
       if (allowed.length === 0) {
-        callback(new OutboundUrlError(`host ${hostname} resolves to a private, loopback or link-local address`));
+        callback(
+          new OutboundUrlError(`host ${hostname} resolves to a private, loopback or link-local address`),
+        );
         return;
       }
       if ((options as { all?: boolean }).all) {
@@ -135,7 +141,11 @@ export function postJson(
       }
     });
   }) as typeof dnsLookup;
-  if (!opts.allowPrivate && isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+  if (
+    !opts.allowPrivate &&
+    isIP(url.hostname.replace(/^\[|\]$/g, '')) &&
+    isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))
+  ) {
     return Promise.resolve({ error: `address ${url.hostname} is private, loopback or link-local` });
   }
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -146,7 +156,11 @@ export function postJson(
         method: 'POST',
         lookup: guardedLookup,
         timeout: opts.timeoutMs,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          ...headers,
+        },
       },
       (res) => {
         res.resume();

@@ -22,7 +22,7 @@ const providerNames = (provider: string) =>
 /** The Account's identity views with Cronofy's field names (userinfo, account, profiles, calendars). */
 export async function accountViews(db: DbOrTx, accountId: string, publicUrl: string) {
   const view = await findAccountView(db, accountId);
-  if (!view || view.account.status !== 'active') {
+  if (view?.account.status !== 'active') {
     throw new NotFoundError('Account', accountId);
   }
   const { account, profile } = view;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { upsertProvisionedAccount } from '../db/queries/accounts.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
+import { insertAuthorizationCode } from '../db/queries/tokens.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { ForbiddenError, ValidationError } from '../errors.js';
 import { hashToken, newOpaqueToken } from '../lib/crypto.js';
@@ -13,7 +14,6 @@ import { deliveryIdFor, storeDelivery } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
 import { CODE_TTL_SECS } from './tokens.js';
-import { insertAuthorizationCode } from '../db/queries/tokens.js';
 
 export const MAX_AUTHORIZATIONS_PER_REQUEST = 1_000;
 
@@ -36,10 +36,12 @@ export const authorizationJobSchema = z.object({
 });
 export type AuthorizationJob = z.infer<typeof authorizationJobSchema>;
 
-const emailKey = (email: string) => createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24);
+const emailKey = (email: string) =>
+  createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24);
 
 /** Deterministic id: the same email in the same request is one job, whatever happens. */
-export const authorizationJobId = (p: AuthorizationJob) => `authz-${p.serviceAccountId}-${emailKey(p.email)}-${p.requestId}`;
+export const authorizationJobId = (p: AuthorizationJob) =>
+  `authz-${p.serviceAccountId}-${emailKey(p.email)}-${p.requestId}`;
 
 /**
  * `POST /v1/service_account_authorizations`: validates every entry (all or nothing), then queues one
@@ -51,7 +53,10 @@ export async function requestAuthorizations(
   tokenScope: string,
   entries: AuthorizationRequest[],
 ): Promise<{ queued: number }> {
-  if (!serviceAccountScopeAllows(tokenScope, 'accounts') && !serviceAccountScopeAllows(tokenScope, 'resources')) {
+  if (
+    !serviceAccountScopeAllows(tokenScope, 'accounts') &&
+    !serviceAccountScopeAllows(tokenScope, 'resources')
+  ) {
     throw new ForbiddenError('The Service Account token lacks service_account/accounts/manage');
   }
   const fields: Record<string, string[]> = {};
@@ -91,9 +96,16 @@ export async function requestAuthorizations(
   return { queued: entries.length };
 }
 
-type Resolution = { ok: true; mailbox: Mailbox; calendars: MailboxCalendar[] } | { ok: false; reason: ReasonCode; detail?: string };
+type Resolution =
+  | { ok: true; mailbox: Mailbox; calendars: MailboxCalendar[] }
+  | { ok: false; reason: ReasonCode; detail?: string };
 
-async function resolveMailbox(app: AppContext, sa: ServiceAccount, email: string, signal: AbortSignal): Promise<Resolution> {
+async function resolveMailbox(
+  app: AppContext,
+  sa: ServiceAccount,
+  email: string,
+  signal: AbortSignal,
+): Promise<Resolution> {
   const provider = app.providers.forServiceAccount(sa);
   const mailbox = await provider.findMailbox(email, signal);
   if (mailbox.suspended) {
@@ -142,7 +154,10 @@ export async function processAuthorization(
   const applicationId = sa?.applicationId;
   if (!applicationId) {
     // The Service Account is gone, and with it the Application's secrets to sign with.
-    app.logger.warn({ serviceAccountId: job.serviceAccountId }, 'authorization for a deleted service account dropped');
+    app.logger.warn(
+      { serviceAccountId: job.serviceAccountId },
+      'authorization for a deleted service account dropped',
+    );
     return undefined;
   }
   const deliveryId = deliveryIdFor(authorizationJobId(job));

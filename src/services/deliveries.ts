@@ -12,13 +12,20 @@ import type { AppContext } from './context.js';
  * than 24 hours after the first, then the delivery is dead-lettered (visible in /admin and
  * `ec failures`, retryable by hand).
  */
-export const RETRY_DELAYS_SECS = [60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 28_800, 28_800] as const;
+export const RETRY_DELAYS_SECS = [
+  60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 28_800, 28_800,
+] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_SECS.length + 1;
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
 /** A deterministic delivery id from what it is for, so a job that runs twice creates one delivery. */
 export function deliveryIdFor(key: string): string {
-  return `dlv_${createHash('sha256').update(key).digest('base64url').slice(0, 26).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+  return `dlv_${createHash('sha256')
+    .update(key)
+    .digest('base64url')
+    .slice(0, 26)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')}`;
 }
 
 export type NewOutbound = {
@@ -37,7 +44,11 @@ export type NewOutbound = {
  * transaction. Returns false when a delivery with this id already exists. Enqueue
  * `deliveries.send` after the commit.
  */
-export async function storeDelivery(tx: DbOrTx, app: Pick<AppContext, 'keyring'>, d: NewOutbound): Promise<boolean> {
+export async function storeDelivery(
+  tx: DbOrTx,
+  app: Pick<AppContext, 'keyring'>,
+  d: NewOutbound,
+): Promise<boolean> {
   return insertDeliveryOnce(tx, {
     id: d.id,
     applicationId: d.applicationId,
@@ -65,7 +76,7 @@ export async function attemptDelivery(
 ): Promise<{ outcome: AttemptOutcome; retryInMs?: number }> {
   const delivery = await findDelivery(app.db, deliveryId);
   // A duplicate job for an attempt already made (or a finished delivery) does nothing.
-  if (!delivery || delivery.status !== 'pending' || delivery.attempts !== attemptsSoFar) {
+  if (delivery?.status !== 'pending' || delivery.attempts !== attemptsSoFar) {
     return { outcome: 'skipped' };
   }
   const body = app.keyring.decrypt(delivery.bodyEncrypted);

@@ -1,11 +1,15 @@
 import type { ProviderReason } from '../providers/types.js';
 
 /** What each reason code means to a person (callbacks' `error_description`, run items, dashboard). */
-export const REASON_DESCRIPTIONS: Record<ProviderReason | 'service_account_revoked' | 'scope_not_delegated', string> = {
+export const REASON_DESCRIPTIONS: Record<
+  ProviderReason | 'service_account_revoked' | 'scope_not_delegated',
+  string
+> = {
   user_not_found: 'No user, room or shared mailbox with this email exists in the directory',
   user_suspended: 'The user is suspended or blocked from signing in',
   mailbox_not_enabled: 'The user has no mailbox or calendar (not licensed or never set up)',
-  delegation_not_granted: 'Domain-wide delegation is not granted to the service account for the required scopes',
+  delegation_not_granted:
+    'Domain-wide delegation is not granted to the service account for the required scopes',
   consent_revoked: 'Admin consent for the application was withdrawn in the tenant',
   invalid_credentials: 'The service account credential is wrong, expired or deleted',
   insufficient_permissions: 'The service account lacks a permission needed for this mailbox',
@@ -19,5 +23,7 @@ export type ReasonCode = keyof typeof REASON_DESCRIPTIONS;
 
 /** RFC 6749-style `error` for a callback: temporary problems differ from refusals. */
 export function oauthErrorFor(reason: ReasonCode): string {
-  return reason === 'rate_limited' || reason === 'provider_unavailable' ? 'temporarily_unavailable' : 'access_denied';
+  return reason === 'rate_limited' || reason === 'provider_unavailable'
+    ? 'temporarily_unavailable'
+    : 'access_denied';
 }

@@ -6,7 +6,11 @@ import type { AppContext } from './context.js';
 export const MAX_RESOURCES = 20_000;
 
 /** The Service Account's room resources, listed live from the directory. */
-export async function listResources(app: AppContext, sa: ServiceAccount, signal?: AbortSignal): Promise<DirectoryRoom[]> {
+export async function listResources(
+  app: AppContext,
+  sa: ServiceAccount,
+  signal?: AbortSignal,
+): Promise<DirectoryRoom[]> {
   const provider = app.providers.forServiceAccount(sa);
   const rooms: DirectoryRoom[] = [];
   let cursor: string | null = null;

@@ -16,7 +16,9 @@ describe('scopes', () => {
   it('recognises scopes', () => {
     expect(isCalendarScope('read_account list_calendars')).toBe(true);
     expect(isCalendarScope('root')).toBe(false);
-    expect(isServiceAccountScope('service_account/accounts/manage service_account/resources/manage')).toBe(true);
+    expect(isServiceAccountScope('service_account/accounts/manage service_account/resources/manage')).toBe(
+      true,
+    );
     expect(isServiceAccountScope('service_account/everything')).toBe(false);
     expect(serviceAccountScopeAllows('service_account/resources/manage', 'accounts')).toBe(false);
     expect(serviceAccountScopeAllows('service_account/accounts/unrestricted_access', 'accounts')).toBe(true);

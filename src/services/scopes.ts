@@ -9,7 +9,8 @@ export const SERVICE_ACCOUNT_SCOPES = [
   'service_account/resources/unrestricted_access',
 ] as const;
 
-export const DEFAULT_SERVICE_ACCOUNT_SCOPE = 'service_account/accounts/manage service_account/resources/manage';
+export const DEFAULT_SERVICE_ACCOUNT_SCOPE =
+  'service_account/accounts/manage service_account/resources/manage';
 export const DEFAULT_DELEGATED_SCOPE = 'read_write';
 
 const GRANULAR = [
@@ -77,5 +78,8 @@ export function isServiceAccountScope(scope: string): boolean {
 /** A Service Account scope allows `need` (`accounts` or `resources`) by manage or unrestricted_access. */
 export function serviceAccountScopeAllows(scope: string, need: 'accounts' | 'resources'): boolean {
   const parts = splitScope(scope);
-  return parts.includes(`service_account/${need}/manage`) || parts.includes(`service_account/${need}/unrestricted_access`);
+  return (
+    parts.includes(`service_account/${need}/manage`) ||
+    parts.includes(`service_account/${need}/unrestricted_access`)
+  );
 }

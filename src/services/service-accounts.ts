@@ -55,7 +55,9 @@ export const registrationSchema = z.discriminatedUnion(
     z.object({
       provider: z.literal('google'),
       admin_email: z.email({ error: 'must be an admin user email' }),
-      credentials: z.union([googleKey, z.string().max(20_000)], { error: 'must be the service-account key JSON' }),
+      credentials: z.union([googleKey, z.string().max(20_000)], {
+        error: 'must be the service-account key JSON',
+      }),
       customer_id: z.string().max(64).optional(),
       ...common,
     }),
@@ -77,7 +79,9 @@ function parseGoogleKey(value: unknown): GoogleServiceAccountKey {
     try {
       raw = JSON.parse(value);
     } catch {
-      throw new ValidationError('credentials is not valid JSON', { credentials: ['must be the key file JSON'] });
+      throw new ValidationError('credentials is not valid JSON', {
+        credentials: ['must be the key file JSON'],
+      });
     }
   }
   const parsed = googleKey.safeParse(raw);
@@ -122,12 +126,18 @@ export function expiryWarnings(expiresAt: Date | null, now = new Date()): string
     return ['The credential has expired: every Account of this Service Account will disconnect.'];
   }
   if (days <= EXPIRY_WARNING_DAYS) {
-    return [`The credential expires in ${days} day(s) (${expiresAt.toISOString()}): renew it before every Account disconnects.`];
+    return [
+      `The credential expires in ${days} day(s) (${expiresAt.toISOString()}): renew it before every Account disconnects.`,
+    ];
   }
   return [];
 }
 
-export type RegisteredServiceAccount = { serviceAccount: ServiceAccount; tokens: TokenPair; warnings: string[] };
+export type RegisteredServiceAccount = {
+  serviceAccount: ServiceAccount;
+  tokens: TokenPair;
+  warnings: string[];
+};
 
 /** What registration hands out: tokens (API) or an authorization code for `redirectUri` (browser flow). */
 export type Issue = { kind: 'tokens' } | { kind: 'code'; redirectUri: string };
@@ -186,7 +196,9 @@ export async function registerServiceAccount(
       adminEmail: credentials.provider === 'google' ? credentials.adminEmail : null,
       tenantId: credentials.provider === 'microsoft' ? credentials.tenantId : null,
       providerClientId:
-        credentials.provider === 'google' ? (credentials.key.client_id ?? credentials.key.client_email) : credentials.clientId,
+        credentials.provider === 'google'
+          ? (credentials.key.client_id ?? credentials.key.client_email)
+          : credentials.clientId,
       credentialsEncrypted: app.keyring.encrypt(JSON.stringify(credentials)),
       credentialExpiresAt: expiresAt,
       scope,
@@ -220,7 +232,11 @@ export async function registerServiceAccount(
 }
 
 /** A Service Account of this Application (404 for anyone else's). */
-export async function getOwnedServiceAccount(app: AppContext, application: Application, id: string): Promise<ServiceAccount> {
+export async function getOwnedServiceAccount(
+  app: AppContext,
+  application: Application,
+  id: string,
+): Promise<ServiceAccount> {
   const sa = await findServiceAccount(app.db, id);
   if (!sa || sa.applicationId !== application.id) {
     throw new NotFoundError('Service Account', id);
@@ -250,12 +266,20 @@ export async function describeServiceAccount(app: AppContext, sa: ServiceAccount
 }
 
 /** Deletes (revokes) a Service Account: every Account under it and every token stop working. */
-export async function revokeServiceAccount(app: AppContext, sa: ServiceAccount, actor: string): Promise<{ accounts: number }> {
+export async function revokeServiceAccount(
+  app: AppContext,
+  sa: ServiceAccount,
+  actor: string,
+): Promise<{ accounts: number }> {
   return app.db.transaction(async (tx) => {
     const accounts = await markServiceAccountAccountsRevoked(tx, sa.id);
     await revokeSubjectTokens(tx, sa.applicationId, { serviceAccountId: sa.id });
     await revokeAccountTokensOfServiceAccount(tx, sa.id);
-    await updateServiceAccount(tx, sa.id, { status: 'revoked', revokedAt: new Date(), nextDirectorySyncAt: null });
+    await updateServiceAccount(tx, sa.id, {
+      status: 'revoked',
+      revokedAt: new Date(),
+      nextDirectorySyncAt: null,
+    });
     await insertAuditEvent(tx, {
       id: newId('audit'),
       applicationId: sa.applicationId,

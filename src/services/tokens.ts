@@ -1,6 +1,7 @@
 import type { Db, DbOrTx } from '../db/client.js';
 import { findAccountView } from '../db/queries/accounts.js';
 import { findApplicationByClientId } from '../db/queries/applications.js';
+import { findServiceAccount } from '../db/queries/service-accounts.js';
 import {
   consumeAuthorizationCode,
   findLiveToken,
@@ -10,14 +11,13 @@ import {
   revokeGrant,
   revokeSubjectTokens,
 } from '../db/queries/tokens.js';
-import { findServiceAccount } from '../db/queries/service-accounts.js';
 import type { Application } from '../db/schema/applications.js';
 import type { Token, TokenSubject } from '../db/schema/tokens.js';
 import { OAuthError, UnauthorizedError } from '../errors.js';
 import { hashToken, type Keyring, newOpaqueToken, safeEqual } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
-import { authenticateClientSecret } from './applications.js';
 import { revokeAccount } from './accounts.js';
+import { authenticateClientSecret } from './applications.js';
 
 /** Access token lifetimes, as Cronofy issues them: Service Account tokens live shorter. */
 export const ACCOUNT_TOKEN_TTL_SECS = 3_600;
@@ -25,19 +25,31 @@ export const SERVICE_ACCOUNT_TOKEN_TTL_SECS = 1_800;
 /** Authorization codes: single use, 10 minutes. */
 export const CODE_TTL_SECS = 600;
 
-export type Subject = { type: 'account'; accountId: string } | { type: 'service_account'; serviceAccountId: string };
+export type Subject =
+  | { type: 'account'; accountId: string }
+  | { type: 'service_account'; serviceAccountId: string };
 
 const subjectColumns = (s: Subject) =>
   s.type === 'account'
     ? { subjectType: 'account' as TokenSubject, accountId: s.accountId, serviceAccountId: null }
-    : { subjectType: 'service_account' as TokenSubject, accountId: null, serviceAccountId: s.serviceAccountId };
+    : {
+        subjectType: 'service_account' as TokenSubject,
+        accountId: null,
+        serviceAccountId: s.serviceAccountId,
+      };
 
-const ttlFor = (s: Subject) => (s.type === 'account' ? ACCOUNT_TOKEN_TTL_SECS : SERVICE_ACCOUNT_TOKEN_TTL_SECS);
+const ttlFor = (s: Subject) =>
+  s.type === 'account' ? ACCOUNT_TOKEN_TTL_SECS : SERVICE_ACCOUNT_TOKEN_TTL_SECS;
 
 export type TokenPair = { accessToken: string; refreshToken: string; expiresIn: number; scope: string };
 
 /** Mints an access + refresh token pair (one grant) for a subject; stores only their hashes. */
-export async function mintTokenPair(db: DbOrTx, applicationId: string, subject: Subject, scope: string): Promise<TokenPair> {
+export async function mintTokenPair(
+  db: DbOrTx,
+  applicationId: string,
+  subject: Subject,
+  scope: string,
+): Promise<TokenPair> {
   const accessToken = newOpaqueToken();
   const refreshToken = newOpaqueToken();
   const grantId = newId('token');
@@ -120,7 +132,11 @@ async function tokenResponse(db: Db, subject: Subject, pair: TokenPair): Promise
   };
 }
 
-function subjectOf(row: { subjectType: TokenSubject; accountId: string | null; serviceAccountId: string | null }): Subject {
+function subjectOf(row: {
+  subjectType: TokenSubject;
+  accountId: string | null;
+  serviceAccountId: string | null;
+}): Subject {
   if (row.subjectType === 'account' && row.accountId) {
     return { type: 'account', accountId: row.accountId };
   }
@@ -150,21 +166,23 @@ export async function exchangeCode(
   if (!code || !redirectUri) {
     throw new OAuthError('invalid_request', 'code and redirect_uri are required');
   }
-  return deps.db.transaction(async (tx) => {
-    const row = await consumeAuthorizationCode(tx, hashToken(code), app.id);
-    if (!row || row.redirectUri !== redirectUri) {
-      // A used, expired, unknown or mismatched code: nothing is issued (and a mismatch rolls back the use).
-      throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
-    }
-    const subject = subjectOf(row);
-    const pair = await mintTokenPair(tx, app.id, subject, row.scope);
-    return { subject, pair };
-  }).then(async ({ subject, pair }) => {
-    if (!(await subjectIsLive(deps.db, subject))) {
-      throw new OAuthError('invalid_grant', 'The authorization was revoked');
-    }
-    return tokenResponse(deps.db, subject, pair);
-  });
+  return deps.db
+    .transaction(async (tx) => {
+      const row = await consumeAuthorizationCode(tx, hashToken(code), app.id);
+      if (!row || row.redirectUri !== redirectUri) {
+        // A used, expired, unknown or mismatched code: nothing is issued (and a mismatch rolls back the use).
+        throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
+      }
+      const subject = subjectOf(row);
+      const pair = await mintTokenPair(tx, app.id, subject, row.scope);
+      return { subject, pair };
+    })
+    .then(async ({ subject, pair }) => {
+      if (!(await subjectIsLive(deps.db, subject))) {
+        throw new OAuthError('invalid_grant', 'The authorization was revoked');
+      }
+      return tokenResponse(deps.db, subject, pair);
+    });
 }
 
 /** `grant_type=refresh_token`: a new access token; the refresh token stays the same. */

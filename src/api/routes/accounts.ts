@@ -1,49 +1,74 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { accountViews, revokeAccount } from '../../services/accounts.js';
 import type { AppContext } from '../../services/context.js';
-import { requireAccountToken } from '../auth.js';
+import { authenticate, callerOf } from '../auth.js';
 
 /** Identity views of an Account (Account token), with Cronofy's field names. */
 export const accountRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
   async (server) => {
-    const views = async (req: Parameters<typeof requireAccountToken>[1]) => {
-      const caller = await requireAccountToken(app, req);
+    const onRequest = authenticate(app, 'account');
+    const views = async (req: FastifyRequest) => {
+      const caller = callerOf(req, 'account');
       return { caller, views: await accountViews(app.db, caller.accountId, app.config.http.publicUrl) };
     };
 
-    server.get('/v1/userinfo', { schema: { tags: ['accounts'], summary: 'OpenID-style userinfo' } }, async (req) => {
-      return (await views(req)).views.userinfo;
-    });
+    server.get(
+      '/v1/userinfo',
+      { onRequest, schema: { tags: ['accounts'], summary: 'OpenID-style userinfo' } },
+      async (req) => {
+        return (await views(req)).views.userinfo;
+      },
+    );
 
-    server.get('/v1/account', { schema: { tags: ['accounts'], summary: 'The Account' } }, async (req) => {
-      const { views: v } = await views(req);
-      return {
-        account: {
-          account_id: v.account.id,
-          email: v.account.email,
-          name: v.account.name,
-          scope: v.account.scope,
-          default_tzid: 'Etc/UTC',
-        },
-        sub: v.account.id,
-      };
-    });
+    server.get(
+      '/v1/account',
+      { onRequest, schema: { tags: ['accounts'], summary: 'The Account' } },
+      async (req) => {
+        const { views: v } = await views(req);
+        return {
+          account: {
+            account_id: v.account.id,
+            email: v.account.email,
+            name: v.account.name,
+            scope: v.account.scope,
+            default_tzid: 'Etc/UTC',
+          },
+          sub: v.account.id,
+        };
+      },
+    );
 
-    server.get('/v1/profiles', { schema: { tags: ['accounts'], summary: 'The Account\'s Profiles' } }, async (req) => {
-      return { profiles: [(await views(req)).views.profileJson] };
-    });
+    server.get(
+      '/v1/profiles',
+      { onRequest, schema: { tags: ['accounts'], summary: "The Account's Profiles" } },
+      async (req) => {
+        return { profiles: [(await views(req)).views.profileJson] };
+      },
+    );
 
-    server.get('/v1/calendars', { schema: { tags: ['accounts'], summary: 'The Account\'s Calendars' } }, async (req) => {
-      const { views: v } = await views(req);
-      return { sub: v.account.id, calendars: v.calendarsJson };
-    });
+    server.get(
+      '/v1/calendars',
+      { onRequest, schema: { tags: ['accounts'], summary: "The Account's Calendars" } },
+      async (req) => {
+        const { views: v } = await views(req);
+        return { sub: v.account.id, calendars: v.calendarsJson };
+      },
+    );
 
     server.post(
       '/v1/profiles/:id/revoke',
-      { schema: { params: z.object({ id: z.string().max(64) }), tags: ['accounts'], summary: 'Revoke a Profile' } },
+      {
+        onRequest,
+        schema: {
+          params: z.object({ id: z.string().max(64) }),
+          tags: ['accounts'],
+          summary: 'Revoke a Profile',
+        },
+      },
       async (req, reply) => {
         const { caller, views: v } = await views(req);
         if (v.profile.id !== req.params.id) {

@@ -39,10 +39,19 @@ const formBody = authorizeQuery.extend({
 });
 type Form = z.infer<typeof formBody>;
 
-type Request = { application: Application; redirectUri: string; scope: string; delegatedScope: string; state: string };
+type Request = {
+  application: Application;
+  redirectUri: string;
+  scope: string;
+  delegatedScope: string;
+  state: string;
+};
 
 /** Checks the authorize parameters; problems with client or redirect URI are shown, never redirected to. */
-async function checkRequest(app: AppContext, q: z.infer<typeof authorizeQuery>): Promise<Request | { problem: string }> {
+async function checkRequest(
+  app: AppContext,
+  q: z.infer<typeof authorizeQuery>,
+): Promise<Request | { problem: string }> {
   if (q.response_type !== undefined && q.response_type !== 'code') {
     return { problem: 'response_type must be "code".' };
   }
@@ -96,7 +105,8 @@ function redirectWith(reply: FastifyReply, redirectUri: string, params: Record<s
 }
 
 function renderForm(r: Request, csrf: string, form: Partial<Form>, error?: string): string {
-  const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${esc(value)}">`;
+  const hidden = (name: string, value: string) =>
+    `<input type="hidden" name="${name}" value="${esc(value)}">`;
   const provider = form.provider ?? 'google';
   return page(
     'Connect your organization',
@@ -132,7 +142,13 @@ ${hidden('scope', r.scope)}${hidden('delegated_scope', r.delegatedScope)}${hidde
 function registrationFrom(form: Form, r: Request): unknown {
   const base = { domain: form.domain, scope: r.scope, delegated_scope: r.delegatedScope };
   return form.provider === 'microsoft'
-    ? { ...base, provider: 'microsoft', tenant_id: form.tenant_id, client_id: form.ms_client_id, client_secret: form.ms_client_secret }
+    ? {
+        ...base,
+        provider: 'microsoft',
+        tenant_id: form.tenant_id,
+        client_id: form.ms_client_id,
+        client_secret: form.ms_client_secret,
+      }
     : { ...base, provider: 'google', admin_email: form.admin_email, credentials: form.credentials };
 }
 
@@ -149,7 +165,9 @@ export const authorizePageRoutes =
       reply
         .code(400)
         .type('text/html; charset=utf-8')
-        .send(page('Cannot connect', `<h1>This link cannot be used</h1><p class="error">${esc(problem)}</p>`));
+        .send(
+          page('Cannot connect', `<h1>This link cannot be used</h1><p class="error">${esc(problem)}</p>`),
+        );
 
     const showForm = (reply: FastifyReply, r: Request, form: Partial<Form>, error?: string, status = 200) => {
       const csrf = randomBytes(24).toString('base64url');
@@ -158,7 +176,10 @@ export const authorizePageRoutes =
         .header('set-cookie', `${CSRF_COOKIE}=${csrf}; Path=${PATH}; HttpOnly; SameSite=Strict; Max-Age=3600`)
         .header('cache-control', 'no-store')
         .header('x-frame-options', 'DENY')
-        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+        .header(
+          'content-security-policy',
+          "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        )
         .type('text/html; charset=utf-8')
         .send(renderForm(r, csrf, form, error));
     };
@@ -176,14 +197,22 @@ export const authorizePageRoutes =
       }
       const cookie = cookieValue(req, CSRF_COOKIE);
       if (!cookie || !form.csrf || !safeEqual(cookie, form.csrf)) {
-        return showForm(reply, r, form, 'Your session expired or the form was not sent from this page. Please try again.', 403);
+        return showForm(
+          reply,
+          r,
+          form,
+          'Your session expired or the form was not sent from this page. Please try again.',
+          403,
+        );
       }
       if (form.action === 'cancel') {
         return redirectWith(reply, r.redirectUri, { error: 'access_denied', state: r.state });
       }
       const parsed = registrationSchema.safeParse(registrationFrom(form, r));
       if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'form'}: ${i.message}`).join('; ');
+        const problems = parsed.error.issues
+          .map((i) => `${i.path.join('.') || 'form'}: ${i.message}`)
+          .join('; ');
         return showForm(reply, r, form, `Please check the form: ${problems}`, 422);
       }
       try {
@@ -194,7 +223,13 @@ export const authorizePageRoutes =
         return redirectWith(reply, r.redirectUri, { code, state: r.state });
       } catch (err) {
         if (isProviderError(err)) {
-          return showForm(reply, r, form, `${REASON_DESCRIPTIONS[err.reason]} (${err.reason}): ${err.message}`, 422);
+          return showForm(
+            reply,
+            r,
+            form,
+            `${REASON_DESCRIPTIONS[err.reason]} (${err.reason}): ${err.message}`,
+            422,
+          );
         }
         if (err instanceof ValidationError) {
           return showForm(reply, r, form, err.message, 422);

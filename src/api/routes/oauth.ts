@@ -39,7 +39,9 @@ export const oauthRoutes =
 
     server.post(
       '/oauth/token',
-      { schema: { body: tokenBody, tags: ['oauth'], summary: 'Exchange a code or refresh token for tokens' } },
+      {
+        schema: { body: tokenBody, tags: ['oauth'], summary: 'Exchange a code or refresh token for tokens' },
+      },
       async (req) => {
         const body = req.body;
         const application = await authenticateClient(app, body.client_id, body.client_secret);

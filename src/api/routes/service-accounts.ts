@@ -1,7 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ValidationError } from '../../errors.js';
-import { authorizationRequestSchema, MAX_AUTHORIZATIONS_PER_REQUEST, requestAuthorizations } from '../../services/authorizations.js';
+import { ForbiddenError, ValidationError } from '../../errors.js';
+import {
+  authorizationRequestSchema,
+  MAX_AUTHORIZATIONS_PER_REQUEST,
+  requestAuthorizations,
+} from '../../services/authorizations.js';
 import type { AppContext } from '../../services/context.js';
 import { listResources, resourceJson } from '../../services/resources.js';
 import { serviceAccountScopeAllows } from '../../services/scopes.js';
@@ -12,17 +16,21 @@ import {
   registrationSchema,
   revokeServiceAccount,
 } from '../../services/service-accounts.js';
-import { ForbiddenError } from '../../errors.js';
-import { requireApplication, requireServiceAccountToken } from '../auth.js';
+import { authenticate, callerOf } from '../auth.js';
 
-const idParams = z.object({ id: z.string().regex(/^ser_[a-z2-7]{26}$/, 'must be a Service Account id (ser_…)') });
+const idParams = z.object({
+  id: z.string().regex(/^ser_[a-z2-7]{26}$/, 'must be a Service Account id (ser_…)'),
+});
 
 const authorizationsBody = z.union([
   z.object({
     service_account_authorizations: z
       .array(authorizationRequestSchema)
       .min(1, 'must hold at least one authorization')
-      .max(MAX_AUTHORIZATIONS_PER_REQUEST, `must hold at most ${MAX_AUTHORIZATIONS_PER_REQUEST} authorizations`),
+      .max(
+        MAX_AUTHORIZATIONS_PER_REQUEST,
+        `must hold at most ${MAX_AUTHORIZATIONS_PER_REQUEST} authorizations`,
+      ),
   }),
   authorizationRequestSchema,
 ]);
@@ -31,12 +39,27 @@ const authorizationsBody = z.union([
 export const serviceAccountRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
   async (server) => {
+    const asApplication = authenticate(app, 'application');
+    const asServiceAccount = authenticate(app, 'service_account');
+
     server.post(
       '/v1/service_accounts',
-      { schema: { body: registrationSchema, tags: ['service accounts'], summary: 'Register a Service Account (verified live)' } },
+      {
+        onRequest: asApplication,
+        schema: {
+          body: registrationSchema,
+          tags: ['service accounts'],
+          summary: 'Register a Service Account (verified live)',
+        },
+      },
       async (req, reply) => {
-        const application = await requireApplication(app, req);
-        const { serviceAccount, tokens, warnings } = await registerServiceAccount(app, application, req.body, `api:${application.clientId}`);
+        const application = callerOf(req, 'application');
+        const { serviceAccount, tokens, warnings } = await registerServiceAccount(
+          app,
+          application,
+          req.body,
+          `api:${application.clientId}`,
+        );
         return reply.code(201).header('cache-control', 'no-store').send({
           token_type: 'bearer',
           access_token: tokens.accessToken,
@@ -52,9 +75,16 @@ export const serviceAccountRoutes =
 
     server.get(
       '/v1/service_accounts/:id',
-      { schema: { params: idParams, tags: ['service accounts'], summary: 'Status and counts of a Service Account' } },
+      {
+        onRequest: asApplication,
+        schema: {
+          params: idParams,
+          tags: ['service accounts'],
+          summary: 'Status and counts of a Service Account',
+        },
+      },
       async (req) => {
-        const application = await requireApplication(app, req);
+        const application = callerOf(req, 'application');
         const sa = await getOwnedServiceAccount(app, application, req.params.id);
         return { service_account: await describeServiceAccount(app, sa) };
       },
@@ -62,9 +92,16 @@ export const serviceAccountRoutes =
 
     server.delete(
       '/v1/service_accounts/:id',
-      { schema: { params: idParams, tags: ['service accounts'], summary: 'Revoke a Service Account and all its Accounts' } },
+      {
+        onRequest: asApplication,
+        schema: {
+          params: idParams,
+          tags: ['service accounts'],
+          summary: 'Revoke a Service Account and all its Accounts',
+        },
+      },
       async (req, reply) => {
-        const application = await requireApplication(app, req);
+        const application = callerOf(req, 'application');
         const sa = await getOwnedServiceAccount(app, application, req.params.id);
         if (sa.status !== 'revoked') {
           await revokeServiceAccount(app, sa, `api:${application.clientId}`);
@@ -75,11 +112,19 @@ export const serviceAccountRoutes =
 
     server.post(
       '/v1/service_account_authorizations',
-      { schema: { body: authorizationsBody, tags: ['service accounts'], summary: 'Authorize users, rooms or shared mailboxes' } },
+      {
+        onRequest: asServiceAccount,
+        schema: {
+          body: authorizationsBody,
+          tags: ['service accounts'],
+          summary: 'Authorize users, rooms or shared mailboxes',
+        },
+      },
       async (req, reply) => {
-        const { token, serviceAccount } = await requireServiceAccountToken(app, req);
+        const { token, serviceAccount } = callerOf(req, 'service_account');
         const body = req.body;
-        const entries = 'service_account_authorizations' in body ? body.service_account_authorizations : [body];
+        const entries =
+          'service_account_authorizations' in body ? body.service_account_authorizations : [body];
         await requestAuthorizations(app, serviceAccount, token.scope, entries);
         return reply.code(202).send();
       },
@@ -88,21 +133,26 @@ export const serviceAccountRoutes =
     server.get(
       '/v1/resources',
       {
+        onRequest: asServiceAccount,
         schema: {
-          querystring: z.object({ include_details: z.union([z.string().max(200), z.array(z.string().max(200)).max(10)]).optional() }),
+          querystring: z.object({
+            include_details: z.union([z.string().max(200), z.array(z.string().max(200)).max(10)]).optional(),
+          }),
           tags: ['resources'],
           summary: 'Room resources of the Service Account',
         },
       },
       async (req) => {
-        const { token, serviceAccount } = await requireServiceAccountToken(app, req);
+        const { token, serviceAccount } = callerOf(req, 'service_account');
         if (!serviceAccountScopeAllows(token.scope, 'resources')) {
           throw new ForbiddenError('The Service Account token lacks service_account/resources/manage');
         }
         const raw = req.query.include_details;
         const flag = Array.isArray(raw) ? raw.join(' ') : (raw ?? '');
         if (flag.length > 0 && !/^(true|false|[a-z_ ]+)$/.test(flag)) {
-          throw new ValidationError('Invalid include_details', { include_details: ['must be true, false or field names'] });
+          throw new ValidationError('Invalid include_details', {
+            include_details: ['must be true, false or field names'],
+          });
         }
         const details = flag !== '' && flag !== 'false';
         const rooms = await listResources(app, serviceAccount);

@@ -139,7 +139,11 @@ export async function upsertProvisionedAccount(
 }
 
 /** Marks an Account revoked and stops checking its Profile. */
-export async function markAccountRevoked(db: DbOrTx, applicationId: string, accountId: string): Promise<boolean> {
+export async function markAccountRevoked(
+  db: DbOrTx,
+  applicationId: string,
+  accountId: string,
+): Promise<boolean> {
   const rows = await db
     .update(accounts)
     .set({ status: 'revoked', revokedAt: new Date() })
@@ -152,7 +156,10 @@ export async function markAccountRevoked(db: DbOrTx, applicationId: string, acco
 }
 
 /** Revokes every Account of a Service Account; returns how many. */
-export async function markServiceAccountAccountsRevoked(db: DbOrTx, serviceAccountId: string): Promise<number> {
+export async function markServiceAccountAccountsRevoked(
+  db: DbOrTx,
+  serviceAccountId: string,
+): Promise<number> {
   const rows = await db
     .update(accounts)
     .set({ status: 'revoked', revokedAt: new Date() })
@@ -163,7 +170,12 @@ export async function markServiceAccountAccountsRevoked(db: DbOrTx, serviceAccou
 }
 
 /** Disconnects a Profile with a reason code (it stays checked, on the reconnect schedule). */
-export async function disconnectProfile(db: DbOrTx, profileId: string, reason: string, nextCheckAt: Date | null): Promise<void> {
+export async function disconnectProfile(
+  db: DbOrTx,
+  profileId: string,
+  reason: string,
+  nextCheckAt: Date | null,
+): Promise<void> {
   await db
     .update(profiles)
     .set({ connected: false, disconnectReason: reason, disconnectedAt: new Date(), nextCheckAt })

@@ -6,7 +6,11 @@ export type NewDelivery = typeof outboundDeliveries.$inferInsert;
 
 /** Inserts a delivery unless one with this id exists; returns whether it was inserted. */
 export async function insertDeliveryOnce(db: DbOrTx, row: NewDelivery): Promise<boolean> {
-  const rows = await db.insert(outboundDeliveries).values(row).onConflictDoNothing().returning({ id: outboundDeliveries.id });
+  const rows = await db
+    .insert(outboundDeliveries)
+    .values(row)
+    .onConflictDoNothing()
+    .returning({ id: outboundDeliveries.id });
   return rows.length > 0;
 }
 
@@ -40,7 +44,11 @@ export async function recordAttempt(
 }
 
 /** Pending deliveries whose next attempt is overdue by `graceMs` (their queue job was lost). */
-export async function findOverdueDeliveries(db: DbOrTx, graceMs: number, limit: number): Promise<{ id: string; attempts: number }[]> {
+export async function findOverdueDeliveries(
+  db: DbOrTx,
+  graceMs: number,
+  limit: number,
+): Promise<{ id: string; attempts: number }[]> {
   return db
     .select({ id: outboundDeliveries.id, attempts: outboundDeliveries.attempts })
     .from(outboundDeliveries)

@@ -11,7 +11,11 @@ export async function insertTokens(db: DbOrTx, rows: NewToken[]): Promise<void> 
 }
 
 /** An unrevoked, unexpired token with this hash, of this kind. */
-export async function findLiveToken(db: DbOrTx, tokenHash: string, kind: Token['kind']): Promise<Token | undefined> {
+export async function findLiveToken(
+  db: DbOrTx,
+  tokenHash: string,
+  kind: Token['kind'],
+): Promise<Token | undefined> {
   const [row] = await db
     .select()
     .from(tokens)
@@ -55,7 +59,9 @@ export async function revokeSubjectTokens(
   subject: { accountId: string } | { serviceAccountId: string },
 ): Promise<number> {
   const match =
-    'accountId' in subject ? eq(tokens.accountId, subject.accountId) : eq(tokens.serviceAccountId, subject.serviceAccountId);
+    'accountId' in subject
+      ? eq(tokens.accountId, subject.accountId)
+      : eq(tokens.serviceAccountId, subject.serviceAccountId);
   const rows = await db
     .update(tokens)
     .set({ revokedAt: new Date() })
@@ -91,7 +97,10 @@ export async function consumeAuthorizationCode(db: DbOrTx, codeHash: string, app
 }
 
 /** Deletes expired codes and tokens that expired or were revoked more than `graceSecs` ago. */
-export async function deleteExpired(db: DbOrTx, graceSecs: number): Promise<{ codes: number; tokens: number }> {
+export async function deleteExpired(
+  db: DbOrTx,
+  graceSecs: number,
+): Promise<{ codes: number; tokens: number }> {
   const cutoff = new Date(Date.now() - graceSecs * 1000);
   const codes = await db
     .delete(authorizationCodes)
@@ -105,14 +114,23 @@ export async function deleteExpired(db: DbOrTx, graceSecs: number): Promise<{ co
 }
 
 /** Revokes the tokens of every Account under a Service Account. */
-export async function revokeAccountTokensOfServiceAccount(db: DbOrTx, serviceAccountId: string): Promise<number> {
+export async function revokeAccountTokensOfServiceAccount(
+  db: DbOrTx,
+  serviceAccountId: string,
+): Promise<number> {
   const rows = await db
     .update(tokens)
     .set({ revokedAt: new Date() })
     .where(
       and(
         isNull(tokens.revokedAt),
-        inArray(tokens.accountId, db.select({ id: accounts.id }).from(accounts).where(eq(accounts.serviceAccountId, serviceAccountId))),
+        inArray(
+          tokens.accountId,
+          db
+            .select({ id: accounts.id })
+            .from(accounts)
+            .where(eq(accounts.serviceAccountId, serviceAccountId)),
+        ),
       ),
     )
     .returning({ id: tokens.id });

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { buildServer } from '../api/server.js';
+import { startWorkers } from '../jobs/worker.js';
+import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
+import { createLogger } from '../logger.js';
+import { createRuntime } from '../runtime.js';
+import { cliConfig } from './context.js';
+
+/** `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT. */
+export function registerProcessCommands(program: Command): void {
+  program
+    .command('api')
+    .description('run the HTTP API')
+    .action(async () => {
+      const config = cliConfig();
+      const logger = createLogger({ level: config.logLevel });
+      const runtime = createRuntime(config, logger, { applicationName: 'ec-api' });
+      const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
+      shutdown.onClose('runtime', runtime.close);
+      const server = await buildServer(runtime.app);
+      shutdown.onClose('http', () => server.close());
+      exitOnSignals(shutdown);
+      await server.listen({ host: config.http.host, port: config.http.port });
+      logger.info({ url: config.http.publicUrl }, 'api listening');
+    });
+
+  program
+    .command('worker')
+    .description('run the queue workers (scale by running more)')
+    .action(async () => {
+      const config = cliConfig();
+      const logger = createLogger({ level: config.logLevel });
+      const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
+      const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
+      shutdown.onClose('runtime', runtime.close);
+      const workers = startWorkers(runtime.app, runtime.deps.redis());
+      shutdown.onClose('workers', workers.close);
+      exitOnSignals(shutdown);
+      logger.info({ queues: workers.workers.map((w) => w.name) }, 'workers started');
+    });
+}

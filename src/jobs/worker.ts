@@ -1,0 +1,52 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AppContext } from '../services/context.js';
+import { QUEUE_NAMES, type QueueName } from './define-job.js';
+import { buildRegistry } from './registry.js';
+import { createProcessor } from './run-job.js';
+
+/**
+ * Jobs in flight per queue and per process. Provider-bound queues get more (their jobs mostly wait
+ * on the network and on the shared limiter); run more `ec worker` processes to scale out.
+ */
+export const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
+  authorizations: 20,
+  provisioning: 8,
+  deliveries: 20,
+  profiles: 20,
+  directory: 4,
+  maintenance: 2,
+};
+
+export type WorkerSet = { workers: Worker[]; close: () => Promise<void> };
+
+export type WorkerOptions = {
+  queues?: readonly QueueName[];
+  concurrency?: Partial<Record<QueueName, number>>;
+};
+
+/** Starts one BullMQ Worker per queue; `close()` stops taking jobs and waits for active ones. */
+export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
+  const registry = buildRegistry();
+  const controller = new AbortController();
+  const processor = createProcessor(registry, app, controller.signal);
+  const workers = (opts.queues ?? QUEUE_NAMES).map((queue) => {
+    const worker = new Worker(queue, processor, {
+      connection,
+      prefix: app.config.redis.queuePrefix,
+      concurrency: opts.concurrency?.[queue] ?? DEFAULT_CONCURRENCY[queue],
+      // A job whose worker died is picked up again after the lock expires.
+      lockDuration: 60_000,
+      maxStalledCount: 5,
+    });
+    worker.on('error', (err) => app.logger.warn({ queue, err: err.message }, 'worker error'));
+    return worker;
+  });
+  return {
+    workers,
+    close: async () => {
+      controller.abort();
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Redis } from 'ioredis';
+import type { Keyring } from '../lib/crypto.js';
+import type { Logger } from '../logger.js';
+import { createDirectoryProvider, ProviderRegistry } from '../providers/index.js';
+import { type ProviderLimiter, RedisProviderLimiter } from '../providers/limiter.js';
+import type { ProviderUrls } from '../providers/runtime.js';
+import type { ServiceCredentials } from '../providers/types.js';
+import type { ProviderAccess } from './context.js';
+
+/**
+ * Provider clients for Service Accounts: one per Service Account per process (the registry keeps
+ * tokens cached and closes the least recently used), all sharing the Redis-backed limiter so quotas
+ * hold across every worker process.
+ */
+export function createProviderAccess(opts: {
+  urls: ProviderUrls;
+  redis: Redis;
+  keyPrefix: string;
+  keyring: Keyring;
+  logger: Logger;
+  limiter?: ProviderLimiter;
+}): ProviderAccess & { limiter: ProviderLimiter } {
+  const limiter =
+    opts.limiter ?? new RedisProviderLimiter({ redis: opts.redis, keyPrefix: `${opts.keyPrefix}:quota` });
+  const registry = new ProviderRegistry({ urls: opts.urls, limiter, logger: opts.logger });
+  return {
+    limiter,
+    forServiceAccount: (sa) => {
+      const credentials = JSON.parse(opts.keyring.decrypt(sa.credentialsEncrypted)) as ServiceCredentials;
+      return registry.get(sa.id, credentials, sa.quotaOverrides);
+    },
+    forCredentials: (credentials) =>
+      createDirectoryProvider(credentials, {
+        urls: opts.urls,
+        limiter,
+        logger: opts.logger.child({ provider: credentials.provider }),
+        serviceAccountId: `verify-${credentials.provider}-${credentials.domain}`,
+      }),
+    close: () => registry.close(),
+  };
+}

@@ -1,0 +1,86 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
+
+export type Received = { path: string; headers: IncomingHttpHeaders; body: string; json: unknown };
+
+/**
+ * A local HTTP server standing in for an Application's callback endpoint: records every POST.
+ * `failNext(n, status)` makes the next n requests fail, to exercise retries.
+ */
+export type Receiver = {
+  readonly url: string;
+  received: Received[];
+  failNext: (n: number, status?: number) => void;
+  waitFor: (predicate: (r: Received) => boolean, timeoutMs?: number) => Promise<Received>;
+  waitForCount: (n: number, predicate?: (r: Received) => boolean, timeoutMs?: number) => Promise<Received[]>;
+};
+
+export function useReceiver(): Receiver {
+  let server: Server | undefined;
+  let url = '';
+  let failures = 0;
+  let failStatus = 500;
+  const received: Received[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (failures > 0) {
+          failures -= 1;
+          res.writeHead(failStatus).end('failing on purpose');
+          return;
+        }
+        const body = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          json = undefined;
+        }
+        received.push({ path: req.url ?? '/', headers: req.headers, body, json });
+        res.writeHead(200).end('OK');
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  });
+
+  const waitForCount = async (
+    n: number,
+    predicate: (r: Received) => boolean = () => true,
+    timeoutMs = 20_000,
+  ) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hits = received.filter(predicate);
+      if (hits.length >= n) {
+        return hits;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`receiver: ${hits.length} of ${n} expected requests arrived within ${timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  return {
+    get url() {
+      return url;
+    },
+    received,
+    failNext: (n, status = 500) => {
+      failures = n;
+      failStatus = status;
+    },
+    waitFor: async (predicate, timeoutMs) => {
+      const [first] = await waitForCount(1, predicate, timeoutMs);
+      return first as Received;
+    },
+    waitForCount,
+  };
+}
