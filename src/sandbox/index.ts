@@ -115,6 +115,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   state.url = url;
+  if (state.google) {
+    // The SDKs never read token_uri (providers.md §1.2), but a key file naming its issuer is less surprising.
+    state.google.key = { ...state.google.key, token_uri: `${url}/token` };
+  }
 
   const g = state.google;
   const m = state.microsoft;

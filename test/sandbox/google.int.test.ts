@@ -113,6 +113,7 @@ describe('Google JWT-bearer token endpoint', () => {
     const old = sbGoogle(sb).serviceAccountKey;
     const { serviceAccountKey } = await sb.control.setGoogleKey({ rotate: true });
     expect(serviceAccountKey.private_key_id).not.toBe(old.private_key_id);
+    expect(serviceAccountKey.token_uri).toBe(`${sb.url}/token`);
     const err = gaxios(await rejection(googleJwt(sb, admin(), [SCOPES.calendar], old).getAccessToken()));
     expect(tokenError(err).error_description).toBe('Invalid JWT Signature.');
     const { token } = await googleJwt(sb, admin(), [SCOPES.calendar], serviceAccountKey).getAccessToken();

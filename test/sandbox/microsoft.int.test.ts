@@ -218,6 +218,21 @@ describe('Graph', () => {
     );
     graphError(await rejection(client.api('/users?$top=1000').get()), 400, 'Request_UnsupportedQuery');
     graphError(await rejection(client.api('/users?$select=nonsense').get()), 400, 'BadRequest');
+    graphError(
+      await rejection(client.api("/users?$filter=startswith(displayName,'A')").get()),
+      400,
+      'Request_UnsupportedQuery',
+    );
+    const enabled = await client
+      .api('/users?$filter=accountEnabled eq true&$select=accountEnabled&$top=999')
+      .get();
+    const enabledTruth = users.filter((u) => !u.suspended && !u.shared).length;
+    const second = await client.api(enabled['@odata.nextLink']).get();
+    expect(enabled.value.length + second.value.length).toBe(enabledTruth);
+    expect(second['@odata.nextLink']).toBeUndefined();
+    expect(
+      [...enabled.value, ...second.value].every((u: { accountEnabled: boolean }) => u.accountEnabled),
+    ).toBe(true);
   });
 
   test('/users/{id|upn}: by GUID and by UPN (any case); unknown users 404 Request_ResourceNotFound', async () => {
