@@ -71,11 +71,12 @@ export type CallerKind = keyof Callers;
 const callers = new WeakMap<FastifyRequest, Partial<Callers>>();
 
 /**
- * An `onRequest` hook authenticating the caller before the body is parsed or validated, so an
- * unauthenticated request always gets 401, never a 422 about its body.
+ * A `preParsing` hook authenticating the caller before the body is parsed or validated, so an
+ * unauthenticated request always gets 401, never a 422 about its body. (After `onRequest`, where
+ * the rate limiter runs, so failed attempts are rate limited too.)
  */
 export function authenticate(app: AppContext, kind: CallerKind): (req: FastifyRequest) => Promise<void> {
-  return async (req) => {
+  return async (req: FastifyRequest) => {
     const found: Partial<Callers> = {};
     if (kind === 'application') {
       found.application = await requireApplication(app, req);

@@ -67,13 +67,11 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
       return typeof auth === 'string' ? createHash('sha256').update(auth).digest('hex').slice(0, 32) : req.ip;
     },
     allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
-    errorResponseBuilder: (req, context) => ({
+    // Thrown by the plugin and rendered by errorHandler like every other error.
+    errorResponseBuilder: (_req, context) => ({
       statusCode: 429,
-      error: {
-        code: 'rate_limited',
-        message: `Rate limit of ${context.max} requests per minute exceeded`,
-        requestId: req.id,
-      },
+      code: 'rate_limited',
+      message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
     }),
   });
   await server.register(swagger, {

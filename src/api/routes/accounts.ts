@@ -10,7 +10,7 @@ import { authenticate, callerOf } from '../auth.js';
 export const accountRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
   async (server) => {
-    const onRequest = authenticate(app, 'account');
+    const preParsing = authenticate(app, 'account');
     const views = async (req: FastifyRequest) => {
       const caller = callerOf(req, 'account');
       return { caller, views: await accountViews(app.db, caller.accountId, app.config.http.publicUrl) };
@@ -18,7 +18,7 @@ export const accountRoutes =
 
     server.get(
       '/v1/userinfo',
-      { onRequest, schema: { tags: ['accounts'], summary: 'OpenID-style userinfo' } },
+      { preParsing, schema: { tags: ['accounts'], summary: 'OpenID-style userinfo' } },
       async (req) => {
         return (await views(req)).views.userinfo;
       },
@@ -26,7 +26,7 @@ export const accountRoutes =
 
     server.get(
       '/v1/account',
-      { onRequest, schema: { tags: ['accounts'], summary: 'The Account' } },
+      { preParsing, schema: { tags: ['accounts'], summary: 'The Account' } },
       async (req) => {
         const { views: v } = await views(req);
         return {
@@ -44,7 +44,7 @@ export const accountRoutes =
 
     server.get(
       '/v1/profiles',
-      { onRequest, schema: { tags: ['accounts'], summary: "The Account's Profiles" } },
+      { preParsing, schema: { tags: ['accounts'], summary: "The Account's Profiles" } },
       async (req) => {
         return { profiles: [(await views(req)).views.profileJson] };
       },
@@ -52,7 +52,7 @@ export const accountRoutes =
 
     server.get(
       '/v1/calendars',
-      { onRequest, schema: { tags: ['accounts'], summary: "The Account's Calendars" } },
+      { preParsing, schema: { tags: ['accounts'], summary: "The Account's Calendars" } },
       async (req) => {
         const { views: v } = await views(req);
         return { sub: v.account.id, calendars: v.calendarsJson };
@@ -62,7 +62,7 @@ export const accountRoutes =
     server.post(
       '/v1/profiles/:id/revoke',
       {
-        onRequest,
+        preParsing,
         schema: {
           params: z.object({ id: z.string().max(64) }),
           tags: ['accounts'],

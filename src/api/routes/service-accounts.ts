@@ -113,7 +113,7 @@ export const serviceAccountRoutes =
     server.post(
       '/v1/service_account_authorizations',
       {
-        onRequest: asServiceAccount,
+        preParsing: asServiceAccount,
         schema: {
           body: authorizationsBody,
           tags: ['service accounts'],
@@ -133,7 +133,7 @@ export const serviceAccountRoutes =
     server.get(
       '/v1/resources',
       {
-        onRequest: asServiceAccount,
+        preParsing: asServiceAccount,
         schema: {
           querystring: z.object({
             include_details: z.union([z.string().max(200), z.array(z.string().max(200)).max(10)]).optional(),

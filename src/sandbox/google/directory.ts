@@ -139,6 +139,21 @@ export function registerGoogleDirectory(app: FastifyInstance, state: SandboxStat
     });
   });
 
+  // users.get: one user by primary email or id (what an adapter uses to resolve one email).
+  app.get<{ Params: { userKey: string } }>('/admin/directory/v1/users/:userKey', { config }, (req, reply) => {
+    const auth = authenticateGoogle(state, req, reply);
+    if (!auth || !admitAdmin(state, auth.access, auth.tenant, USER_SCOPES, reply)) {
+      return reply;
+    }
+    const user = auth.tenant.org.users.find(req.params.userKey);
+    if (!user) {
+      return sendGoogleError(reply, 404, 'notFound', 'Resource Not Found: userKey');
+    }
+    return reply
+      .header('content-type', 'application/json; charset=UTF-8')
+      .send(renderGoogleUser(user, auth.tenant));
+  });
+
   app.get<{ Params: { customer: string } }>(
     '/admin/directory/v1/customer/:customer/resources/calendars',
     { config },
@@ -161,6 +176,20 @@ export function registerGoogleDirectory(app: FastifyInstance, state: SandboxStat
             extra: { location: 'maxResults', locationType: 'parameter' },
           },
         );
+      }
+      // The one query form adapters use: an exact resourceEmail match, answered as a single page.
+      const query = param(req.query, 'query');
+      const byEmail = query === undefined ? undefined : /^resourceEmail\s*=\s*"?([^"\s]+)"?$/.exec(query);
+      if (query !== undefined && !byEmail) {
+        return GOOGLE_ERRORS.invalid(reply, 'Invalid Input: query');
+      }
+      if (byEmail?.[1]) {
+        const room = auth.tenant.org.rooms.find(byEmail[1]);
+        return reply.header('content-type', 'application/json; charset=UTF-8').send({
+          kind: 'admin#directory#resources#calendars#calendarResourcesList',
+          etag: `"${fnv(`rooms|q|${room?.id ?? ''}`)}"`,
+          items: room ? [renderGoogleRoom(room)] : [],
+        });
       }
       const start = pagePosition(state, 'g.rooms', param(req.query, 'pageToken'));
       if (start === undefined) {
