@@ -4,6 +4,7 @@ import {
   LogLevel,
   type NetworkRequestOptions,
   type NetworkResponse,
+  ServerError,
 } from '@azure/msal-node';
 import type { Logger } from '../../logger.js';
 import { parseRetryAfter } from '../signals.js';
@@ -12,8 +13,20 @@ import type { MicrosoftCredentials } from '../types.js';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const DEFAULT_LOGIN_ORIGIN = 'https://login.microsoftonline.com';
 
-/** The last 429/5xx the token endpoint sent: MSAL then refuses locally until `until` (see below). */
-export type TokenThrottle = { status: number; until: number };
+/** A 429/5xx from the token endpoint, with its Retry-After. */
+export class TokenEndpointError extends ServerError {
+  constructor(
+    error: string,
+    description: string,
+    subError: string | undefined,
+    errorNo: string | undefined,
+    status: number,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(error, '', description, subError, errorNo, status);
+    this.name = 'TokenEndpointError';
+  }
+}
 
 /**
  * MSAL's HTTP client, pointed at MICROSOFT_LOGIN_URL. MSAL insists on an https authority
@@ -22,8 +35,6 @@ export type TokenThrottle = { status: number; until: number };
  * for a plain-http sandbox and is a no-op against the real host. Plain `fetch`, with a timeout.
  */
 class LoginNetworkClient implements INetworkModule {
-  throttle: TokenThrottle | undefined;
-
   constructor(
     private readonly loginUrl: string,
     private readonly timeoutMs: number,
@@ -63,10 +74,24 @@ class LoginNetworkClient implements INetworkModule {
       headers[k] = v;
     });
     if (res.status === 429 || res.status >= 500) {
-      // MSAL remembers a 429/5xx (for Retry-After, else 60 s) and then fails the same request locally
-      // with a status-less ServerError; remembering it here lets errors.ts still say what it was.
-      const wait = parseRetryAfter(headers['retry-after']) ?? 60_000;
-      this.throttle = { status: res.status, until: Date.now() + Math.min(wait, 3_600_000) };
+      // Thrown, not returned: for a returned 429/5xx MSAL would remember the failure (for Retry-After
+      // whole seconds, else 60 s) and replay it locally without a status. A thrown AuthError passes
+      // through MSAL unchanged, so the status and Retry-After reach errors.ts and our queue decides
+      // when to try again.
+      const b = body as {
+        error?: string;
+        error_description?: string;
+        error_codes?: number[];
+        suberror?: string;
+      };
+      throw new TokenEndpointError(
+        b.error ?? 'temporarily_unavailable',
+        b.error_description ?? `token endpoint answered ${res.status}`,
+        b.suberror,
+        b.error_codes?.[0] === undefined ? undefined : String(b.error_codes[0]),
+        res.status,
+        parseRetryAfter(headers['retry-after']),
+      );
     }
     return { headers, body: body as T, status: res.status };
   }
@@ -87,6 +112,7 @@ export type MicrosoftTokenSourceOptions = {
 export class MicrosoftTokenSource {
   private readonly app: ConfidentialClientApplication;
   private readonly network: LoginNetworkClient;
+  private pending: Promise<string> | undefined;
 
   constructor(opts: MicrosoftTokenSourceOptions) {
     this.network = new LoginNetworkClient(opts.loginUrl.replace(/\/+$/, ''), opts.timeoutMs);
@@ -112,14 +138,25 @@ export class MicrosoftTokenSource {
     });
   }
 
-  /** The token endpoint's last 429/5xx, while MSAL still replays it. */
-  get throttle(): TokenThrottle | undefined {
-    const t = this.network.throttle;
-    return t && t.until > Date.now() ? t : undefined;
+  /**
+   * A cached token, or a new one. `fresh` skips the cache (after Graph refused the cached one).
+   * Concurrent callers share one request: MSAL does not, and a worker starting 20 calls at once
+   * would otherwise fetch 20 tokens.
+   */
+  token(fresh = false): Promise<string> {
+    if (this.pending && !fresh) {
+      return this.pending;
+    }
+    const request = this.acquire(fresh).finally(() => {
+      if (this.pending === request) {
+        this.pending = undefined;
+      }
+    });
+    this.pending = request;
+    return request;
   }
 
-  /** A cached token, or a new one. `fresh` skips the cache (after Graph refused the cached one). */
-  async token(fresh = false): Promise<string> {
+  private async acquire(fresh: boolean): Promise<string> {
     const result = await this.app.acquireTokenByClientCredential({ scopes: [GRAPH_SCOPE], skipCache: fresh });
     if (!result?.accessToken) {
       throw new Error('The token endpoint returned no access token');

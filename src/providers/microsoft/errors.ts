@@ -1,6 +1,5 @@
 import { parseRetryAfter } from '../signals.js';
 import { ProviderError, type ProviderReason } from '../types.js';
-import type { TokenThrottle } from './auth.js';
 
 /**
  * Microsoft failures → our reason codes (docs/providers.md has the table). The token endpoint's
@@ -10,6 +9,7 @@ import type { TokenThrottle } from './auth.js';
 
 type MsalErrorLike = {
   errorCode?: string;
+  errorMessage?: string;
   errorNo?: string;
   status?: number;
   subError?: string;
@@ -42,8 +42,8 @@ function isGraphError(err: unknown): err is GraphErrorLike & Error {
   return err instanceof Error && typeof (err as GraphErrorLike).statusCode === 'number';
 }
 
-/** A token-endpoint failure (msal-node error). `throttle` is the endpoint's last 429/5xx, if MSAL replays it. */
-export function tokenError(err: unknown, throttle: TokenThrottle | undefined): ProviderError {
+/** A token-endpoint failure (an msal-node error). */
+export function tokenError(err: unknown): ProviderError {
   if (err instanceof ProviderError) {
     return err;
   }
@@ -52,9 +52,10 @@ export function tokenError(err: unknown, throttle: TokenThrottle | undefined): P
       cause: err,
     });
   }
-  const description = (err.message || err.errorCode || 'token request failed').split('\r\n')[0] as string;
-  const status =
-    err.status ?? (err.errorCode === '' || err.errorNo === undefined ? throttle?.status : undefined);
+  const description = (err.errorMessage || err.message || err.errorCode || 'token request failed').split(
+    '\r\n',
+  )[0] as string;
+  const status = err.status;
   const aadsts = err.errorNo ?? /AADSTS(\d+)/.exec(err.message ?? '')?.[1];
   let reason: ProviderReason;
   if (status === 429) {
@@ -65,13 +66,6 @@ export function tokenError(err: unknown, throttle: TokenThrottle | undefined): P
     reason = AADSTS[aadsts];
   } else if (err.errorCode === 'invalid_client' || err.errorCode === 'unauthorized_client') {
     reason = 'invalid_credentials';
-  } else if (status === undefined) {
-    // A client-side MSAL failure (bad configuration, replayed throttle without a status).
-    reason = throttle
-      ? throttle.status === 429
-        ? 'rate_limited'
-        : 'provider_unavailable'
-      : 'invalid_credentials';
   } else {
     reason = 'invalid_credentials';
   }
@@ -79,7 +73,7 @@ export function tokenError(err: unknown, throttle: TokenThrottle | undefined): P
     ...(status === undefined ? {} : { status }),
     ...(aadsts === undefined ? { providerCode: err.errorCode ?? '' } : { providerCode: `AADSTS${aadsts}` }),
     ...(reason === 'rate_limited'
-      ? { retryAfterMs: Math.max(1, (throttle?.until ?? Date.now() + 1000) - Date.now()) }
+      ? { retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs ?? 1000 }
       : {}),
     cause: err,
   });

@@ -64,8 +64,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   private readonly tokens: MicrosoftTokenSource;
   private readonly graph: Client;
   private roomIndex: { at: number; rooms: Promise<Map<string, DirectoryRoom>> } | undefined;
-  /** The last time Graph refused our token and a fresh one was fetched, and whether it had no roles. */
-  private lastRecheck = { at: 0, rolesMissing: false };
+  /** The last time Graph refused our token and a fresh one was fetched, and what that showed. */
+  private lastRecheck: { at: number; finding: ProviderError | undefined } = { at: 0, finding: undefined };
 
   constructor(
     credentials: MicrosoftCredentials,
@@ -258,16 +258,27 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
           if (!isTokenRefusal(err)) {
             throw graphError(err, spec.kind);
           }
-          if (Date.now() - this.lastRecheck.at < TOKEN_RECHECK_MS) {
-            throw this.lastRecheck.rolesMissing ? consentRevoked(err) : graphError(err, spec.kind);
+          const recent = this.lastRecheck;
+          if (Date.now() - recent.at < TOKEN_RECHECK_MS) {
+            throw recent.finding
+              ? new ProviderError('microsoft', recent.finding.reason, recent.finding.message, { cause: err })
+              : graphError(err, spec.kind);
           }
           // Graph refused the cached token: consent withdrawn or permissions changed since it was
           // issued. A fresh token says which (an AADSTS error, or a token without roles).
-          this.lastRecheck = { at: Date.now(), rolesMissing: false };
-          const token = await this.token(true, s);
+          this.lastRecheck = { at: Date.now(), finding: undefined };
+          let token: string;
+          try {
+            token = await this.token(true, s);
+          } catch (tokenErr) {
+            if (tokenErr instanceof ProviderError && !tokenErr.retryable) {
+              this.lastRecheck.finding = tokenErr;
+            }
+            throw tokenErr;
+          }
           if (tokenRoles(token)?.length === 0) {
-            this.lastRecheck.rolesMissing = true;
-            throw consentRevoked(err);
+            this.lastRecheck.finding = consentRevoked(err);
+            throw this.lastRecheck.finding;
           }
           return await send(s);
         }
@@ -280,7 +291,7 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     try {
       return await abortable(this.tokens.token(fresh), signal);
     } catch (err) {
-      throw tokenError(err, this.tokens.throttle);
+      throw tokenError(err);
     }
   }
 }
