@@ -7,7 +7,16 @@ import { type ProviderRuntime, resolveRuntime } from './runtime.js';
 import type { DirectoryProvider, ServiceCredentials } from './types.js';
 
 export { FakeDirectoryProvider } from './fake/index.js';
-export { type LimiterStats, NoopLimiter, type ProviderLimiter, RedisProviderLimiter } from './limiter.js';
+export {
+  type LimiterStats,
+  type LimitRequest,
+  NoopLimiter,
+  type Permit,
+  type ProviderLimiter,
+  type RedisLimiterOptions,
+  RedisProviderLimiter,
+  type WaitEvent,
+} from './limiter.js';
 export { DEFAULT_QUOTAS, QUOTA_NAMES, type QuotaName, type QuotaOverrides } from './quotas.js';
 export { type ProviderRuntime, type ProviderUrls, REAL_PROVIDER_URLS } from './runtime.js';
 

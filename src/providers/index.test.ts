@@ -1,0 +1,44 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createDirectoryProvider, NoopLimiter, ProviderRegistry, REAL_PROVIDER_URLS } from './index.js';
+import type { GoogleCredentials, MicrosoftCredentials } from './types.js';
+
+const google: GoogleCredentials = {
+  provider: 'google',
+  domain: 'example.com',
+  adminEmail: 'admin@example.com',
+  key: { type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key: 'unused' },
+};
+const microsoft: MicrosoftCredentials = {
+  provider: 'microsoft',
+  domain: 'example.com',
+  tenantId: '00000000-0000-0000-0000-000000000001',
+  clientId: '00000000-0000-0000-0000-000000000002',
+  clientSecret: 'secret',
+};
+const base = { urls: REAL_PROVIDER_URLS, limiter: new NoopLimiter(), logger: pino({ level: 'silent' }) };
+
+describe('createDirectoryProvider', () => {
+  it('builds the adapter for the credential, without any network call', () => {
+    expect(createDirectoryProvider(google, { ...base, serviceAccountId: 'ser_1' }).provider).toBe('google');
+    expect(createDirectoryProvider(microsoft, { ...base, serviceAccountId: 'ser_2' }).provider).toBe(
+      'microsoft',
+    );
+  });
+});
+
+describe('ProviderRegistry', () => {
+  it('re-uses one adapter per Service Account until its credential changes, within an LRU bound', () => {
+    const registry = new ProviderRegistry({ ...base, maxEntries: 2 });
+    const a = registry.get('ser_a', google);
+    expect(registry.get('ser_a', { ...google })).toBe(a);
+    const rotated = registry.get('ser_a', { ...google, adminEmail: 'other@example.com' });
+    expect(rotated).not.toBe(a);
+    expect(registry.get('ser_a', google, { 'google.directory': { points: 10, durationSecs: 60 } })).not.toBe(
+      rotated,
+    );
+    registry.get('ser_b', microsoft);
+    registry.get('ser_c', microsoft);
+    expect(registry.size).toBe(2);
+  });
+});
