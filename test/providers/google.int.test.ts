@@ -2,11 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DirectoryProvider, DirectoryUser } from '../../src/providers/types.js';
 import { ProviderError } from '../../src/providers/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { googleCredentials, providerFor, reasonOf, sandboxUrls, startUsersGetShim } from './helpers.js';
+import { googleCredentials, providerFor, reasonOf, sandboxUrls } from './helpers.js';
 
 // The real googleapis + google-auth-library against the sandbox over plain HTTP.
 let sb: Sandbox;
-let shim: { url: string; close(): Promise<void> };
 let google: DirectoryProvider;
 let domain: string;
 
@@ -16,17 +15,15 @@ const NO_MAILBOX = () => `no.mailbox@${domain}`;
 
 beforeAll(async () => {
   sb = await startSandbox({ seed: 'google-adapter', google: { users: 60, rooms: 12 }, microsoft: false });
-  shim = await startUsersGetShim(sb.url);
   domain = sb.google?.domain as string;
   await sb.control.addUser('google', { email: NORMAL(), name: 'Normal User' });
   await sb.control.addUser('google', { email: SUSPENDED(), name: 'Soon Suspended' });
   await sb.control.addUser('google', { email: NO_MAILBOX(), name: 'No Mailbox', mailbox: false });
-  google = providerFor(googleCredentials(sb), sandboxUrls(sb, shim.url));
+  google = providerFor(googleCredentials(sb), sandboxUrls(sb));
 });
 
 afterAll(async () => {
   await google?.close();
-  await shim?.close();
   await sb?.close();
 });
 
@@ -181,7 +178,7 @@ describe('Google adapter: reason codes', () => {
   it('invalid_credentials when the key is revoked', async () => {
     await sb.control.setGoogleKey({ revoked: true });
     try {
-      const fresh = providerFor(googleCredentials(sb), sandboxUrls(sb, shim.url));
+      const fresh = providerFor(googleCredentials(sb), sandboxUrls(sb));
       const err = await fresh.verify().catch((e: unknown) => e);
       expect(err).toMatchObject({ reason: 'invalid_credentials', retryable: false });
       await fresh.close();
@@ -191,10 +188,7 @@ describe('Google adapter: reason codes', () => {
   });
 
   it('insufficient_permissions when the configured admin is not an admin', async () => {
-    const notAdmin = providerFor(
-      { ...googleCredentials(sb), adminEmail: NORMAL() },
-      sandboxUrls(sb, shim.url),
-    );
+    const notAdmin = providerFor({ ...googleCredentials(sb), adminEmail: NORMAL() }, sandboxUrls(sb));
     expect(await reasonOf(notAdmin.listUsersPage(null))).toBe('insufficient_permissions');
     await notAdmin.close();
   });
@@ -213,7 +207,7 @@ describe('Google adapter: reason codes', () => {
 
   it('provider_unavailable on a timeout, and when the caller aborts', async () => {
     await sb.control.setFaults({ rateTimeout: 1, timeoutMs: 5000, tokenEndpoints: false });
-    const quick = providerFor(googleCredentials(sb), sandboxUrls(sb, shim.url), { timeoutMs: 300 });
+    const quick = providerFor(googleCredentials(sb), sandboxUrls(sb), { timeoutMs: 300 });
     await quick.verify().catch(() => {}); // token fetched (token endpoint not faulted)
     const t0 = Date.now();
     expect(await reasonOf(quick.listUsersPage(null))).toBe('provider_unavailable');
@@ -227,7 +221,7 @@ describe('Google adapter: reason codes', () => {
 
   it('rate_limited with Retry-After when 429s outlast the in-process budget', async () => {
     await sb.control.setFaults({ rate429: 1, retryAfterSecs: 5, tokenEndpoints: false });
-    const impatient = providerFor(googleCredentials(sb), sandboxUrls(sb, shim.url), {
+    const impatient = providerFor(googleCredentials(sb), sandboxUrls(sb), {
       rateLimitMaxWaitMs: 1000,
     });
     const err = await impatient.listUsersPage(null).catch((e: unknown) => e);
@@ -238,7 +232,7 @@ describe('Google adapter: reason codes', () => {
   it('429 storms are waited out, not failures', async () => {
     await sb.control.resetCounters();
     await sb.control.setFaults({ rate429: 0.3, retryAfterSecs: 0.05, tokenEndpoints: true });
-    const patient = providerFor(googleCredentials(sb), sandboxUrls(sb, shim.url), { rateLimitRetries: 10 });
+    const patient = providerFor(googleCredentials(sb), sandboxUrls(sb), { rateLimitRetries: 10 });
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
         i % 2 === 0
