@@ -15,6 +15,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { authorizePageRoutes } from './routes/authorize-page.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { provisioningRunRoutes } from './routes/provisioning-runs.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 
 export type ServerOptions = {
@@ -90,6 +91,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(oauthRoutes(app));
   await server.register(serviceAccountRoutes(app));
   await server.register(accountRoutes(app));
+  await server.register(provisioningRunRoutes(app));
   await server.register(authorizePageRoutes(app));
 
   server.get('/docs', { schema: { hide: true } }, async () => server.swagger());

@@ -1,10 +1,35 @@
 import type { z } from 'zod';
+import { accountsProvision } from './accounts-provision.job.js';
 import { authorizeMailbox } from './authorize-mailbox.job.js';
 import type { JobDefinition } from './define-job.js';
+import { directoryListPage } from './directory-list-page.job.js';
+import { profilesCheck } from './profiles-check.job.js';
+import { profilesCheckSweep } from './profiles-check-sweep.job.js';
+import { runFinish } from './run-finish.job.js';
+import { runStart } from './run-start.job.js';
+import { runsReconcile } from './runs-reconcile.job.js';
 import { sendDelivery } from './send-delivery.job.js';
+import { serviceAccountsHealthCheck } from './service-accounts-health-check.job.js';
+import { serviceAccountsHealthSweep } from './service-accounts-health-sweep.job.js';
+import { serviceAccountsPauseProfiles } from './service-accounts-pause-profiles.job.js';
+import { tokensCleanup } from './tokens-cleanup.job.js';
 
 /** Every job the workers know. Adding a job = adding its file and one line here. */
-export const JOBS = [authorizeMailbox, sendDelivery] as const;
+export const JOBS = [
+  authorizeMailbox,
+  sendDelivery,
+  runStart,
+  directoryListPage,
+  accountsProvision,
+  runFinish,
+  runsReconcile,
+  profilesCheckSweep,
+  profilesCheck,
+  serviceAccountsHealthSweep,
+  serviceAccountsHealthCheck,
+  serviceAccountsPauseProfiles,
+  tokensCleanup,
+] as const;
 
 type AnyJob = (typeof JOBS)[number];
 export type JobName = AnyJob['name'];

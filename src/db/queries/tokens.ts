@@ -136,3 +136,42 @@ export async function revokeAccountTokensOfServiceAccount(
     .returning({ id: tokens.id });
   return rows.length;
 }
+
+/**
+ * One batch of cleanup: deletes up to `limit` authorization codes that expired before `cutoff`, and
+ * up to `limit` tokens that expired or were revoked before it. Short statements, so a large backlog
+ * never holds long locks; call again while a batch comes back full.
+ */
+export async function deleteExpiredBatch(
+  db: DbOrTx,
+  cutoff: Date,
+  limit: number,
+): Promise<{ codes: number; tokens: number }> {
+  const codes = await db
+    .delete(authorizationCodes)
+    .where(
+      inArray(
+        authorizationCodes.id,
+        db
+          .select({ id: authorizationCodes.id })
+          .from(authorizationCodes)
+          .where(lt(authorizationCodes.expiresAt, cutoff))
+          .limit(limit),
+      ),
+    )
+    .returning({ id: authorizationCodes.id });
+  const dead = await db
+    .delete(tokens)
+    .where(
+      inArray(
+        tokens.id,
+        db
+          .select({ id: tokens.id })
+          .from(tokens)
+          .where(or(lt(tokens.expiresAt, cutoff), lt(tokens.revokedAt, cutoff)))
+          .limit(limit),
+      ),
+    )
+    .returning({ id: tokens.id });
+  return { codes: codes.length, tokens: dead.length };
+}

@@ -5,7 +5,15 @@ import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf } from
 import { directoryEntries } from './directory-entries.js';
 import { provisioningRuns } from './provisioning-runs.js';
 
-export const RUN_ITEM_STATUSES = ['pending', 'provisioned', 'skipped', 'failed', 'cancelled'] as const;
+/** `would_provision`: a dry run found nothing against provisioning this item. */
+export const RUN_ITEM_STATUSES = [
+  'pending',
+  'provisioned',
+  'would_provision',
+  'skipped',
+  'failed',
+  'cancelled',
+] as const;
 export type RunItemStatus = (typeof RUN_ITEM_STATUSES)[number];
 
 /** One user or room of a provisioning run; at most one per (run, lower-cased email). */
@@ -34,6 +42,7 @@ export const runItems = pgTable(
     check('run_items_kind_check', sql`${t.kind} in (${oneOf(MAILBOX_KINDS)})`),
     uniqueIndex('run_items_run_email_uq').on(t.runId, t.emailLower),
     index('run_items_run_status_idx').on(t.runId, t.status, t.id),
+    index('run_items_run_id_idx').on(t.runId, t.id),
   ],
 );
 

@@ -1,0 +1,278 @@
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { accounts } from '../schema/accounts.js';
+import { directoryEntries } from '../schema/directory-entries.js';
+import { profiles } from '../schema/profiles.js';
+import {
+  ACTIVE_RUN_STATUSES,
+  type ProvisioningRun,
+  provisioningRuns,
+  type RunCursor,
+} from '../schema/provisioning-runs.js';
+import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
+
+export type NewRun = typeof provisioningRuns.$inferInsert;
+
+export async function insertRun(db: DbOrTx, row: NewRun): Promise<ProvisioningRun> {
+  const [created] = await db.insert(provisioningRuns).values(row).returning();
+  if (!created) {
+    throw new Error('insert into provisioning_runs returned nothing');
+  }
+  return created;
+}
+
+export async function findRun(db: DbOrTx, id: string): Promise<ProvisioningRun | undefined> {
+  const [row] = await db.select().from(provisioningRuns).where(eq(provisioningRuns.id, id));
+  return row;
+}
+
+/** The run, locked for the rest of the transaction (serialises cursor and status changes). */
+export async function lockRun(tx: DbOrTx, id: string): Promise<ProvisioningRun | undefined> {
+  const [row] = await tx.select().from(provisioningRuns).where(eq(provisioningRuns.id, id)).for('update');
+  return row;
+}
+
+export async function listRuns(
+  db: DbOrTx,
+  filter: { serviceAccountId?: string; limit: number },
+): Promise<ProvisioningRun[]> {
+  return db
+    .select()
+    .from(provisioningRuns)
+    .where(
+      filter.serviceAccountId ? eq(provisioningRuns.serviceAccountId, filter.serviceAccountId) : undefined,
+    )
+    .orderBy(desc(provisioningRuns.createdAt), desc(provisioningRuns.id))
+    .limit(filter.limit);
+}
+
+export type RunPatch = Partial<Pick<NewRun, 'status' | 'startedAt' | 'finishedAt' | 'error' | 'cursor'>>;
+
+export async function updateRun(db: DbOrTx, id: string, patch: RunPatch): Promise<void> {
+  await db.update(provisioningRuns).set(patch).where(eq(provisioningRuns.id, id));
+}
+
+/** Adds to the run's counters (in the same transaction as the item changes they count). */
+export async function addRunCounts(
+  db: DbOrTx,
+  id: string,
+  delta: Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>,
+): Promise<void> {
+  const set: Record<string, unknown> = { updatedAt: new Date() };
+  for (const [k, v] of Object.entries(delta)) {
+    if (v) {
+      const col = provisioningRuns[k as 'listed'];
+      set[k] = sql`${col} + ${v}`;
+    }
+  }
+  await db.update(provisioningRuns).set(set).where(eq(provisioningRuns.id, id));
+}
+
+export async function setRunCursor(db: DbOrTx, id: string, cursor: RunCursor): Promise<void> {
+  await db.update(provisioningRuns).set({ cursor, updatedAt: new Date() }).where(eq(provisioningRuns.id, id));
+}
+
+export type NewRunItem = typeof runItems.$inferInsert;
+
+/** Inserts items, skipping emails the run already has; returns the inserted rows. */
+export async function insertRunItems(db: DbOrTx, rows: NewRunItem[]): Promise<RunItem[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  return db
+    .insert(runItems)
+    .values(rows)
+    .onConflictDoNothing({ target: [runItems.runId, runItems.emailLower] })
+    .returning();
+}
+
+export async function findItems(db: DbOrTx, runId: string, ids: string[]): Promise<RunItem[]> {
+  if (ids.length === 0) {
+    return [];
+  }
+  return db
+    .select()
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), inArray(runItems.id, ids)));
+}
+
+/**
+ * Moves items from `from` to `to` (only those still in `from`, so a job running twice changes
+ * nothing the second time); returns the ids actually moved.
+ */
+export async function moveItems(
+  db: DbOrTx,
+  ids: string[],
+  from: RunItemStatus,
+  to: {
+    status: RunItemStatus;
+    errorKey?: string | null;
+    errorDescription?: string | null;
+    accountId?: string | null;
+  },
+): Promise<string[]> {
+  if (ids.length === 0) {
+    return [];
+  }
+  const rows = await db
+    .update(runItems)
+    .set({
+      status: to.status,
+      errorKey: to.errorKey ?? null,
+      errorDescription: to.errorDescription ?? null,
+      ...(to.accountId === undefined ? {} : { accountId: to.accountId }),
+      attempts: sql`${runItems.attempts} + 1`,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(runItems.id, ids), eq(runItems.status, from)))
+    .returning({ id: runItems.id });
+  return rows.map((r) => r.id);
+}
+
+/** A page of a run's items in id order, optionally of one status. */
+export async function pageItems(
+  db: DbOrTx,
+  runId: string,
+  opts: { status?: RunItemStatus | undefined; after?: string | undefined; limit: number },
+): Promise<RunItem[]> {
+  return db
+    .select()
+    .from(runItems)
+    .where(
+      and(
+        eq(runItems.runId, runId),
+        opts.status ? eq(runItems.status, opts.status) : undefined,
+        opts.after ? gt(runItems.id, opts.after) : undefined,
+      ),
+    )
+    .orderBy(asc(runItems.id))
+    .limit(opts.limit);
+}
+
+export async function countPending(db: DbOrTx, runId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending')));
+  return row?.n ?? 0;
+}
+
+export async function failureReasons(
+  db: DbOrTx,
+  runId: string,
+): Promise<{ errorKey: string; status: string; count: number }[]> {
+  return db
+    .select({
+      errorKey: sql<string>`coalesce(${runItems.errorKey}, 'unknown')`,
+      status: runItems.status,
+      count: sql<number>`count(*)::int`,
+    })
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), inArray(runItems.status, ['failed', 'skipped'])))
+    .groupBy(sql`1`, runItems.status)
+    .orderBy(desc(sql`3`));
+}
+
+/** Active runs with no progress since `staleBefore` (their queue work may have vanished). */
+export async function findStaleActiveRuns(
+  db: DbOrTx,
+  staleBefore: Date,
+  limit: number,
+): Promise<ProvisioningRun[]> {
+  return db
+    .select()
+    .from(provisioningRuns)
+    .where(
+      and(
+        inArray(provisioningRuns.status, [...ACTIVE_RUN_STATUSES]),
+        lt(provisioningRuns.updatedAt, staleBefore),
+      ),
+    )
+    .orderBy(asc(provisioningRuns.updatedAt))
+    .limit(limit);
+}
+
+export async function touchRun(db: DbOrTx, id: string): Promise<void> {
+  await db.update(provisioningRuns).set({ updatedAt: new Date() }).where(eq(provisioningRuns.id, id));
+}
+
+export type EntryInput = typeof directoryEntries.$inferInsert;
+
+/** Upserts a page of directory entries; returns id and email_lower of each. */
+export async function upsertDirectoryEntries(
+  db: DbOrTx,
+  rows: EntryInput[],
+): Promise<{ id: string; emailLower: string }[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  return db
+    .insert(directoryEntries)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [directoryEntries.serviceAccountId, directoryEntries.emailLower],
+      set: {
+        kind: sql`excluded.kind`,
+        email: sql`excluded.email`,
+        providerId: sql`excluded.provider_id`,
+        name: sql`excluded.name`,
+        suspended: sql`excluded.suspended`,
+        hasMailbox: sql`excluded.has_mailbox`,
+        capacity: sql`excluded.capacity`,
+        building: sql`excluded.building`,
+        floor: sql`excluded.floor`,
+        resourceType: sql`excluded.resource_type`,
+        lastSeenAt: sql`excluded.last_seen_at`,
+        removedAt: null,
+        updatedAt: new Date(),
+      },
+    })
+    .returning({ id: directoryEntries.id, emailLower: directoryEntries.emailLower });
+}
+
+export async function findEntries(db: DbOrTx, ids: string[]) {
+  if (ids.length === 0) {
+    return [];
+  }
+  return db.select().from(directoryEntries).where(inArray(directoryEntries.id, ids));
+}
+
+/** Lower-cased emails among `emails` that already have an active Account with a connected Profile. */
+export async function alreadyProvisioned(
+  db: DbOrTx,
+  serviceAccountId: string,
+  emails: string[],
+): Promise<Set<string>> {
+  if (emails.length === 0) {
+    return new Set();
+  }
+  const rows = await db
+    .select({ emailLower: accounts.emailLower })
+    .from(accounts)
+    .innerJoin(profiles, eq(profiles.accountId, accounts.id))
+    .where(
+      and(
+        eq(accounts.serviceAccountId, serviceAccountId),
+        eq(accounts.status, 'active'),
+        eq(profiles.connected, true),
+        inArray(accounts.emailLower, emails),
+      ),
+    );
+  return new Set(rows.map((r) => r.emailLower));
+}
+
+/** Pending item ids of a run, in id order after `after` (for the reconciler). */
+export async function pendingItemIds(
+  db: DbOrTx,
+  runId: string,
+  after: string,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: runItems.id })
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending'), gt(runItems.id, after)))
+    .orderBy(asc(runItems.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import {
+  addRunCounts,
+  failureReasons,
+  findRun,
+  insertRun,
+  lockRun,
+  moveItems,
+  pageItems,
+  pendingItemIds,
+  updateRun,
+} from '../db/queries/runs.js';
+import { type ProvisioningRun, RUN_INCLUDES, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
+import { RUN_ITEM_STATUSES, type RunItem } from '../db/schema/run-items.js';
+import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { newId } from '../lib/ids.js';
+import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
+import type { AppContext } from './context.js';
+import { PROVISION_BATCH } from './provisioning-pipeline.js';
+import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
+
+export const runRequestSchema = z.object({
+  include: z.array(z.enum(RUN_INCLUDES)).min(1).max(2).default(['users', 'rooms']),
+  callback_url: z.string().min(1).max(2048).nullish(),
+  scope: z.string().min(1).max(1000).default('read_write'),
+  state: z.string().max(2048).nullish(),
+  verify: z.enum(VERIFY_STRATEGIES).default('mailbox'),
+  dry_run: z.boolean().default(false),
+});
+export type RunRequest = z.infer<typeof runRequestSchema>;
+
+/** Starts onboarding a Service Account's directory; the work happens in queue jobs. */
+export async function createRun(
+  app: AppContext,
+  sa: ServiceAccount,
+  tokenScope: string | null,
+  input: RunRequest,
+): Promise<ProvisioningRun> {
+  if (tokenScope !== null && !serviceAccountScopeAllows(tokenScope, 'accounts')) {
+    throw new ForbiddenError('The Service Account token lacks service_account/accounts/manage');
+  }
+  if (!scopeWithin(input.scope, sa.delegatedScope)) {
+    throw new ForbiddenError(
+      `scope "${input.scope}" is not within the delegated scope "${sa.delegatedScope}"`,
+    );
+  }
+  if (input.callback_url) {
+    try {
+      await checkOutboundUrl(input.callback_url, app.config.outbound.allowPrivate);
+    } catch (err) {
+      throw new ValidationError('Invalid callback_url', {
+        callback_url: [err instanceof OutboundUrlError ? err.message : 'is not a usable URL'],
+      });
+    }
+  }
+  const run = await insertRun(app.db, {
+    id: newId('run'),
+    applicationId: sa.applicationId,
+    serviceAccountId: sa.id,
+    include: [...new Set(input.include)],
+    verify: input.verify,
+    dryRun: input.dry_run,
+    callbackUrl: input.callback_url ?? null,
+    scope: input.scope,
+    state: input.state ?? null,
+  });
+  await app.enqueue('runs.start', { runId: run.id });
+  return run;
+}
+
+/** A run of this Service Account (404 for anyone else's). */
+export async function getOwnedRun(
+  app: AppContext,
+  sa: Pick<ServiceAccount, 'id'>,
+  runId: string,
+): Promise<ProvisioningRun> {
+  const run = await findRun(app.db, runId);
+  if (!run || run.serviceAccountId !== sa.id) {
+    throw new NotFoundError('Provisioning run', runId);
+  }
+  return run;
+}
+
+export type RunView = ReturnType<typeof runJson>;
+
+export function runJson(
+  run: ProvisioningRun,
+  reasons: { errorKey: string; status: string; count: number }[] = [],
+) {
+  const done = run.provisioned + run.skipped + run.failed;
+  const end = run.finishedAt ?? new Date();
+  const elapsedSecs = run.startedAt ? Math.max(0.001, (end.getTime() - run.startedAt.getTime()) / 1000) : 0;
+  const rate = elapsedSecs > 0 ? done / elapsedSecs : 0;
+  const remaining = Math.max(0, run.listed - done);
+  const listing = run.include.some((k) => !run.cursor[k]?.done);
+  return {
+    id: run.id,
+    service_account_id: run.serviceAccountId,
+    status: run.status,
+    include: run.include,
+    verify: run.verify,
+    dry_run: run.dryRun,
+    callback_url: run.callbackUrl,
+    scope: run.scope,
+    state: run.state,
+    counts: {
+      listed: run.listed,
+      provisioned: run.dryRun ? 0 : run.provisioned,
+      ...(run.dryRun ? { would_provision: run.provisioned } : {}),
+      skipped: run.skipped,
+      failed: run.failed,
+      pending: remaining,
+    },
+    listing_complete: !listing,
+    rate_per_second: Math.round(rate * 100) / 100,
+    eta_seconds: listing || rate === 0 ? null : Math.ceil(remaining / rate),
+    failures_by_reason: reasons
+      .filter((r) => r.status === 'failed')
+      .map((r) => ({ error_key: r.errorKey, count: r.count })),
+    skipped_by_reason: reasons
+      .filter((r) => r.status === 'skipped')
+      .map((r) => ({ error_key: r.errorKey, count: r.count })),
+    error: run.error,
+    created_at: run.createdAt.toISOString(),
+    started_at: run.startedAt?.toISOString() ?? null,
+    finished_at: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export async function describeRun(app: AppContext, run: ProvisioningRun) {
+  return runJson(run, await failureReasons(app.db, run.id));
+}
+
+export const itemsQuerySchema = z.object({
+  status: z.enum(RUN_ITEM_STATUSES).optional(),
+  cursor: z
+    .string()
+    .regex(/^itm_[a-z2-7]{26}$/, 'must be a cursor returned by a previous page')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function itemJson(item: RunItem) {
+  return {
+    id: item.id,
+    email: item.email,
+    kind: item.kind,
+    status: item.status,
+    error_key: item.errorKey,
+    error_description: item.errorDescription,
+    account_id: item.accountId,
+    attempts: item.attempts,
+    updated_at: item.updatedAt.toISOString(),
+  };
+}
+
+export async function itemsPage(app: AppContext, run: ProvisioningRun, q: z.infer<typeof itemsQuerySchema>) {
+  const rows = await pageItems(app.db, run.id, { status: q.status, after: q.cursor, limit: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  return {
+    items: page.map(itemJson),
+    next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null,
+  };
+}
+
+/** Re-queues the failed items (only those) of a finished or running run. */
+export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{ requeued: number }> {
+  if (run.status === 'cancelled' || run.dryRun) {
+    throw new ConflictError(`A ${run.dryRun ? 'dry' : 'cancelled'} run cannot be retried; start a new run`);
+  }
+  let requeued = 0;
+  const batches: string[][] = [];
+  await app.db.transaction(async (tx) => {
+    const locked = await lockRun(tx, run.id);
+    if (!locked) {
+      return;
+    }
+    let after = '';
+    for (;;) {
+      const failed = await pageItems(tx, run.id, { status: 'failed', after, limit: 1000 });
+      if (failed.length === 0) {
+        break;
+      }
+      const moved = await moveItems(
+        tx,
+        failed.map((i) => i.id),
+        'failed',
+        { status: 'pending' },
+      );
+      requeued += moved.length;
+      after = failed[failed.length - 1]?.id ?? after;
+    }
+    if (requeued === 0) {
+      return;
+    }
+    await addRunCounts(tx, run.id, { failed: -requeued });
+    await updateRun(tx, run.id, { status: 'provisioning', finishedAt: null });
+  });
+  let after = '';
+  for (;;) {
+    const ids = await pendingItemIds(app.db, run.id, after, 1000);
+    for (let i = 0; i < ids.length; i += PROVISION_BATCH) {
+      batches.push(ids.slice(i, i + PROVISION_BATCH));
+    }
+    if (ids.length < 1000) {
+      break;
+    }
+    after = ids[ids.length - 1] ?? after;
+  }
+  const round = Date.now();
+  for (const itemIds of batches) {
+    await app.enqueue(
+      'accounts.provision',
+      { runId: run.id, itemIds },
+      { jobId: `${run.id}-retry-${round}-${itemIds[0]}`, priority: 1 },
+    );
+  }
+  return { requeued };
+}
+
+/** Stops a run promptly: pending items are cancelled; Accounts already created stay. */
+export async function cancelRun(app: AppContext, run: ProvisioningRun): Promise<{ cancelled: number }> {
+  return app.db.transaction(async (tx) => {
+    const locked = await lockRun(tx, run.id);
+    if (!locked || !['queued', 'listing', 'provisioning'].includes(locked.status)) {
+      return { cancelled: 0 };
+    }
+    let cancelled = 0;
+    let after = '';
+    for (;;) {
+      const ids = await pendingItemIds(tx, run.id, after, 5000);
+      cancelled += (await moveItems(tx, ids, 'pending', { status: 'cancelled' })).length;
+      if (ids.length < 5000) {
+        break;
+      }
+      after = ids[ids.length - 1] ?? after;
+    }
+    await updateRun(tx, run.id, { status: 'cancelled', finishedAt: new Date() });
+    return { cancelled };
+  });
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { findOverdueDeliveries } from '../db/queries/deliveries.js';
+import { countPending, findStaleActiveRuns, pendingItemIds, touchRun } from '../db/queries/runs.js';
+import type { AppContext } from './context.js';
+import { PROVISION_BATCH, priorityForPage } from './provisioning-pipeline.js';
+
+/** A run with no progress for this long is assumed to have lost its queue work. */
+export const STALE_RUN_MS = 120_000;
+/** A pending delivery overdue by this long is assumed to have lost its queue job. */
+export const OVERDUE_DELIVERY_MS = 120_000;
+
+export type ReconcileReport = {
+  runs: number;
+  listPages: number;
+  batches: number;
+  finishes: number;
+  deliveries: number;
+};
+
+/**
+ * Postgres is the record; Redis only carries work in flight. After a worker was killed, Redis
+ * flushed or jobs dropped, this finds runs without progress and deliveries past due and queues
+ * their work again from Postgres. Every job is idempotent, so re-queuing work that was in fact
+ * still queued costs a little time and nothing else.
+ */
+export async function reconcile(
+  app: AppContext,
+  opts: { staleRunMs?: number; overdueDeliveryMs?: number; now?: number } = {},
+): Promise<ReconcileReport> {
+  const now = opts.now ?? Date.now();
+  const report: ReconcileReport = { runs: 0, listPages: 0, batches: 0, finishes: 0, deliveries: 0 };
+  const bucket = Math.floor(now / 60_000);
+  const runs = await findStaleActiveRuns(app.db, new Date(now - (opts.staleRunMs ?? STALE_RUN_MS)), 100);
+  for (const run of runs) {
+    report.runs += 1;
+    // Touch first so concurrent reconcilers and the next sweep leave this run alone for a while.
+    await touchRun(app.db, run.id);
+    if (run.status === 'queued') {
+      await app.enqueue('runs.start', { runId: run.id }, { jobId: `${run.id}-start-r${bucket}` });
+      continue;
+    }
+    let allListed = true;
+    for (const kind of run.include) {
+      const c = run.cursor[kind];
+      if (!c) {
+        allListed = false;
+        await app.enqueue('runs.start', { runId: run.id }, { jobId: `${run.id}-start-r${bucket}` });
+      } else if (!c.done) {
+        allListed = false;
+        await app.enqueue(
+          'directory.list-page',
+          { runId: run.id, kind, page: c.pages },
+          { jobId: `${run.id}-${kind}-${c.pages}-r${bucket}`, priority: priorityForPage(c.pages) },
+        );
+        report.listPages += 1;
+      }
+    }
+    let after = '';
+    for (;;) {
+      const ids = await pendingItemIds(app.db, run.id, after, 1000);
+      for (let i = 0; i < ids.length; i += PROVISION_BATCH) {
+        const itemIds = ids.slice(i, i + PROVISION_BATCH);
+        const hash = createHash('sha256').update(itemIds.join(',')).digest('base64url').slice(0, 16);
+        await app.enqueue(
+          'accounts.provision',
+          { runId: run.id, itemIds },
+          { jobId: `${run.id}-b-${hash}-r${bucket}`, priority: 1 },
+        );
+        report.batches += 1;
+      }
+      if (ids.length < 1000) {
+        break;
+      }
+      after = ids[ids.length - 1] ?? after;
+    }
+    if (allListed && (await countPending(app.db, run.id)) === 0) {
+      await app.enqueue('runs.finish', { runId: run.id });
+      report.finishes += 1;
+    }
+  }
+  const overdue = await findOverdueDeliveries(app.db, opts.overdueDeliveryMs ?? OVERDUE_DELIVERY_MS, 1000);
+  for (const d of overdue) {
+    await app.enqueue(
+      'deliveries.send',
+      { deliveryId: d.id, attempt: d.attempts },
+      { jobId: `${d.id}-${d.attempts}-r${bucket}` },
+    );
+    report.deliveries += 1;
+  }
+  if (report.runs + report.deliveries > 0) {
+    app.logger.info({ ...report }, 'reconciled lost queue work');
+  }
+  return report;
+}
