@@ -4,7 +4,9 @@ import { reportAndExit } from '../cli/context.js';
 import { registerKeysCommands } from '../cli/keys.js';
 import { registerMigrateCommand } from '../cli/migrate.js';
 import { registerProcessCommands } from '../cli/processes.js';
+import { registerRunCommands } from '../cli/runs.js';
 import { registerSandboxCommand } from '../cli/sandbox.js';
+import { registerSchedulerCommand } from '../cli/scheduler.js';
 
 const program = new Command('ec')
   .description(
@@ -15,6 +17,8 @@ const program = new Command('ec')
 
 registerMigrateCommand(program);
 registerProcessCommands(program);
+registerRunCommands(program);
+registerSchedulerCommand(program);
 registerAppsCommands(program);
 registerKeysCommands(program);
 registerSandboxCommand(program);
