@@ -36,6 +36,7 @@ export function createRuntime(config: Config, logger: Logger, opts: DepsOptions 
     keyring: deps.keyring,
     redis: deps.redis,
     enqueue: queues.enqueue,
+    enqueueBulk: queues.enqueueBulk.bind(queues),
     providers,
   };
   return {

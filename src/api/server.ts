@@ -13,6 +13,7 @@ import type { AppContext } from '../services/context.js';
 import { errorHandler } from './errors.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authorizePageRoutes } from './routes/authorize-page.js';
+import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { provisioningRunRoutes } from './routes/provisioning-runs.js';
@@ -91,6 +92,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(oauthRoutes(app));
   await server.register(serviceAccountRoutes(app));
   await server.register(accountRoutes(app));
+  await server.register(channelRoutes(app));
   await server.register(provisioningRunRoutes(app));
   await server.register(authorizePageRoutes(app));
 

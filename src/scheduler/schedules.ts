@@ -1,0 +1,30 @@
+import type { Config } from '../config.js';
+import type { JobName } from '../jobs/registry.js';
+
+/**
+ * One recurring job: `every` milliseconds, or a cron `pattern` (in `tz`, default UTC). The id is the
+ * BullMQ job scheduler id; an id no longer listed here is removed when a scheduler process starts.
+ */
+export type Schedule = { id: string; job: JobName } & (
+  | { everyMs: number }
+  | { pattern: string; tz?: string }
+);
+
+/** How often expired codes and tokens are deleted. */
+export const TOKEN_CLEANUP_EVERY_MS = 3_600_000;
+
+/**
+ * The recurring sweeps (DESIGN §7). Data only: `ec scheduler` registers exactly these. Each sweep
+ * reads a bounded batch of due rows and fans out one job per Profile or Service Account.
+ */
+export function schedules(s: Config['scheduler']): Schedule[] {
+  return [
+    { id: 'profiles.check-sweep', job: 'profiles.check-sweep', everyMs: s.sweepIntervalSecs * 1000 },
+    {
+      id: 'service-accounts.health-sweep',
+      job: 'service-accounts.health-sweep',
+      everyMs: s.sweepIntervalSecs * 1000,
+    },
+    { id: 'tokens.cleanup', job: 'tokens.cleanup', everyMs: TOKEN_CLEANUP_EVERY_MS },
+  ];
+}
