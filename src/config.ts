@@ -81,6 +81,7 @@ const schema = z.object({
   RECONNECT_BACKOFF_SECONDS: seconds(300),
   DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
+  WORKER_LOCK_SECONDS: seconds(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -114,6 +115,8 @@ export type Config = {
     directorySyncIntervalSecs: number;
   };
   outbound: { allowPrivate: boolean };
+  /** How long a job's lock lasts without renewal: a killed worker's jobs run again after about this long. */
+  worker: { lockSecs: number };
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 };
 
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       directorySyncIntervalSecs: e.DIRECTORY_SYNC_INTERVAL_SECONDS,
     },
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
+    worker: { lockSecs: e.WORKER_LOCK_SECONDS },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -37,5 +37,7 @@ export function registerProcessCommands(program: Command): void {
       shutdown.onClose('workers', workers.close);
       exitOnSignals(shutdown);
       logger.info({ queues: workers.workers.map((w) => w.name) }, 'workers started');
+      // After a crash or a Redis flush, put back work Postgres says is unfinished.
+      await runtime.app.enqueue('runs.reconcile', {}, { jobId: `reconcile-boot-${Math.floor(Date.now() / 60_000)}` });
     });
 }

@@ -35,8 +35,9 @@ export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOpt
       connection,
       prefix: app.config.redis.queuePrefix,
       concurrency: opts.concurrency?.[queue] ?? DEFAULT_CONCURRENCY[queue],
-      // A job whose worker died is picked up again after the lock expires.
-      lockDuration: 60_000,
+      // A job whose worker died is picked up again once its lock expires (checked every half lock).
+      lockDuration: app.config.worker.lockSecs * 1000,
+      stalledInterval: Math.max(1000, (app.config.worker.lockSecs * 1000) / 2),
       maxStalledCount: 5,
     });
     worker.on('error', (err) => app.logger.warn({ queue, err: err.message }, 'worker error'));
