@@ -29,8 +29,7 @@ describe('ec onboard and ec runs', () => {
     const view = JSON.parse(r.stdout) as {
       id: string;
       status: string;
-      counts: Record<string, number>;
-      skipped_by_reason: unknown[];
+      counts: { listed: number; provisioned: number; skipped: number; failed: number };
     };
     expect(view.status).toMatch(/^completed/);
     expect(view.counts.listed).toBe(60);
