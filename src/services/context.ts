@@ -12,6 +12,8 @@ export type ProviderAccess = {
   forServiceAccount: (serviceAccount: ServiceAccount) => DirectoryProvider;
   /** A throwaway provider for credentials not stored yet (registration); the caller closes it. */
   forCredentials: (credentials: ServiceCredentials) => DirectoryProvider;
+  /** Drops this process's cached client of a Service Account (its tokens and remembered refusals). */
+  evict: (serviceAccountId: string) => void;
   close: () => Promise<void>;
 };
 

@@ -36,6 +36,7 @@ export function createProviderAccess(opts: {
         logger: opts.logger.child({ provider: credentials.provider }),
         serviceAccountId: `verify-${credentials.provider}-${credentials.domain}`,
       }),
+    evict: (serviceAccountId) => registry.evict(serviceAccountId),
     close: () => registry.close(),
   };
 }

@@ -159,6 +159,8 @@ export async function checkServiceAccountHealth(
     return 'skipped';
   }
   const leaseAt = new Date(job.leaseAt);
+  // A fresh client: the cached one may remember the refusal (and serve it again for a while).
+  app.providers.evict(sa.id);
   try {
     await app.providers.forServiceAccount(sa).verify(opts.signal);
   } catch (err) {
