@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { createDeps, type Deps, type DepsOptions } from './deps.js';
 import { JobQueues } from './jobs/queues.js';
 import type { Logger } from './logger.js';
+import { createProcessMetrics, type ProcessMetrics } from './metrics/process.js';
 import type { ProviderLimiter } from './providers/limiter.js';
 import type { AppContext } from './services/context.js';
 import { createProviderAccess } from './services/provider-access.js';
@@ -15,6 +16,8 @@ export type Runtime = {
   app: AppContext;
   queues: JobQueues;
   limiter: ProviderLimiter;
+  /** This process's job, provider-call and limiter figures (served by /metrics, or published by workers). */
+  metrics: ProcessMetrics;
   close: () => Promise<void>;
 };
 
@@ -22,7 +25,10 @@ export function createRuntime(config: Config, logger: Logger, opts: DepsOptions 
   const deps = createDeps(config, logger, opts);
   const redis = deps.redis();
   const queues = new JobQueues(redis, config.redis.queuePrefix);
+  const metrics = createProcessMetrics();
   const providers = createProviderAccess({
+    onCall: metrics.observeProviderCall,
+    onWait: metrics.observeLimiterWait,
     urls: config.providers,
     redis,
     keyPrefix: config.redis.queuePrefix,
@@ -44,6 +50,7 @@ export function createRuntime(config: Config, logger: Logger, opts: DepsOptions 
     app,
     queues,
     limiter: providers.limiter,
+    metrics,
     close: async () => {
       await providers.close();
       await queues.close();

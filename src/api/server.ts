@@ -10,6 +10,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../services/context.js';
+import { type AdminOptions, adminPlugin } from './admin/index.js';
 import { errorHandler } from './errors.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authorizePageRoutes } from './routes/authorize-page.js';
@@ -24,7 +25,7 @@ export type ServerOptions = {
   rateLimitPerMinute?: number;
   /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
   bodyLimit?: number;
-};
+} & AdminOptions;
 
 /**
  * The HTTP API (DESIGN §6). Fastify with zod schemas on every route, one error handler, no CORS,
@@ -95,6 +96,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(channelRoutes(app));
   await server.register(provisioningRunRoutes(app));
   await server.register(authorizePageRoutes(app));
+  await server.register(adminPlugin(app, { queues: opts.queues, metrics: opts.metrics }));
 
   server.get('/docs', { schema: { hide: true } }, async () => server.swagger());
   server.get('/docs/openapi.json', { schema: { hide: true } }, async () => server.swagger());

@@ -3,6 +3,7 @@ import { buildServer } from '../api/server.js';
 import { startWorkers } from '../jobs/worker.js';
 import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
 import { createLogger } from '../logger.js';
+import { startMetricsPublisher } from '../metrics/share.js';
 import { createRuntime } from '../runtime.js';
 import { cliConfig } from './context.js';
 
@@ -17,7 +18,7 @@ export function registerProcessCommands(program: Command): void {
       const runtime = createRuntime(config, logger, { applicationName: 'ec-api' });
       const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
       shutdown.onClose('runtime', runtime.close);
-      const server = await buildServer(runtime.app);
+      const server = await buildServer(runtime.app, { queues: runtime.queues, metrics: runtime.metrics });
       shutdown.onClose('http', () => server.close());
       exitOnSignals(shutdown);
       await server.listen({ host: config.http.host, port: config.http.port });
@@ -33,11 +34,25 @@ export function registerProcessCommands(program: Command): void {
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
       const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
       shutdown.onClose('runtime', runtime.close);
-      const workers = startWorkers(runtime.app, runtime.deps.redis());
+      const workers = startWorkers(runtime.app, runtime.deps.redis(), {
+        observeJob: runtime.metrics.observeJob,
+      });
       shutdown.onClose('workers', workers.close);
+      // The API serves /metrics: it merges this process's job/provider/limiter figures from Redis.
+      const publisher = startMetricsPublisher({
+        redis: runtime.deps.redis(),
+        prefix: config.redis.queuePrefix,
+        registry: runtime.metrics.registry,
+        logger,
+      });
+      shutdown.onClose('metrics', publisher.close);
       exitOnSignals(shutdown);
       logger.info({ queues: workers.workers.map((w) => w.name) }, 'workers started');
       // After a crash or a Redis flush, put back work Postgres says is unfinished.
-      await runtime.app.enqueue('runs.reconcile', {}, { jobId: `reconcile-boot-${Math.floor(Date.now() / 60_000)}` });
+      await runtime.app.enqueue(
+        'runs.reconcile',
+        {},
+        { jobId: `reconcile-boot-${Math.floor(Date.now() / 60_000)}` },
+      );
     });
 }

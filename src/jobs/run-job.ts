@@ -18,6 +18,17 @@ function rateLimitDelay(err: unknown): number | undefined {
   return undefined;
 }
 
+/** How a job attempt ended: `error` is retried by the queue, `failed` is final, `delayed` was rate limited. */
+export type JobOutcome = 'completed' | 'error' | 'failed' | 'delayed';
+
+/** Told about every job attempt once it ends (e.g. to feed a duration histogram). */
+export type JobObserver = (o: {
+  name: string;
+  queue: string;
+  durationSecs: number;
+  outcome: JobOutcome;
+}) => void;
+
 /**
  * The BullMQ processor for every job: validates the payload (invalid → fails for good), runs the
  * handler, and turns our errors into BullMQ's retry decisions: non-retryable → UnrecoverableError;
@@ -25,6 +36,36 @@ function rateLimitDelay(err: unknown): number | undefined {
  * with exponential backoff and jitter.
  */
 export function createProcessor(
+  registry: Map<string, JobDefinition>,
+  app: AppContext,
+  signal: AbortSignal,
+  observe?: JobObserver,
+): (job: Job, token?: string) => Promise<void> {
+  const run = processJob(registry, app, signal);
+  if (!observe) {
+    return run;
+  }
+  return async (job, token) => {
+    const started = performance.now();
+    let outcome: JobOutcome = 'completed';
+    try {
+      await run(job, token);
+    } catch (err) {
+      outcome =
+        err instanceof DelayedError ? 'delayed' : err instanceof UnrecoverableError ? 'failed' : 'error';
+      throw err;
+    } finally {
+      observe({
+        name: job.name,
+        queue: job.queueName,
+        durationSecs: (performance.now() - started) / 1000,
+        outcome,
+      });
+    }
+  };
+}
+
+function processJob(
   registry: Map<string, JobDefinition>,
   app: AppContext,
   signal: AbortSignal,

@@ -1,9 +1,9 @@
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../services/context.js';
 import { QUEUE_NAMES, type QueueName } from './define-job.js';
 import { buildRegistry } from './registry.js';
-import { createProcessor } from './run-job.js';
+import { createProcessor, type JobObserver } from './run-job.js';
 
 /**
  * Jobs in flight per queue and per process. Provider-bound queues get more (their jobs mostly wait
@@ -23,13 +23,15 @@ export type WorkerSet = { workers: Worker[]; close: () => Promise<void> };
 export type WorkerOptions = {
   queues?: readonly QueueName[];
   concurrency?: Partial<Record<QueueName, number>>;
+  /** Told about every job attempt (duration, outcome), e.g. ProcessMetrics.observeJob. */
+  observeJob?: JobObserver;
 };
 
 /** Starts one BullMQ Worker per queue; `close()` stops taking jobs and waits for active ones. */
 export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
   const registry = buildRegistry();
   const controller = new AbortController();
-  const processor = createProcessor(registry, app, controller.signal);
+  const processor = createProcessor(registry, app, controller.signal, opts.observeJob);
   const workers = (opts.queues ?? QUEUE_NAMES).map((queue) => {
     const worker = new Worker(queue, processor, {
       connection,
@@ -39,6 +41,8 @@ export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOpt
       lockDuration: app.config.worker.lockSecs * 1000,
       stalledInterval: Math.max(1000, (app.config.worker.lockSecs * 1000) / 2),
       maxStalledCount: 5,
+      // Completed/failed counts per minute kept in Redis for a week: `ec queues` rates and bull-board.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     });
     worker.on('error', (err) => app.logger.warn({ queue, err: err.message }, 'worker error'));
     return worker;

@@ -41,10 +41,14 @@ export async function callProvider<T>(
       .catch((err: unknown) => {
         throw toProviderError(spec, err, toError);
       });
+    const started = performance.now();
     try {
-      return await run(withTimeout(signal, rt.timeoutMs));
+      const result = await run(withTimeout(signal, rt.timeoutMs));
+      report(rt, spec, 'ok', started);
+      return result;
     } catch (err) {
       const mapped = toProviderError(spec, err, toError);
+      report(rt, spec, mapped.reason, started);
       if (mapped.reason !== 'rate_limited' || retries >= rt.rateLimitRetries || signal?.aborted) {
         throw mapped;
       }
@@ -65,6 +69,16 @@ export async function callProvider<T>(
       await permit.release().catch(() => {});
     }
   }
+}
+
+function report(rt: ResolvedRuntime, spec: CallSpec, outcome: string, started: number): void {
+  rt.onCall?.({
+    provider: spec.provider,
+    api: spec.api,
+    op: spec.op,
+    outcome,
+    durationMs: performance.now() - started,
+  });
 }
 
 function toProviderError(

@@ -18,6 +18,15 @@ export const REAL_PROVIDER_URLS: ProviderUrls = {
   microsoftGraphUrl: 'https://graph.microsoft.com',
 };
 
+/** One request made to a provider: `outcome` is `ok` or the ProviderError reason. */
+export type ProviderCallEvent = {
+  provider: string;
+  api: string;
+  op: string;
+  outcome: string;
+  durationMs: number;
+};
+
 /** What an adapter needs besides the credential. */
 export type ProviderRuntime = {
   urls: ProviderUrls;
@@ -37,6 +46,8 @@ export type ProviderRuntime = {
   rateLimitMaxWaitMs?: number | undefined;
   /** Google: impersonation clients (one token each) kept per Service Account, least recently used evicted. Default 500. */
   maxCachedSubjects?: number | undefined;
+  /** Told about every request made to the provider (metrics); must not throw. */
+  onCall?: ((event: ProviderCallEvent) => void) | undefined;
 };
 
 export type ResolvedRuntime = {
@@ -49,6 +60,7 @@ export type ResolvedRuntime = {
   rateLimitRetries: number;
   rateLimitMaxWaitMs: number;
   maxCachedSubjects: number;
+  onCall: ((event: ProviderCallEvent) => void) | undefined;
 };
 
 export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
@@ -62,5 +74,6 @@ export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
     rateLimitRetries: rt.rateLimitRetries ?? 3,
     rateLimitMaxWaitMs: rt.rateLimitMaxWaitMs ?? 15_000,
     maxCachedSubjects: rt.maxCachedSubjects ?? 500,
+    onCall: rt.onCall,
   };
 }

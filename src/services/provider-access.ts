@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Keyring } from '../lib/crypto.js';
 import type { Logger } from '../logger.js';
 import { createDirectoryProvider, ProviderRegistry } from '../providers/index.js';
-import { type ProviderLimiter, RedisProviderLimiter } from '../providers/limiter.js';
-import type { ProviderUrls } from '../providers/runtime.js';
+import { type ProviderLimiter, RedisProviderLimiter, type WaitEvent } from '../providers/limiter.js';
+import type { ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
 import type { ServiceCredentials } from '../providers/types.js';
 import type { ProviderAccess } from './context.js';
 
@@ -19,10 +19,24 @@ export function createProviderAccess(opts: {
   keyring: Keyring;
   logger: Logger;
   limiter?: ProviderLimiter;
+  /** Told about every provider request (metrics). */
+  onCall?: (event: ProviderCallEvent) => void;
+  /** Told about every wait on the shared limiter (metrics). */
+  onWait?: (event: WaitEvent) => void;
 }): ProviderAccess & { limiter: ProviderLimiter } {
   const limiter =
-    opts.limiter ?? new RedisProviderLimiter({ redis: opts.redis, keyPrefix: `${opts.keyPrefix}:quota` });
-  const registry = new ProviderRegistry({ urls: opts.urls, limiter, logger: opts.logger });
+    opts.limiter ??
+    new RedisProviderLimiter({
+      redis: opts.redis,
+      keyPrefix: `${opts.keyPrefix}:quota`,
+      ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    });
+  const registry = new ProviderRegistry({
+    urls: opts.urls,
+    limiter,
+    logger: opts.logger,
+    onCall: opts.onCall,
+  });
   return {
     limiter,
     forServiceAccount: (sa) => {
@@ -35,6 +49,7 @@ export function createProviderAccess(opts: {
         limiter,
         logger: opts.logger.child({ provider: credentials.provider }),
         serviceAccountId: `verify-${credentials.provider}-${credentials.domain}`,
+        onCall: opts.onCall,
       }),
     evict: (serviceAccountId) => registry.evict(serviceAccountId),
     close: () => registry.close(),
