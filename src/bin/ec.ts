@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerAppsCommands } from '../cli/apps.js';
 import { reportAndExit } from '../cli/context.js';
+import { registerFailuresCommand } from '../cli/failures.js';
 import { registerKeysCommands } from '../cli/keys.js';
 import { registerMigrateCommand } from '../cli/migrate.js';
 import { registerProcessCommands } from '../cli/processes.js';
+import { registerQueuesCommand } from '../cli/queues.js';
 import { registerRunCommands } from '../cli/runs.js';
 import { registerSandboxCommand } from '../cli/sandbox.js';
 import { registerSchedulerCommand } from '../cli/scheduler.js';
@@ -18,6 +20,8 @@ const program = new Command('ec')
 registerMigrateCommand(program);
 registerProcessCommands(program);
 registerRunCommands(program);
+registerQueuesCommand(program);
+registerFailuresCommand(program);
 registerSchedulerCommand(program);
 registerAppsCommands(program);
 registerKeysCommands(program);

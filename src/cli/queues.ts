@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import { QUEUE_NAMES, type QueueName } from '../jobs/define-job.js';
+import { JobQueues } from '../jobs/queues.js';
+import { QUEUE_STATES } from '../metrics/scrape.js';
+import { withDeps, writeOut } from './context.js';
+import { renderTable } from './table.js';
+
+export type QueueReport = {
+  queue: QueueName;
+  counts: Record<(typeof QUEUE_STATES)[number], number>;
+  /** Jobs finished per minute, averaged over the last 1, 5 and 15 minutes (BullMQ worker metrics). */
+  completed_per_min: { m1: number; m5: number; m15: number };
+  failed_per_min: { m1: number; m5: number; m15: number };
+  paused: boolean;
+};
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/** Per-minute rates from BullMQ's metrics (newest minute first; an idle minute may be missing). */
+function rates(data: number[]): { m1: number; m5: number; m15: number } {
+  const avg = (n: number) => data.slice(0, n).reduce((a, b) => a + (Number(b) || 0), 0) / n;
+  return { m1: round(avg(1)), m5: round(avg(5)), m15: round(avg(15)) };
+}
+
+export async function queueReport(queues: JobQueues): Promise<QueueReport[]> {
+  return Promise.all(
+    QUEUE_NAMES.map(async (name) => {
+      const q = queues.queue(name);
+      const [counts, completed, failed, paused] = await Promise.all([
+        q.getJobCounts(...QUEUE_STATES),
+        q.getMetrics('completed', 0, 14),
+        q.getMetrics('failed', 0, 14),
+        q.isPaused(),
+      ]);
+      return {
+        queue: name,
+        counts: Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0])) as QueueReport['counts'],
+        completed_per_min: rates(completed.data),
+        failed_per_min: rates(failed.data),
+        paused,
+      };
+    }),
+  );
+}
+
+/** `ec queues`: jobs per queue and state, and how fast they complete or fail. */
+export function registerQueuesCommand(program: Command): void {
+  program
+    .command('queues')
+    .description('jobs per queue and state, with completed/failed per minute (1/5/15 min averages)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      // Only Redis is read: no secret is decrypted, so ENCRYPTION_KEYS is not required ('demo' mode).
+      const report = await withDeps(async (deps) => {
+        const queues = new JobQueues(deps.redis(), deps.config.redis.queuePrefix);
+        try {
+          return await queueReport(queues);
+        } finally {
+          await queues.close();
+        }
+      }, 'demo');
+      if (opts.json) {
+        writeOut(JSON.stringify({ queues: report }));
+        return;
+      }
+      writeOut(
+        renderTable(
+          [
+            'queue',
+            'waiting',
+            'prioritized',
+            'active',
+            'delayed',
+            'failed',
+            'completed',
+            'done/min 1m 5m 15m',
+            'failed/min 1m 5m 15m',
+          ],
+          report.map((r) => [
+            r.paused ? `${r.queue} (paused)` : r.queue,
+            String(r.counts.waiting),
+            String(r.counts.prioritized),
+            String(r.counts.active),
+            String(r.counts.delayed),
+            String(r.counts.failed),
+            String(r.counts.completed),
+            `${r.completed_per_min.m1} ${r.completed_per_min.m5} ${r.completed_per_min.m15}`,
+            `${r.failed_per_min.m1} ${r.failed_per_min.m5} ${r.failed_per_min.m15}`,
+          ]),
+        ),
+      );
+      writeOut(
+        '\n"completed" counts only recent jobs (they are removed after 10 min); the rates come from the workers.',
+      );
+    });
+}
