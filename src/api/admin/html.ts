@@ -7,7 +7,7 @@ main{max-width:1280px}
 header.top{display:flex;align-items:baseline;gap:24px;flex-wrap:wrap;margin-bottom:8px}
 header.top h1{margin:0}
 .tiles{display:flex;gap:12px;flex-wrap:wrap;margin:8px 0 16px}
-.tile{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:10px 16px;min-width:150px}
+.tile{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:10px 16px;min-width:150px;color:inherit;text-decoration:none}
 .tile b{display:block;font-size:22px}
 .tile.bad b{color:#b42318}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;background:#eef1f4;white-space:nowrap}
@@ -47,7 +47,11 @@ export function layout(l: Layout, body: string): string {
 export type Cell = string | { html: string; className?: string };
 
 /** A table; string cells are escaped, `{ html }` cells are trusted markup built with these helpers. */
-export function table(headers: string[], rows: Cell[][], opts: { numeric?: number[]; empty?: string } = {}) {
+export function table(
+  headers: string[],
+  rows: Cell[][],
+  opts: { numeric?: number[]; empty?: string; noHeader?: boolean } = {},
+) {
   if (rows.length === 0) {
     return `<p class="muted">${esc(opts.empty ?? 'Nothing to show.')}</p>`;
   }
@@ -66,7 +70,8 @@ export function table(headers: string[], rows: Cell[][], opts: { numeric?: numbe
           .join('')}</tr>`,
     )
     .join('\n');
-  return `<table><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
+  const head = opts.noHeader ? '' : `<thead><tr>${th}</tr></thead>`;
+  return `<table>${head}<tbody>\n${tr}\n</tbody></table>`;
 }
 
 export const badge = (text: string, kind = text) => `<span class="badge ${esc(kind)}">${esc(text)}</span>`;

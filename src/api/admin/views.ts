@@ -119,6 +119,7 @@ export function runPage(
       ['Elapsed', duration(elapsed)],
       ...(r.error ? [['Error', r.error] as Cell[]] : []),
     ],
+    { noHeader: true },
   );
   const reasonRows = (list: { error_key: string; count: number }[], status: string) =>
     list.map((f): Cell[] => [
