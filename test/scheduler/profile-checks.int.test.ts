@@ -1,3 +1,4 @@
+import Cronofy from 'cronofy';
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { calendars } from '../../src/db/schema/calendars.js';
@@ -66,6 +67,30 @@ describe('channels', () => {
     expect((await api(t, 'DELETE', `/v1/channels/${channel.channel_id}`, alice.token)).status).toBe(202);
     expect((await api(t, 'DELETE', `/v1/channels/${channel.channel_id}`, alice.token)).status).toBe(404);
     expect((await api(t, 'GET', '/v1/channels', alice.token)).json).toEqual({ channels: [] });
+  });
+
+  it('works with the official cronofy SDK (create, list, delete; signature checked with hmacValid)', async () => {
+    type Channels = {
+      createNotificationChannel(o: { callback_url: string }): Promise<{ channel: { channel_id: string } }>;
+      listNotificationChannels(o?: object): Promise<{ channels: { channel_id: string }[] }>;
+      deleteNotificationChannel(o: { channel_id: string }): Promise<unknown>;
+    };
+    const client = new Cronofy({
+      client_id: app.clientId,
+      client_secret: app.clientSecret,
+      access_token: bob.token,
+    });
+    client.urls.api = t.url;
+    const sdk = client as unknown as Channels;
+    const path = '/bob/sdk';
+    const { channel } = await sdk.createNotificationChannel({ callback_url: `${receiver.url}${path}` });
+    const { hit } = await waitNotification(receiver, app.clientSecret, { path, type: 'verification' });
+    expect(client.hmacValid({ hmac: String(hit.headers['cronofy-hmac-sha256']), body: hit.body })).toBe(true);
+    expect((await sdk.listNotificationChannels()).channels.map((c) => c.channel_id)).toEqual([
+      channel.channel_id,
+    ]);
+    await sdk.deleteNotificationChannel({ channel_id: channel.channel_id });
+    expect((await sdk.listNotificationChannels()).channels).toEqual([]);
   });
 
   it('refuses bad input with 422, and callers without an Account token', async () => {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, eq, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { type Account, accounts } from '../schema/accounts.js';
 import { calendars } from '../schema/calendars.js';
@@ -13,22 +13,16 @@ export const PAUSED_CHECK_AT = new Date('9999-12-31T00:00:00.000Z');
 
 export type ProfileState = 'connected' | 'disconnected';
 
+export type ClaimOptions = { now: Date; leaseUntil: Date; limit: number };
+
 /**
- * Claims up to `limit` due Profiles in one state and leases them until `leaseUntil` (their
- * `next_check_at` moves there, so a second sweep, or this one's next batch, does not see them again;
- * a check whose job was lost becomes due again when the lease ends). Reads through the state's
- * partial index in due order and skips Profiles of Service Accounts that are not active. Rows locked
- * by a concurrent sweep are skipped, not waited for. Returns the ids claimed.
+ * The due Profiles of one state, oldest due first, locked (rows a concurrent sweep holds are
+ * skipped): the read half of a claim, served by the state's partial index. Exported for the benchmark.
  */
-export async function claimDueProfiles(
-  db: DbOrTx,
-  state: ProfileState,
-  opts: { now: Date; leaseUntil: Date; limit: number },
-): Promise<string[]> {
+export function dueProfilesQuery(state: ProfileState, opts: Pick<ClaimOptions, 'now' | 'limit'>): SQL {
   // The state is spelled out (not a parameter) so the planner can match the partial index predicate.
   const inState = state === 'connected' ? sql`p.connected` : sql`not p.connected`;
-  const rows = await db.execute<{ id: string }>(sql`
-    with due as (
+  return sql`
       select p.id from profiles p
       where ${inState} and p.next_check_at is not null
         and p.next_check_at <= ${opts.now.toISOString()}::timestamptz
@@ -37,10 +31,27 @@ export async function claimDueProfiles(
           where s.id = p.service_account_id and s.status <> 'active')
       order by p.next_check_at
       limit ${opts.limit}
-      for update of p skip locked)
+      for update of p skip locked`;
+}
+
+/** The whole claim statement of `claimDueProfiles` (exported for the benchmark's EXPLAIN). */
+export function claimDueProfilesQuery(state: ProfileState, opts: ClaimOptions): SQL {
+  return sql`
+    with due as (${dueProfilesQuery(state, opts)})
     update profiles set next_check_at = ${opts.leaseUntil.toISOString()}::timestamptz
     from due where profiles.id = due.id
-    returning profiles.id`);
+    returning profiles.id`;
+}
+
+/**
+ * Claims up to `limit` due Profiles in one state and leases them until `leaseUntil` (their
+ * `next_check_at` moves there, so a second sweep, or this one's next batch, does not see them again;
+ * a check whose job was lost becomes due again when the lease ends). Reads through the state's
+ * partial index in due order and skips Profiles of Service Accounts that are not active. Rows locked
+ * by a concurrent sweep are skipped, not waited for. Returns the ids claimed.
+ */
+export async function claimDueProfiles(db: DbOrTx, state: ProfileState, opts: ClaimOptions): Promise<string[]> {
+  const rows = await db.execute<{ id: string }>(claimDueProfilesQuery(state, opts));
   return rows.map((r) => r.id);
 }
 

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench [-- <name> [options]]`: runs the benchmarks (all, or the one named) and prints their
+ * figures as JSON (also written to bench/results/<name>.json).
+ */
+import { runAndReport as profileSweep } from './profile-sweep.js';
+
+const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
+  'profile-sweep': profileSweep,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const selected = name && !name.startsWith('--') ? [name] : Object.keys(BENCHES);
+const argv = name && !name.startsWith('--') ? rest : process.argv.slice(2);
+for (const bench of selected) {
+  const run = BENCHES[bench];
+  if (!run) {
+    process.stderr.write(`unknown benchmark "${bench}"; known: ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  await run(argv);
+}
+process.exit(0);
