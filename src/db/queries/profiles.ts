@@ -50,7 +50,11 @@ export function claimDueProfilesQuery(state: ProfileState, opts: ClaimOptions): 
  * partial index in due order and skips Profiles of Service Accounts that are not active. Rows locked
  * by a concurrent sweep are skipped, not waited for. Returns the ids claimed.
  */
-export async function claimDueProfiles(db: DbOrTx, state: ProfileState, opts: ClaimOptions): Promise<string[]> {
+export async function claimDueProfiles(
+  db: DbOrTx,
+  state: ProfileState,
+  opts: ClaimOptions,
+): Promise<string[]> {
   const rows = await db.execute<{ id: string }>(claimDueProfilesQuery(state, opts));
   return rows.map((r) => r.id);
 }
