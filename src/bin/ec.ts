@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAppsCommands } from '../cli/apps.js';
 import { reportAndExit } from '../cli/context.js';
+import { registerDemoCommand } from '../cli/demo.js';
 import { registerFailuresCommand } from '../cli/failures.js';
 import { registerKeysCommands } from '../cli/keys.js';
 import { registerMigrateCommand } from '../cli/migrate.js';
@@ -26,6 +27,7 @@ registerSchedulerCommand(program);
 registerAppsCommands(program);
 registerKeysCommands(program);
 registerSandboxCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

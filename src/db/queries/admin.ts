@@ -1,9 +1,10 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { accounts } from '../schema/accounts.js';
+import { applications } from '../schema/applications.js';
 import { type OutboundDelivery, outboundDeliveries } from '../schema/outbound-deliveries.js';
 import { profiles } from '../schema/profiles.js';
-import { type ProvisioningRun, provisioningRuns } from '../schema/provisioning-runs.js';
+import { ACTIVE_RUN_STATUSES, type ProvisioningRun, provisioningRuns } from '../schema/provisioning-runs.js';
 import { type RunItem, runItems } from '../schema/run-items.js';
 import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
 
@@ -222,4 +223,16 @@ export async function countDeadDeliveries(db: DbOrTx): Promise<number> {
     .from(outboundDeliveries)
     .where(eq(outboundDeliveries.status, 'dead'));
   return row?.n ?? 0;
+}
+
+/** Unfinished runs of the Applications with this name (the demo cancels an earlier demo's). */
+export async function activeDemoRuns(db: DbOrTx, applicationName: string): Promise<ProvisioningRun[]> {
+  const rows = await db
+    .select({ run: provisioningRuns })
+    .from(provisioningRuns)
+    .innerJoin(applications, eq(applications.id, provisioningRuns.applicationId))
+    .where(
+      and(eq(applications.name, applicationName), inArray(provisioningRuns.status, [...ACTIVE_RUN_STATUSES])),
+    );
+  return rows.map((r) => r.run);
 }
