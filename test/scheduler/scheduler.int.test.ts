@@ -3,15 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../helpers/app.js';
 import { TEST_ENCRYPTION_KEYS } from '../helpers/config.js';
+import { authorizeAccount, registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
+import { useReceiver } from '../helpers/receiver.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
+import { waitConnected } from './helpers.js';
 
 const EC = fileURLToPath(new URL('../../bin/ec.js', import.meta.url));
 
 // Workers run in this process; the schedulers are real `ec scheduler` processes.
 const t = useTestApp({
-  sandbox: { google: { users: 5, rooms: 1 }, microsoft: false },
-  env: { SWEEP_INTERVAL_SECONDS: '1' },
+  sandbox: { google: { users: 10, rooms: 1 }, microsoft: false },
+  env: { SWEEP_INTERVAL_SECONDS: '1', PROFILE_CHECK_INTERVAL_SECONDS: '1', RECONNECT_BACKOFF_SECONDS: '1' },
 });
+const receiver = useReceiver();
 
 type Proc = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
 const started: Proc[] = [];
@@ -72,7 +76,7 @@ async function runSlots(jobName: string): Promise<number[]> {
 }
 
 describe('ec scheduler', () => {
-  it('two scheduler processes: each sweep runs once per interval; stale schedules are removed; SIGTERM stops cleanly', async () => {
+  it('two scheduler processes: sweeps run once per interval and reconnect Profiles; stale schedules removed; SIGTERM stops cleanly', async () => {
     const maintenance = t.runtime.queues.queue('maintenance');
     // A schedule from an older version, no longer listed: the scheduler removes it.
     await maintenance.upsertJobScheduler(
@@ -88,7 +92,19 @@ describe('ec scheduler', () => {
     expect(ids).toEqual(['profiles.check-sweep', 'service-accounts.health-sweep', 'tokens.cleanup']);
 
     const from = Date.now();
-    await new Promise((r) => setTimeout(r, 4_500));
+    // Nothing but the scheduled sweeps runs checks here: a suspended user is disconnected, then
+    // reconnects by itself once unsuspended.
+    const app = await t.createApplication();
+    const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
+    const [user] = await usableUsers(t, 'google');
+    const account = await authorizeAccount(t, receiver, app, sa, user?.email ?? '');
+    const profileId = (account.linking_profile as { profile_id: string }).profile_id;
+    await t.sandbox.control.updateUser('google', user?.email ?? '', { suspended: true });
+    const [down] = await waitConnected(t, [profileId], false);
+    expect(down?.disconnectReason).toBe('user_suspended');
+    await t.sandbox.control.updateUser('google', user?.email ?? '', { suspended: false });
+    await waitConnected(t, [profileId], true);
+    await new Promise((r) => setTimeout(r, Math.max(0, 4_500 - (Date.now() - from))));
     const elapsedSecs = (Date.now() - from) / 1000;
     for (const name of ['profiles.check-sweep', 'service-accounts.health-sweep']) {
       const slots = await runSlots(name);
