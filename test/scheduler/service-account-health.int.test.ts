@@ -161,3 +161,23 @@ describe.each([
     expect((view.json as { profiles: object[] }).profiles[0]).toMatchObject({ profile_connected: true });
   });
 });
+
+describe('a refusal about one mailbox only', () => {
+  it('disconnects that Profile and leaves the Service Account active (verified once)', async () => {
+    const s = await setUp('microsoft', 2);
+    const [denied, fine] = s.accounts;
+    const db = t.runtime.app.db;
+    // An application access policy leaves this mailbox out: Graph answers 403 for it alone.
+    await t.sandbox.control.updateUser('microsoft', denied?.email ?? '', { accessDenied: true });
+    try {
+      await makeDue(db, [denied?.profileId ?? '', fine?.profileId ?? '']);
+      await sweepDueProfiles(t.runtime.app);
+      const [row] = await waitConnected(t, [denied?.profileId ?? ''], false);
+      expect(row?.disconnectReason).toBe('insufficient_permissions');
+      await waitConnected(t, [fine?.profileId ?? ''], true);
+      expect((await findServiceAccount(db, s.serviceAccountId))?.status).toBe('active');
+    } finally {
+      await t.sandbox.control.updateUser('microsoft', denied?.email ?? '', { accessDenied: false });
+    }
+  });
+});
