@@ -1,3 +1,4 @@
+import type { Metrics } from 'bullmq';
 import type { Command } from 'commander';
 import { QUEUE_NAMES, type QueueName } from '../jobs/define-job.js';
 import { JobQueues } from '../jobs/queues.js';
@@ -16,9 +17,14 @@ export type QueueReport = {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-/** Per-minute rates from BullMQ's metrics (newest minute first; an idle minute may be missing). */
-function rates(data: number[]): { m1: number; m5: number; m15: number } {
-  const avg = (n: number) => data.slice(0, n).reduce((a, b) => a + (Number(b) || 0), 0) / n;
+/**
+ * Per-minute rates from BullMQ's worker metrics: `data` holds finished minutes (newest first) and
+ * `count - prevCount` the jobs since the last one, i.e. the minute in progress.
+ */
+function rates(m: Metrics): { m1: number; m5: number; m15: number } {
+  const current = Math.max(0, Number(m.meta.count) - Number(m.meta.prevCount || 0));
+  const points = [current, ...m.data.map((d) => Number(d) || 0)];
+  const avg = (n: number) => points.slice(0, n).reduce((a, b) => a + b, 0) / n;
   return { m1: round(avg(1)), m5: round(avg(5)), m15: round(avg(15)) };
 }
 
@@ -35,8 +41,8 @@ export async function queueReport(queues: JobQueues): Promise<QueueReport[]> {
       return {
         queue: name,
         counts: Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0])) as QueueReport['counts'],
-        completed_per_min: rates(completed.data),
-        failed_per_min: rates(failed.data),
+        completed_per_min: rates(completed),
+        failed_per_min: rates(failed),
         paused,
       };
     }),
