@@ -3,9 +3,11 @@
  * figures as JSON (also written to bench/results/<name>.json).
  */
 import { runAndReport as profileSweep } from './profile-sweep.js';
+import { runAndReport as provisioning } from './provisioning.js';
 
 const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
   'profile-sweep': profileSweep,
+  provisioning,
 };
 
 const [name, ...rest] = process.argv.slice(2);

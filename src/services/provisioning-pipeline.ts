@@ -1,6 +1,8 @@
-import { upsertProvisionedAccount } from '../db/queries/accounts.js';
+import type { DbOrTx } from '../db/client.js';
+import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
+import { insertDeliveriesOnce, type NewDelivery } from '../db/queries/deliveries.js';
 import {
-  addRunCounts,
+  addRunCountsIfActive,
   alreadyProvisioned,
   countPending,
   findEntries,
@@ -8,14 +10,15 @@ import {
   findRun,
   insertRunItems,
   lockRun,
+  markFailed,
+  markProvisioned,
   moveItems,
-  type NewRunItem,
-  setRunCursor,
+  recordListedPage,
   updateRun,
   upsertDirectoryEntries,
 } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
-import { insertAuthorizationCode } from '../db/queries/tokens.js';
+import { insertAuthorizationCodes, type NewAuthorizationCode } from '../db/queries/tokens.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
 import type { ProvisioningRun, RunInclude } from '../db/schema/provisioning-runs.js';
 import type { RunItem } from '../db/schema/run-items.js';
@@ -30,7 +33,7 @@ import {
 } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
-import { deliveryIdFor, storeDelivery } from './deliveries.js';
+import { deliveryIdFor } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 import { CODE_TTL_SECS } from './tokens.js';
 
@@ -63,11 +66,20 @@ export async function applyEffects(app: AppContext, runId: string, fx: PipelineE
   for (const p of fx.listPages) {
     await app.enqueue('directory.list-page', p, { priority: priorityForPage(p.page) });
   }
-  for (const b of fx.provisionBatches) {
-    await app.enqueue('accounts.provision', { runId: b.runId, itemIds: b.itemIds }, { priority: b.priority });
+  // One round trip per kind of job (batches of one page share their priority).
+  const first = fx.provisionBatches[0];
+  if (first) {
+    await app.enqueueBulk(
+      'accounts.provision',
+      fx.provisionBatches.map((b) => ({ runId: b.runId, itemIds: b.itemIds })),
+      { priority: first.priority },
+    );
   }
-  for (const deliveryId of fx.deliveries) {
-    await app.enqueue('deliveries.send', { deliveryId, attempt: 0 });
+  if (fx.deliveries.length > 0) {
+    await app.enqueueBulk(
+      'deliveries.send',
+      fx.deliveries.map((deliveryId) => ({ deliveryId, attempt: 0 })),
+    );
   }
   if (fx.finish) {
     await app.enqueue('runs.finish', { runId });
@@ -102,9 +114,11 @@ export async function startRun(app: AppContext, runId: string): Promise<Pipeline
   });
 }
 
-type Listed = {
-  entry: Omit<NewRunItem, 'id' | 'runId'> & { providerId: string };
-  skip?: ReasonCode | 'already_provisioned';
+type SkipReason = 'user_suspended' | 'mailbox_not_enabled' | 'already_provisioned';
+const SKIP_DESCRIPTIONS: Record<SkipReason, string> = {
+  user_suspended: REASON_DESCRIPTIONS.user_suspended,
+  mailbox_not_enabled: REASON_DESCRIPTIONS.mailbox_not_enabled,
+  already_provisioned: 'An active Account already exists',
 };
 
 function entryRows(sa: ServiceAccount, kind: RunInclude, items: (DirectoryUser | DirectoryRoom)[]) {
@@ -165,86 +179,72 @@ export async function listPage(
       ? await provider.listUsersPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal })
       : await provider.listRoomsPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal });
 
-  return app.db.transaction(async (tx) => {
-    const locked = await lockRun(tx, run.id);
-    const cur = locked?.cursor[input.kind];
-    if (!locked || !isActive(locked) || !cur || cur.done || cur.pages !== input.page) {
-      return fx;
-    }
-    const entries = entryRows(sa, input.kind, page.items);
-    const stored = run.dryRun ? [] : await upsertDirectoryEntries(tx, entries);
-    const entryIds = new Map(stored.map((s) => [s.emailLower, s.id]));
-    const existing = await alreadyProvisioned(
-      tx,
-      sa.id,
-      entries.map((e) => e.emailLower),
-    );
-    const listed: Listed[] = entries.map((e) => {
-      const skip: Listed['skip'] = e.suspended
-        ? 'user_suspended'
-        : !e.hasMailbox
-          ? 'mailbox_not_enabled'
-          : existing.has(e.emailLower)
-            ? 'already_provisioned'
-            : undefined;
-      return {
-        entry: {
-          kind: e.kind,
-          email: e.email,
-          emailLower: e.emailLower,
-          directoryEntryId: entryIds.get(e.emailLower) ?? null,
-          providerId: e.providerId,
-        },
-        ...(skip ? { skip } : {}),
-      };
-    });
-    const inserted = await insertRunItems(
-      tx,
-      listed.map((l) => ({
-        id: newId('runItem'),
-        runId: run.id,
-        kind: l.entry.kind,
-        email: l.entry.email,
-        emailLower: l.entry.emailLower,
-        directoryEntryId: l.entry.directoryEntryId,
-        status: l.skip ? 'skipped' : 'pending',
-        errorKey: l.skip ?? null,
-        errorDescription:
-          l.skip && l.skip !== 'already_provisioned'
-            ? REASON_DESCRIPTIONS[l.skip]
-            : l.skip
-              ? 'An active Account already exists'
-              : null,
-      })),
-    );
-    const skipped = inserted.filter((i) => i.status === 'skipped').length;
-    await addRunCounts(tx, run.id, { listed: inserted.length, skipped });
-    const done = page.nextCursor === null;
-    const cursor = {
-      ...locked.cursor,
-      [input.kind]: { pageToken: page.nextCursor, done, pages: input.page + 1 },
-    };
-    await setRunCursor(tx, run.id, cursor);
-    const allListed = locked.include.every((k) => cursor[k]?.done);
-    if (allListed && locked.status === 'listing') {
-      await updateRun(tx, run.id, { status: 'provisioning' });
-    }
-    if (!done) {
-      fx.listPages.push({ runId: run.id, kind: input.kind, page: input.page + 1 });
-    }
-    const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
-    for (let i = 0; i < pending.length; i += PROVISION_BATCH) {
-      fx.provisionBatches.push({
-        runId: run.id,
-        itemIds: pending.slice(i, i + PROVISION_BATCH),
-        priority: priorityForPage(input.page),
+  class PageAlreadyStored extends Error {}
+  try {
+    return await app.db.transaction(async (tx) => {
+      const entries = entryRows(sa, input.kind, page.items);
+      const stored = run.dryRun ? [] : await upsertDirectoryEntries(tx, entries);
+      const entryIds = new Map(stored.map((s) => [s.emailLower, s.id]));
+      const existing = await alreadyProvisioned(
+        tx,
+        sa.id,
+        entries.map((e) => e.emailLower),
+      );
+      const inserted = await insertRunItems(
+        tx,
+        entries.map((e) => {
+          const skip: SkipReason | undefined = e.suspended
+            ? 'user_suspended'
+            : !e.hasMailbox
+              ? 'mailbox_not_enabled'
+              : existing.has(e.emailLower)
+                ? 'already_provisioned'
+                : undefined;
+          return {
+            id: newId('runItem'),
+            runId: run.id,
+            kind: e.kind,
+            email: e.email,
+            emailLower: e.emailLower,
+            directoryEntryId: entryIds.get(e.emailLower) ?? null,
+            status: skip ? 'skipped' : 'pending',
+            errorKey: skip ?? null,
+            errorDescription: skip ? SKIP_DESCRIPTIONS[skip] : null,
+          };
+        }),
+      );
+      const skipped = inserted.filter((i) => i.status === 'skipped').length;
+      const next = { pageToken: page.nextCursor, done: page.nextCursor === null, pages: input.page + 1 };
+      // Last statement: it holds the run row until commit, and refuses a page stored already.
+      const cursor = await recordListedPage(tx, run.id, input.kind, input.page, next, {
+        listed: inserted.length,
+        skipped,
       });
+      if (!cursor) {
+        throw new PageAlreadyStored();
+      }
+      if (!next.done) {
+        fx.listPages.push({ runId: run.id, kind: input.kind, page: input.page + 1 });
+      }
+      const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
+      for (let i = 0; i < pending.length; i += PROVISION_BATCH) {
+        fx.provisionBatches.push({
+          runId: run.id,
+          itemIds: pending.slice(i, i + PROVISION_BATCH),
+          priority: priorityForPage(input.page),
+        });
+      }
+      if (run.include.every((k) => cursor[k]?.done) && pending.length === 0) {
+        fx.finish = true; // runs.finish checks that nothing else is pending.
+      }
+      return fx;
+    });
+  } catch (err) {
+    if (err instanceof PageAlreadyStored) {
+      return noEffects();
     }
-    if (allListed && (await countPending(tx, run.id)) === 0) {
-      fx.finish = true;
-    }
-    return fx;
-  });
+    throw err;
+  }
 }
 
 type Outcome =
@@ -340,163 +340,179 @@ export async function provisionBatch(
   if (items.length === 0) {
     return fx;
   }
+  let decided: Outcome[];
+  let transient = 0;
   if (!sa || sa.status === 'revoked') {
-    await app.db.transaction(async (tx) => {
-      const moved = await moveItems(
-        tx,
-        items.map((i) => i.id),
-        'pending',
-        {
-          status: 'failed',
-          errorKey: 'service_account_revoked',
-          errorDescription: REASON_DESCRIPTIONS.service_account_revoked,
-        },
-      );
-      await addRunCounts(tx, run.id, { failed: moved.length });
-    });
-    return fx;
+    decided = items.map((item) => ({ item, ok: false, reason: 'service_account_revoked', detail: '' }));
+  } else {
+    const entryIds = items.map((i) => i.directoryEntryId).filter((x): x is string => !!x);
+    const entries = new Map((await findEntries(app.db, entryIds)).map((e) => [e.id, e]));
+    const outcomes = await mapLimit(items, BATCH_PARALLELISM, (item) =>
+      checkItem(
+        app,
+        sa,
+        run,
+        item,
+        item.directoryEntryId ? entries.get(item.directoryEntryId) : undefined,
+        opts.lastAttempt,
+        opts.signal,
+      ),
+    );
+    decided = outcomes.filter((o): o is Outcome => o !== undefined);
+    transient = outcomes.length - decided.length;
   }
-  const entries = new Map(
-    (
-      await findEntries(
-        app.db,
-        items.map((i) => i.directoryEntryId).filter((x): x is string => !!x),
-      )
-    ).map((e) => [e.id, e]),
-  );
-  const outcomes = await mapLimit(items, BATCH_PARALLELISM, (item) =>
-    checkItem(
-      app,
-      sa,
-      run,
-      item,
-      item.directoryEntryId ? entries.get(item.directoryEntryId) : undefined,
-      opts.lastAttempt,
-      opts.signal,
-    ),
-  );
-  const decided = outcomes.filter((o): o is Outcome => o !== undefined);
-  const transient = outcomes.length - decided.length;
-
-  await app.db.transaction(async (tx) => {
-    const locked = await lockRun(tx, run.id);
-    if (!locked || !isActive(locked)) {
-      return;
+  try {
+    await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided, fx));
+  } catch (err) {
+    if (err instanceof RunNoLongerActive) {
+      return noEffects(); // Cancelled meanwhile: nothing of this batch is kept.
     }
-    let provisioned = 0;
-    let failed = 0;
-    for (const o of decided) {
-      if (!o.ok) {
-        const moved = await moveItems(tx, [o.item.id], 'pending', {
-          status: 'failed',
-          errorKey: o.reason,
-          errorDescription: `${REASON_DESCRIPTIONS[o.reason]}${o.detail ? ` (${o.detail.slice(0, 300)})` : ''}`,
-        });
-        if (moved.length === 0) {
-          continue;
-        }
-        failed += 1;
-        if (locked.callbackUrl && !locked.dryRun) {
-          const id = deliveryIdFor(`run:${run.id}:${o.item.id}`);
-          await storeDelivery(tx, app, {
-            id,
-            applicationId: locked.applicationId,
-            kind: 'callback',
-            url: locked.callbackUrl,
-            runId: run.id,
-            body: {
-              authorization: {
-                error: oauthErrorFor(o.reason),
-                error_key: o.reason,
-                error_description: REASON_DESCRIPTIONS[o.reason],
-                state: locked.state,
-                email: o.item.email,
-              },
-            },
-          });
-          fx.deliveries.push(id);
-        }
-        continue;
-      }
-      if (locked.dryRun) {
-        provisioned += (await moveItems(tx, [o.item.id], 'pending', { status: 'would_provision' })).length;
-        continue;
-      }
-      const { account } = await upsertProvisionedAccount(
-        tx,
-        {
-          applicationId: locked.applicationId,
-          serviceAccountId: sa.id,
-          provider: sa.provider,
-          kind: o.entry.kind,
-          email: o.entry.email,
-          name: o.entry.name,
-          providerId: o.entry.providerId,
-          scope: locked.scope,
-          directoryEntryId: o.item.directoryEntryId,
-          // verify=directory: the scheduler's first Profile check does the mailbox check, soon but spread out.
-          nextCheckAt:
-            locked.verify === 'directory'
-              ? new Date(Date.now() + Math.random() * 3_600_000)
-              : firstCheckAt(app.config.scheduler.profileCheckIntervalSecs),
-          calendars: o.calendars,
-        },
-        {
-          account: () => newId('account'),
-          profile: () => newId('profile'),
-          calendar: () => newId('calendar'),
-        },
-      );
-      const moved = await moveItems(tx, [o.item.id], 'pending', {
-        status: 'provisioned',
-        accountId: account.id,
-      });
-      if (moved.length === 0) {
-        continue;
-      }
-      provisioned += 1;
-      if (locked.callbackUrl) {
-        const code = newOpaqueToken();
-        await insertAuthorizationCode(tx, {
-          id: newId('code'),
-          applicationId: locked.applicationId,
-          codeHash: hashToken(code),
-          subjectType: 'account',
-          accountId: account.id,
-          serviceAccountId: null,
-          redirectUri: locked.callbackUrl,
-          scope: locked.scope,
-          expiresAt: new Date(Date.now() + CODE_TTL_SECS * 1000),
-        });
-        const id = deliveryIdFor(`run:${run.id}:${o.item.id}`);
-        await storeDelivery(tx, app, {
-          id,
-          applicationId: locked.applicationId,
-          kind: 'callback',
-          url: locked.callbackUrl,
-          runId: run.id,
-          accountId: account.id,
-          body: { authorization: { code, state: locked.state, email: o.item.email } },
-        });
-        fx.deliveries.push(id);
-      }
-    }
-    await addRunCounts(tx, run.id, { provisioned, failed });
-    const allListed = locked.include.every((k) => locked.cursor[k]?.done);
-    if (transient === 0 && allListed && (await countPending(tx, run.id)) === 0) {
-      fx.finish = true;
-    }
-  });
+    throw err;
+  }
   if (transient > 0) {
     // Queue what was decided, then let BullMQ retry the batch for the rest.
     await applyEffects(app, run.id, fx);
     throw new TransientBatchError(transient);
   }
+  if (run.include.every((k) => run.cursor[k]?.done) && (await countPending(app.db, run.id)) === 0) {
+    fx.finish = true;
+  }
   return fx;
+}
+
+class RunNoLongerActive extends Error {}
+
+/**
+ * Writes a batch's outcomes in a handful of multi-row statements: Accounts, Profiles and Calendars;
+ * item statuses (only items still pending move, so a duplicate job changes nothing); codes and
+ * callbacks for the items that moved; and, last, the run's counts (which locks the run row only
+ * until commit, and refuses if the run was cancelled meanwhile).
+ */
+async function recordOutcomes(
+  app: AppContext,
+  tx: DbOrTx,
+  run: ProvisioningRun,
+  sa: ServiceAccount | undefined,
+  decided: Outcome[],
+  fx: PipelineEffects,
+): Promise<void> {
+  const failures = decided.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
+  const successes = decided.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
+  const failedIds = new Set(
+    await markFailed(
+      tx,
+      failures.map((o) => ({
+        itemId: o.item.id,
+        errorKey: o.reason,
+        errorDescription: `${REASON_DESCRIPTIONS[o.reason]}${o.detail ? ` (${o.detail.slice(0, 300)})` : ''}`,
+      })),
+    ),
+  );
+  let provisioned = 0;
+  const moved: { item: RunItem; accountId: string }[] = [];
+  if (run.dryRun) {
+    provisioned = (
+      await moveItems(
+        tx,
+        successes.map((o) => o.item.id),
+        'pending',
+        { status: 'would_provision' },
+      )
+    ).length;
+  } else if (sa && successes.length > 0) {
+    const created = await upsertProvisionedAccounts(
+      tx,
+      successes.map((o) => ({
+        applicationId: run.applicationId,
+        serviceAccountId: sa.id,
+        provider: sa.provider,
+        kind: o.entry.kind,
+        email: o.entry.email,
+        name: o.entry.name,
+        providerId: o.entry.providerId,
+        scope: run.scope,
+        directoryEntryId: o.item.directoryEntryId,
+        // verify=directory: the scheduler's first Profile check does the mailbox check, soon but spread out.
+        nextCheckAt:
+          run.verify === 'directory'
+            ? new Date(Date.now() + Math.random() * 3_600_000)
+            : firstCheckAt(app.config.scheduler.profileCheckIntervalSecs),
+        calendars: o.calendars,
+      })),
+      { account: () => newId('account'), profile: () => newId('profile'), calendar: () => newId('calendar') },
+    );
+    const pairs = successes.map((o, i) => ({ item: o.item, accountId: created[i]?.account.id ?? '' }));
+    const movedIds = new Set(
+      await markProvisioned(
+        tx,
+        pairs.map((p) => ({ itemId: p.item.id, accountId: p.accountId })),
+      ),
+    );
+    moved.push(...pairs.filter((p) => movedIds.has(p.item.id)));
+    provisioned = moved.length;
+  }
+  if (run.callbackUrl && !run.dryRun) {
+    const codes: NewAuthorizationCode[] = [];
+    const deliveries: NewDelivery[] = [];
+    const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
+    const delivery = (itemId: string, body: unknown, accountId: string | null): NewDelivery => ({
+      id: deliveryIdFor(`run:${run.id}:${itemId}`),
+      applicationId: run.applicationId,
+      kind: 'callback',
+      url: run.callbackUrl ?? '',
+      bodyEncrypted: app.keyring.encrypt(JSON.stringify(body)),
+      runId: run.id,
+      accountId,
+      nextAttemptAt: new Date(),
+    });
+    for (const { item, accountId } of moved) {
+      const code = newOpaqueToken();
+      codes.push({
+        id: newId('code'),
+        applicationId: run.applicationId,
+        codeHash: hashToken(code),
+        subjectType: 'account',
+        accountId,
+        serviceAccountId: null,
+        redirectUri: run.callbackUrl,
+        scope: run.scope,
+        expiresAt,
+      });
+      deliveries.push(
+        delivery(item.id, { authorization: { code, state: run.state, email: item.email } }, accountId),
+      );
+    }
+    for (const o of failures.filter((f) => failedIds.has(f.item.id))) {
+      deliveries.push(
+        delivery(
+          o.item.id,
+          {
+            authorization: {
+              error: oauthErrorFor(o.reason),
+              error_key: o.reason,
+              error_description: REASON_DESCRIPTIONS[o.reason],
+              state: run.state,
+              email: o.item.email,
+            },
+          },
+          null,
+        ),
+      );
+    }
+    await insertAuthorizationCodes(tx, codes);
+    fx.deliveries.push(...(await insertDeliveriesOnce(tx, deliveries)));
+  }
+  if (!(await addRunCountsIfActive(tx, run.id, { provisioned, failed: failedIds.size }))) {
+    throw new RunNoLongerActive();
+  }
 }
 
 /** `runs.finish`: the final status, once nothing is pending. Idempotent. */
 export async function finishRun(app: AppContext, runId: string): Promise<void> {
+  // Cheap check first: only take the run's lock when it looks finished.
+  if ((await countPending(app.db, runId)) > 0) {
+    return;
+  }
   await app.db.transaction(async (tx) => {
     const run = await lockRun(tx, runId);
     if (!run || !isActive(run)) {

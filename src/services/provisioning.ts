@@ -4,7 +4,7 @@ import {
   failureReasons,
   findRun,
   insertRun,
-  lockRun,
+  markRunCancelled,
   moveItems,
   pageItems,
   pendingItemIds,
@@ -172,10 +172,6 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
   let requeued = 0;
   const batches: string[][] = [];
   await app.db.transaction(async (tx) => {
-    const locked = await lockRun(tx, run.id);
-    if (!locked) {
-      return;
-    }
     let after = '';
     for (;;) {
       const failed = await pageItems(tx, run.id, { status: 'failed', after, limit: 1000 });
@@ -219,24 +215,23 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
   return { requeued };
 }
 
-/** Stops a run promptly: pending items are cancelled; Accounts already created stay. */
+/**
+ * Stops a run promptly: Accounts already created stay. First the status flips (a short
+ * transaction), so every batch still in flight rolls itself back when it finds the run no longer
+ * active; then the pending items are marked cancelled, in chunks. Lock order everywhere is items
+ * first, run row last, so this never deadlocks with running batches.
+ */
 export async function cancelRun(app: AppContext, run: ProvisioningRun): Promise<{ cancelled: number }> {
-  return app.db.transaction(async (tx) => {
-    const locked = await lockRun(tx, run.id);
-    if (!locked || !['queued', 'listing', 'provisioning'].includes(locked.status)) {
-      return { cancelled: 0 };
+  if (!(await markRunCancelled(app.db, run.id))) {
+    return { cancelled: 0 };
+  }
+  let cancelled = 0;
+  for (;;) {
+    const ids = await pendingItemIds(app.db, run.id, '', 5000);
+    cancelled += (await moveItems(app.db, ids, 'pending', { status: 'cancelled' })).length;
+    if (ids.length < 5000) {
+      break;
     }
-    let cancelled = 0;
-    let after = '';
-    for (;;) {
-      const ids = await pendingItemIds(tx, run.id, after, 5000);
-      cancelled += (await moveItems(tx, ids, 'pending', { status: 'cancelled' })).length;
-      if (ids.length < 5000) {
-        break;
-      }
-      after = ids[ids.length - 1] ?? after;
-    }
-    await updateRun(tx, run.id, { status: 'cancelled', finishedAt: new Date() });
-    return { cancelled };
-  });
+  }
+  return { cancelled };
 }

@@ -41,89 +41,113 @@ export type ProvisionedMailbox = {
 export type IdFactory = { account: () => string; profile: () => string; calendar: () => string };
 
 /**
- * Creates or re-uses the one Account for (Service Account, lower-cased email), with its Profile and
- * Calendars, reconnecting the Profile and re-activating the Account. Conflict-safe: two concurrent
- * callers end with one Account. Must run inside a transaction.
+ * Creates or re-uses the one Account for each (Service Account, lower-cased email), with its
+ * Profile and Calendars, reconnecting the Profile and re-activating the Account. Three multi-row
+ * statements for the whole batch. Conflict-safe: concurrent callers end with one Account per email.
+ * Must run inside a transaction; emails must be distinct within the batch.
  */
-export async function upsertProvisionedAccount(
+export async function upsertProvisionedAccounts(
   tx: DbOrTx,
-  m: ProvisionedMailbox,
+  batch: ProvisionedMailbox[],
   ids: IdFactory,
-): Promise<{ account: Account; profile: Profile; created: boolean }> {
-  const emailLower = m.email.toLowerCase();
-  const [account] = await tx
+): Promise<{ account: Account; profile: Profile }[]> {
+  if (batch.length === 0) {
+    return [];
+  }
+  const now = new Date();
+  const accountRows = await tx
     .insert(accounts)
-    .values({
-      id: ids.account(),
-      applicationId: m.applicationId,
-      serviceAccountId: m.serviceAccountId,
-      directoryEntryId: m.directoryEntryId,
-      kind: m.kind,
-      email: m.email,
-      emailLower,
-      name: m.name,
-      scope: m.scope,
-    })
+    .values(
+      batch.map((m) => ({
+        id: ids.account(),
+        applicationId: m.applicationId,
+        serviceAccountId: m.serviceAccountId,
+        directoryEntryId: m.directoryEntryId,
+        kind: m.kind,
+        email: m.email,
+        emailLower: m.email.toLowerCase(),
+        name: m.name,
+        scope: m.scope,
+      })),
+    )
     .onConflictDoUpdate({
       target: [accounts.serviceAccountId, accounts.emailLower],
       set: {
-        name: m.name,
-        kind: m.kind,
-        scope: m.scope,
+        name: sql`excluded.name`,
+        kind: sql`excluded.kind`,
+        scope: sql`excluded.scope`,
         status: 'active',
         revokedAt: null,
         directoryEntryId: sql`coalesce(excluded.directory_entry_id, ${accounts.directoryEntryId})`,
-        updatedAt: new Date(),
+        updatedAt: now,
       },
     })
     .returning();
-  if (!account) {
-    throw new Error('account upsert returned nothing');
-  }
-  const created = account.createdAt.getTime() === account.updatedAt.getTime();
-  const [profile] = await tx
+  const accountByEmail = new Map(accountRows.map((a) => [`${a.serviceAccountId}|${a.emailLower}`, a]));
+  const pairs = batch.map((m) => {
+    const account = accountByEmail.get(`${m.serviceAccountId}|${m.email.toLowerCase()}`);
+    if (!account) {
+      throw new Error(`account upsert returned nothing for ${m.email}`);
+    }
+    return { m, account };
+  });
+  const profileRows = await tx
     .insert(profiles)
-    .values({
-      id: ids.profile(),
-      accountId: account.id,
-      serviceAccountId: m.serviceAccountId,
-      provider: m.provider,
-      providerProfileId: m.providerId,
-      profileName: m.email,
-      nextCheckAt: m.nextCheckAt,
-    })
+    .values(
+      pairs.map(({ m, account }) => ({
+        id: ids.profile(),
+        accountId: account.id,
+        serviceAccountId: m.serviceAccountId,
+        provider: m.provider,
+        providerProfileId: m.providerId,
+        profileName: m.email,
+        nextCheckAt: m.nextCheckAt,
+      })),
+    )
     .onConflictDoUpdate({
       target: profiles.accountId,
       set: {
-        providerProfileId: m.providerId,
-        profileName: m.email,
+        providerProfileId: sql`excluded.provider_profile_id`,
+        profileName: sql`excluded.profile_name`,
         connected: true,
         disconnectReason: null,
         disconnectedAt: null,
         failureCount: 0,
-        lastCheckedAt: new Date(),
-        nextCheckAt: m.nextCheckAt,
-        updatedAt: new Date(),
+        lastCheckedAt: now,
+        nextCheckAt: sql`excluded.next_check_at`,
+        updatedAt: now,
       },
     })
     .returning();
-  if (!profile) {
-    throw new Error('profile upsert returned nothing');
-  }
-  if (m.calendars.length > 0) {
+  const profileByAccount = new Map(profileRows.map((p) => [p.accountId, p]));
+  const out = pairs.map(({ m, account }) => {
+    const profile = profileByAccount.get(account.id);
+    if (!profile) {
+      throw new Error(`profile upsert returned nothing for ${m.email}`);
+    }
+    return { m, account, profile };
+  });
+  const seen = new Set<string>();
+  const calendarRows = out.flatMap(({ m, account, profile }) =>
+    m.calendars
+      .filter((c) => {
+        const key = `${profile.id}|${c.providerCalendarId}`;
+        return seen.has(key) ? false : (seen.add(key), true);
+      })
+      .map((c) => ({
+        id: ids.calendar(),
+        profileId: profile.id,
+        accountId: account.id,
+        providerCalendarId: c.providerCalendarId,
+        name: c.name,
+        readonly: c.readonly,
+        primary: c.primary,
+      })),
+  );
+  if (calendarRows.length > 0) {
     await tx
       .insert(calendars)
-      .values(
-        m.calendars.map((c) => ({
-          id: ids.calendar(),
-          profileId: profile.id,
-          accountId: account.id,
-          providerCalendarId: c.providerCalendarId,
-          name: c.name,
-          readonly: c.readonly,
-          primary: c.primary,
-        })),
-      )
+      .values(calendarRows)
       .onConflictDoUpdate({
         target: [calendars.profileId, calendars.providerCalendarId],
         set: {
@@ -131,11 +155,24 @@ export async function upsertProvisionedAccount(
           readonly: sql`excluded.readonly`,
           primary: sql`excluded.is_primary`,
           deletedAt: null,
-          updatedAt: new Date(),
+          updatedAt: now,
         },
       });
   }
-  return { account, profile, created };
+  return out.map(({ account, profile }) => ({ account, profile }));
+}
+
+/** One mailbox: see upsertProvisionedAccounts. */
+export async function upsertProvisionedAccount(
+  tx: DbOrTx,
+  m: ProvisionedMailbox,
+  ids: IdFactory,
+): Promise<{ account: Account; profile: Profile }> {
+  const [one] = await upsertProvisionedAccounts(tx, [m], ids);
+  if (!one) {
+    throw new Error('account upsert returned nothing');
+  }
+  return one;
 }
 
 /** Marks an Account revoked and stops checking its Profile. */

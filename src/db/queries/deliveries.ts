@@ -71,3 +71,16 @@ export async function reviveDelivery(db: DbOrTx, id: string): Promise<boolean> {
     .returning({ id: outboundDeliveries.id });
   return rows.length > 0;
 }
+
+/** Inserts many deliveries in one statement, skipping ids that exist; returns the inserted ids. */
+export async function insertDeliveriesOnce(db: DbOrTx, rows: NewDelivery[]): Promise<string[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  const inserted = await db
+    .insert(outboundDeliveries)
+    .values(rows)
+    .onConflictDoNothing()
+    .returning({ id: outboundDeliveries.id });
+  return inserted.map((r) => r.id);
+}

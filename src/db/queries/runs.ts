@@ -8,6 +8,7 @@ import {
   type ProvisioningRun,
   provisioningRuns,
   type RunCursor,
+  type RunInclude,
 } from '../schema/provisioning-runs.js';
 import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
 
@@ -275,4 +276,110 @@ export async function pendingItemIds(
     .orderBy(asc(runItems.id))
     .limit(limit);
   return rows.map((r) => r.id);
+}
+
+/**
+ * Marks items provisioned with their Accounts, in one statement; only items still pending move.
+ * Returns the ids that moved.
+ */
+export async function markProvisioned(
+  db: DbOrTx,
+  pairs: { itemId: string; accountId: string }[],
+): Promise<string[]> {
+  if (pairs.length === 0) {
+    return [];
+  }
+  const values = sql.join(
+    pairs.map((p) => sql`(${p.itemId}, ${p.accountId})`),
+    sql`, `,
+  );
+  const rows = await db.execute<{ id: string }>(sql`
+    update run_items set status = 'provisioned', account_id = v.account_id, error_key = null, error_description = null,
+      attempts = run_items.attempts + 1, updated_at = now()
+    from (values ${values}) as v(id, account_id)
+    where run_items.id = v.id and run_items.status = 'pending'
+    returning run_items.id`);
+  return [...rows].map((r) => r.id);
+}
+
+/** Marks items failed, each with its own reason, in one statement; only pending items move. */
+export async function markFailed(
+  db: DbOrTx,
+  rows: { itemId: string; errorKey: string; errorDescription: string }[],
+): Promise<string[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  const values = sql.join(
+    rows.map((r) => sql`(${r.itemId}, ${r.errorKey}, ${r.errorDescription})`),
+    sql`, `,
+  );
+  const moved = await db.execute<{ id: string }>(sql`
+    update run_items set status = 'failed', error_key = v.error_key, error_description = v.error_description,
+      attempts = run_items.attempts + 1, updated_at = now()
+    from (values ${values}) as v(id, error_key, error_description)
+    where run_items.id = v.id and run_items.status = 'pending'
+    returning run_items.id`);
+  return [...moved].map((r) => r.id);
+}
+
+/**
+ * Adds to the counts of a run that is still active; false when it no longer is (cancelled), so the
+ * caller rolls its batch back. The run row is locked from here to commit: keep it the last statement.
+ */
+export async function addRunCountsIfActive(
+  db: DbOrTx,
+  id: string,
+  delta: Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>,
+): Promise<boolean> {
+  const rows = await db.execute<{ id: string }>(sql`
+    update provisioning_runs set
+      listed = listed + ${delta.listed ?? 0}, provisioned = provisioned + ${delta.provisioned ?? 0},
+      skipped = skipped + ${delta.skipped ?? 0}, failed = failed + ${delta.failed ?? 0}, updated_at = now()
+    where id = ${id} and status in ('queued', 'listing', 'provisioning')
+    returning id`);
+  return rows.length > 0;
+}
+
+/**
+ * Records a listed page: counts, and this kind's cursor — only if the cursor still points at
+ * `page` (so a duplicate job changes nothing) and the run is active. Moves the run from listing to
+ * provisioning when every kind is listed. Returns the new cursor, or undefined when nothing changed.
+ */
+export async function recordListedPage(
+  db: DbOrTx,
+  id: string,
+  kind: string,
+  page: number,
+  next: { pageToken: string | null; done: boolean; pages: number },
+  delta: { listed: number; skipped: number },
+): Promise<RunCursor | undefined> {
+  const rows = await db.execute<{ cursor: RunCursor; include: string[] }>(sql`
+    update provisioning_runs set
+      cursor = jsonb_set(cursor, ${`{${kind}}`}::text[], ${JSON.stringify(next)}::jsonb),
+      listed = listed + ${delta.listed}, skipped = skipped + ${delta.skipped}, updated_at = now()
+    where id = ${id} and status in ('queued', 'listing', 'provisioning')
+      and coalesce((cursor -> ${kind} ->> 'pages')::int, 0) = ${page}
+      and coalesce((cursor -> ${kind} ->> 'done')::boolean, false) = false
+    returning cursor, include`);
+  const row = rows[0];
+  if (!row) {
+    return undefined;
+  }
+  if (row.include.every((k) => row.cursor[k as RunInclude]?.done)) {
+    await db.execute(
+      sql`update provisioning_runs set status = 'provisioning' where id = ${id} and status = 'listing'`,
+    );
+  }
+  return row.cursor;
+}
+
+/** Flips an active run to cancelled; false when it was not active. */
+export async function markRunCancelled(db: DbOrTx, id: string): Promise<boolean> {
+  const rows = await db
+    .update(provisioningRuns)
+    .set({ status: 'cancelled', finishedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(provisioningRuns.id, id), inArray(provisioningRuns.status, [...ACTIVE_RUN_STATUSES])))
+    .returning({ id: provisioningRuns.id });
+  return rows.length > 0;
 }

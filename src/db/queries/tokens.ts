@@ -175,3 +175,9 @@ export async function deleteExpiredBatch(
     .returning({ id: tokens.id });
   return { codes: codes.length, tokens: dead.length };
 }
+
+export async function insertAuthorizationCodes(db: DbOrTx, rows: NewAuthorizationCode[]): Promise<void> {
+  if (rows.length > 0) {
+    await db.insert(authorizationCodes).values(rows);
+  }
+}
