@@ -7,7 +7,9 @@ import type { Db } from '../../src/db/client.js';
  * nothing pending at the end, one item per email, one Account per (Service Account, email), and
  * one stored callback per provisioned or failed item.
  */
-export async function expectRunConsistent(db: Db, runId: string, serviceAccountId: string): Promise<Record<string, number>> {
+export type RunFacts = Record<string, number> & { items: number; callbacks: number };
+
+export async function expectRunConsistent(db: Db, runId: string, serviceAccountId: string): Promise<RunFacts> {
   const [run] = await db.execute<{ listed: number; provisioned: number; skipped: number; failed: number; status: string }>(
     sql`select listed, provisioned, skipped, failed, status from provisioning_runs where id = ${runId}`,
   );
