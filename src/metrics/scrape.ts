@@ -185,6 +185,7 @@ export function createMetricsEndpoint(opts: ScrapeOptions): MetricsEndpoint {
     registers: [registry],
     async collect() {
       this.reset();
+      this.set({ kind: 'callback', status: 'delivered' }, 0);
       await from('postgres', snapshot, (s) => {
         for (const r of s.deliveries) {
           this.set({ kind: r.kind, status: r.status }, r.attempts);

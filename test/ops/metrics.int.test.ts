@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, type Server } from '../../src/api/server.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/worker.js';
@@ -170,5 +171,17 @@ describe('GET /metrics', () => {
       await publisher.close();
     }
     expect(value(await scrape(), 'ec_metrics_worker_processes')).toBe(0);
+  });
+
+  it('backs every metric the Grafana dashboard queries', async () => {
+    const dashboard = readFileSync(new URL('../../deploy/grafana-dashboard.json', import.meta.url), 'utf8');
+    const used = new Set(
+      [...dashboard.matchAll(/\b((?:ec|process|nodejs)_[a-z0-9_]+)/g)].map((m) =>
+        (m[1] as string).replace(/_(bucket|count|sum)$/, ''),
+      ),
+    );
+    const exported = new Set((await scrape()).map((s) => s.name.replace(/_(bucket|count|sum)$/, '')));
+    expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+    expect(used.size).toBeGreaterThan(12);
   });
 });
