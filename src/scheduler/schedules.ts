@@ -10,6 +10,9 @@ export type Schedule = { id: string; job: JobName } & (
   | { pattern: string; tz?: string }
 );
 
+/** How often the reconciler looks for lost queue work. */
+export const RECONCILE_EVERY_MS = 60_000;
+
 /** How often expired codes and tokens are deleted. */
 export const TOKEN_CLEANUP_EVERY_MS = 3_600_000;
 
@@ -26,5 +29,7 @@ export function schedules(s: Config['scheduler']): Schedule[] {
       everyMs: s.sweepIntervalSecs * 1000,
     },
     { id: 'tokens.cleanup', job: 'tokens.cleanup', everyMs: TOKEN_CLEANUP_EVERY_MS },
+    // Puts back queue work Postgres says is unfinished (stalled runs, overdue deliveries).
+    { id: 'runs.reconcile', job: 'runs.reconcile', everyMs: RECONCILE_EVERY_MS },
   ];
 }
