@@ -65,6 +65,22 @@ const routes: Route[] = [
   { method: 'GET', path: () => '/v1/account', kind: 'account', ok: 200 },
   { method: 'GET', path: () => '/v1/profiles', kind: 'account', ok: 200 },
   { method: 'GET', path: () => '/v1/calendars', kind: 'account', ok: 200 },
+  { method: 'GET', path: () => '/v1/channels', kind: 'account', ok: 200 },
+  {
+    method: 'POST',
+    path: () => '/v1/channels',
+    kind: 'account',
+    body: () => ({ callback_url: `${receiver.url}/channel` }),
+    ok: 200,
+  },
+  {
+    method: 'POST',
+    path: () => '/v1/provisioning_runs',
+    kind: 'service_account',
+    body: () => ({ include: ['rooms'], dry_run: true }),
+    ok: 202,
+  },
+  { method: 'GET', path: () => '/v1/provisioning_runs', kind: 'service_account', ok: 200 },
 ];
 
 const credentialFor = (kind: Kind) =>
