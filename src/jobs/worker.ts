@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../services/context.js';
@@ -31,6 +32,8 @@ export type WorkerOptions = {
 export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
   const registry = buildRegistry();
   const controller = new AbortController();
+  // Every provider call of every active job listens to this one signal.
+  setMaxListeners(0, controller.signal);
   const processor = createProcessor(registry, app, controller.signal, opts.observeJob);
   const workers = (opts.queues ?? QUEUE_NAMES).map((queue) => {
     const worker = new Worker(queue, processor, {
