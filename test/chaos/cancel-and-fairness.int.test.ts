@@ -6,10 +6,20 @@ import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { expectRunConsistent } from '../helpers/invariants.js';
 import { api, getRun, startRun, waitForRun } from '../helpers/runs.js';
 
-const t = useTestApp({ sandbox: { google: { users: 20_000, rooms: 0 }, microsoft: { users: 200, rooms: 0 }, faults: { latencyMs: 5 } } });
+const t = useTestApp({
+  sandbox: {
+    google: { users: 20_000, rooms: 0 },
+    microsoft: { users: 200, rooms: 0 },
+    faults: { latencyMs: 5 },
+  },
+});
 
 const accountsOf = async (serviceAccountId: string) =>
-  (await t.runtime.app.db.execute<{ n: number }>(sql`select count(*)::int as n from accounts where service_account_id = ${serviceAccountId}`))[0]?.n ?? 0;
+  (
+    await t.runtime.app.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from accounts where service_account_id = ${serviceAccountId}`,
+    )
+  )[0]?.n ?? 0;
 
 describe('runs side by side', () => {
   it('a 200-item run started with a 20,000-item run finishes first; cancelling stops the big one promptly', async () => {
@@ -27,7 +37,12 @@ describe('runs side by side', () => {
     expect(bigNow.counts.provisioned + bigNow.counts.skipped + bigNow.counts.failed).toBeLessThan(20_000);
 
     // Cancel: the run stops, pending items are cancelled, Accounts already created stay.
-    const cancel = await api<{ cancelled: number }>(t, big.access_token, 'POST', `/v1/provisioning_runs/${bigRun.id}/cancel`);
+    const cancel = await api<{ cancelled: number }>(
+      t,
+      big.access_token,
+      'POST',
+      `/v1/provisioning_runs/${bigRun.id}/cancel`,
+    );
     expect(cancel.status).toBe(202);
     const atCancel = await accountsOf(big.service_account_id);
     const cancelled = await getRun(t, big.access_token, bigRun.id);
@@ -39,6 +54,8 @@ describe('runs side by side', () => {
     expect(after.counts).toEqual(cancelled.counts);
     await expectRunConsistent(t.runtime.app.db, bigRun.id, big.service_account_id);
     // A cancelled run cannot be retried.
-    expect((await api(t, big.access_token, 'POST', `/v1/provisioning_runs/${bigRun.id}/retry`)).status).toBe(409);
+    expect((await api(t, big.access_token, 'POST', `/v1/provisioning_runs/${bigRun.id}/retry`)).status).toBe(
+      409,
+    );
   }, 240_000);
 });

@@ -7,7 +7,11 @@ import { api, startRun, waitForRun } from '../helpers/runs.js';
 // 5% of provider answers are 500 and 5% are 429 (Retry-After): the run still ends with exact counts,
 // and only real mailbox problems end up failed.
 const t = useTestApp({
-  sandbox: { google: { users: 5000, rooms: 0 }, microsoft: false, faults: { rate500: 0.05, rate429: 0.05, retryAfterSecs: 1 } },
+  sandbox: {
+    google: { users: 5000, rooms: 0 },
+    microsoft: false,
+    faults: { rate500: 0.05, rate429: 0.05, retryAfterSecs: 1 },
+  },
 });
 
 describe('a 5,000-item run on a faulty provider', () => {
@@ -16,7 +20,12 @@ describe('a 5,000-item run on a faulty provider', () => {
     await t.sandbox.control.setFaults({ rate500: 0, rate429: 0 });
     const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
     await t.sandbox.control.setFaults({ rate500: 0.05, rate429: 0.05 });
-    const run = await waitForRun(t, sa.access_token, (await startRun(t, sa.access_token, { include: ['users'] })).id, 300_000);
+    const run = await waitForRun(
+      t,
+      sa.access_token,
+      (await startRun(t, sa.access_token, { include: ['users'] })).id,
+      300_000,
+    );
     expect(run.counts.listed).toBe(5000);
     expect(run.counts.pending).toBe(0);
     expect(run.counts.provisioned + run.counts.skipped + run.counts.failed).toBe(5000);
@@ -30,7 +39,12 @@ describe('a 5,000-item run on a faulty provider', () => {
 
     // Retry re-queues only the failed ones.
     await t.sandbox.control.setFaults({ rate500: 0, rate429: 0 });
-    const retried = await api<{ requeued: number }>(t, sa.access_token, 'POST', `/v1/provisioning_runs/${run.id}/retry`);
+    const retried = await api<{ requeued: number }>(
+      t,
+      sa.access_token,
+      'POST',
+      `/v1/provisioning_runs/${run.id}/retry`,
+    );
     expect(retried.json.requeued).toBe(run.counts.failed);
     const again = await waitForRun(t, sa.access_token, run.id, 120_000);
     expect(again.counts.listed).toBe(5000);

@@ -8,7 +8,9 @@ import { expectRunConsistent } from '../helpers/invariants.js';
 import { useReceiver } from '../helpers/receiver.js';
 import { getRun, startRun, waitForRun } from '../helpers/runs.js';
 
-const t = useTestApp({ sandbox: { google: false, microsoft: { users: 1500, rooms: 20 }, faults: { latencyMs: 3 } } });
+const t = useTestApp({
+  sandbox: { google: false, microsoft: { users: 1500, rooms: 20 }, faults: { latencyMs: 3 } },
+});
 const receiver = useReceiver();
 
 /** Deletes every key of this deployment (its QUEUE_PREFIX): what a Redis restart without persistence does to it. */
@@ -56,7 +58,9 @@ describe('Redis losing everything mid-run', () => {
       expect(facts.items).toBe(final.counts.listed);
       expect(final.counts.listed).toBeGreaterThanOrEqual(1500);
       const hits = await receiver.waitForCount(facts.callbacks, (r) => r.path === '/flush', 60_000);
-      const emails = new Set(hits.map((h) => (h.json as { authorization: { email: string } }).authorization.email));
+      const emails = new Set(
+        hits.map((h) => (h.json as { authorization: { email: string } }).authorization.email),
+      );
       expect(emails.size).toBe(facts.callbacks);
     } finally {
       clearInterval(sweeper);

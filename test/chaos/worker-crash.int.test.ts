@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { reconcile } from '../../src/services/reconcile.js';
 import { useTestApp } from '../helpers/app.js';
 import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { expectRunConsistent } from '../helpers/invariants.js';
 import { useReceiver } from '../helpers/receiver.js';
-import { reconcile } from '../../src/services/reconcile.js';
 import { getRun, startRun, waitForRun } from '../helpers/runs.js';
 import { spawnWorker, waitForExit } from '../helpers/worker-process.js';
 
@@ -20,7 +20,11 @@ describe('a worker killed with SIGKILL three times during a run', () => {
   it('loses, stalls and duplicates nothing', async () => {
     const app = await t.createApplication();
     const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
-    const run = await startRun(t, sa.access_token, { include: ['users'], callback_url: `${receiver.url}/crash`, state: 'chaos' });
+    const run = await startRun(t, sa.access_token, {
+      include: ['users'],
+      callback_url: `${receiver.url}/crash`,
+      state: 'chaos',
+    });
 
     const progressAtKill: number[] = [];
     for (let kill = 0; kill < 3; kill++) {
@@ -58,7 +62,9 @@ describe('a worker killed with SIGKILL three times during a run', () => {
       expect(facts.callbacks).toBe(final.counts.provisioned + final.counts.failed);
       // Every Account's callback arrives (at least once: a kill between POST and bookkeeping may repeat one).
       const hits = await receiver.waitForCount(facts.callbacks, (r) => r.path === '/crash', 60_000);
-      const emails = new Set(hits.map((h) => (h.json as { authorization: { email: string } }).authorization.email));
+      const emails = new Set(
+        hits.map((h) => (h.json as { authorization: { email: string } }).authorization.email),
+      );
       expect(emails.size).toBe(facts.callbacks);
     } finally {
       clearInterval(sweeper);

@@ -132,7 +132,11 @@ export async function upsertProvisionedAccounts(
     m.calendars
       .filter((c) => {
         const key = `${profile.id}|${c.providerCalendarId}`;
-        return seen.has(key) ? false : (seen.add(key), true);
+        if (seen.has(key)) {
+          return false;
+        }
+        seen.add(key);
+        return true;
       })
       .map((c) => ({
         id: ids.calendar(),
