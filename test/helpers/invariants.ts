@@ -9,10 +9,18 @@ import type { Db } from '../../src/db/client.js';
  */
 export type RunFacts = Record<string, number> & { items: number; callbacks: number };
 
-export async function expectRunConsistent(db: Db, runId: string, serviceAccountId: string): Promise<RunFacts> {
-  const [run] = await db.execute<{ listed: number; provisioned: number; skipped: number; failed: number; status: string }>(
-    sql`select listed, provisioned, skipped, failed, status from provisioning_runs where id = ${runId}`,
-  );
+export async function expectRunConsistent(
+  db: Db,
+  runId: string,
+  serviceAccountId: string,
+): Promise<RunFacts> {
+  const [run] = await db.execute<{
+    listed: number;
+    provisioned: number;
+    skipped: number;
+    failed: number;
+    status: string;
+  }>(sql`select listed, provisioned, skipped, failed, status from provisioning_runs where id = ${runId}`);
   const byStatus = Object.fromEntries(
     (
       await db.execute<{ status: string; n: number }>(
@@ -38,6 +46,8 @@ export async function expectRunConsistent(db: Db, runId: string, serviceAccountI
     sql`select count(distinct account_id)::int as n from run_items where run_id = ${runId} and status = 'provisioned'`,
   );
   expect(linked?.n).toBe(byStatus.provisioned ?? 0);
-  const [callbacks] = await db.execute<{ n: number }>(sql`select count(*)::int as n from outbound_deliveries where run_id = ${runId}`);
+  const [callbacks] = await db.execute<{ n: number }>(
+    sql`select count(*)::int as n from outbound_deliveries where run_id = ${runId}`,
+  );
   return { ...byStatus, items, callbacks: callbacks?.n ?? 0 };
 }

@@ -27,7 +27,10 @@ export function childEnv(t: TestApp, extra: Record<string, string> = {}): Record
 
 /** Starts `ec worker` as a separate process (so it can be SIGKILLed like a crashed container). */
 export function spawnWorker(t: TestApp, extra: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [EC, 'worker'], { env: childEnv(t, extra), stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [EC, 'worker'], {
+    env: childEnv(t, extra),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr?.on('data', () => {});
   return child;
 }
