@@ -3,6 +3,10 @@ import { accountsProvision } from './accounts-provision.job.js';
 import { authorizeMailbox } from './authorize-mailbox.job.js';
 import type { JobDefinition } from './define-job.js';
 import { directoryListPage } from './directory-list-page.job.js';
+import { directorySyncFinish } from './directory-sync-finish.job.js';
+import { directorySyncPage } from './directory-sync-page.job.js';
+import { directorySync } from './directory-sync-start.job.js';
+import { directorySyncSweep } from './directory-sync-sweep.job.js';
 import { profilesCheck } from './profiles-check.job.js';
 import { profilesCheckSweep } from './profiles-check-sweep.job.js';
 import { runFinish } from './run-finish.job.js';
@@ -29,6 +33,10 @@ export const JOBS = [
   serviceAccountsHealthCheck,
   serviceAccountsPauseProfiles,
   tokensCleanup,
+  directorySyncSweep,
+  directorySync,
+  directorySyncPage,
+  directorySyncFinish,
 ] as const;
 
 type AnyJob = (typeof JOBS)[number];

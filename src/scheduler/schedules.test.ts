@@ -12,6 +12,7 @@ describe('schedules', () => {
     expect(() => validateSchedules(list, buildRegistry())).not.toThrow();
     expect(list.find((s) => s.id === 'profiles.check-sweep')).toMatchObject({ everyMs: 30_000 });
     expect(list.find((s) => s.id === 'service-accounts.health-sweep')).toMatchObject({ everyMs: 30_000 });
+    expect(list.find((s) => s.id === 'directory.sync-sweep')).toMatchObject({ everyMs: 30_000 });
   });
 
   it('refuses unknown jobs, doubled ids, jobs that need a payload and bad intervals', () => {

@@ -28,6 +28,8 @@ export function schedules(s: Config['scheduler']): Schedule[] {
       job: 'service-accounts.health-sweep',
       everyMs: s.sweepIntervalSecs * 1000,
     },
+    // Claims the Service Accounts whose sync (every DIRECTORY_SYNC_INTERVAL_SECONDS) is due.
+    { id: 'directory.sync-sweep', job: 'directory.sync-sweep', everyMs: s.sweepIntervalSecs * 1000 },
     { id: 'tokens.cleanup', job: 'tokens.cleanup', everyMs: TOKEN_CLEANUP_EVERY_MS },
     // Puts back queue work Postgres says is unfinished (stalled runs, overdue deliveries).
     { id: 'runs.reconcile', job: 'runs.reconcile', everyMs: RECONCILE_EVERY_MS },

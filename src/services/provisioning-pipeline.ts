@@ -121,7 +121,8 @@ const SKIP_DESCRIPTIONS: Record<SkipReason, string> = {
   already_provisioned: 'An active Account already exists',
 };
 
-function entryRows(sa: ServiceAccount, kind: RunInclude, items: (DirectoryUser | DirectoryRoom)[]) {
+/** Directory entry rows for one listed page (also used by the directory sync, which sets `lastSeenAt`). */
+export function entryRows(sa: ServiceAccount, kind: RunInclude, items: (DirectoryUser | DirectoryRoom)[]) {
   const now = new Date();
   return items.map((i) => {
     const user = kind === 'users' ? (i as DirectoryUser) : undefined;
