@@ -5,7 +5,6 @@ import { buildServer } from '../api/server.js';
 import { type Config, loadConfig } from '../config.js';
 import { runMigrations } from '../db/migrate.js';
 import { activeDemoRuns } from '../db/queries/admin.js';
-import { countPending, findRun } from '../db/queries/runs.js';
 import { QUEUE_NAMES } from '../jobs/define-job.js';
 import { startWorkers } from '../jobs/worker.js';
 import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
@@ -84,32 +83,6 @@ async function clearEarlierDemo(rt: Runtime): Promise<number> {
     await cancelRun(rt.app, run);
   }
   return stale.length;
-}
-
-/**
- * Enqueues `runs.finish` (idempotent: it re-checks everything) for a run whose listing is complete
- * and whose items are all decided but which is still active. Works around a race in the pipeline: a
- * provision batch that read the run before the last page was stored never asks for the finish, and
- * nothing else does until the reconciler's stale threshold (2 min).
- */
-function nudgeFinish(rt: Runtime, runIds: string[]): () => void {
-  const timer = setInterval(() => {
-    void (async () => {
-      for (const id of runIds) {
-        const run = await findRun(rt.app.db, id);
-        const listed = run?.include.every((k) => run.cursor[k]?.done);
-        if (
-          run &&
-          listed &&
-          ['listing', 'provisioning'].includes(run.status) &&
-          (await countPending(rt.app.db, id)) === 0
-        ) {
-          await rt.app.enqueue('runs.finish', { runId: id });
-        }
-      }
-    })().catch(() => {});
-  }, 3_000);
-  return () => clearInterval(timer);
 }
 
 type OrgResult = { label: string; view: RunView; secs: number };
@@ -241,10 +214,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   // Both organizations are onboarded at once; their progress bars are shown one after the other.
   const runs = await Promise.all(orgs.map((o) => createRun(runtime.app, o.sa, null, request)));
   writeErr(`Onboarding both organizations (verify: ${opts.verify})…`);
-  const stopNudging = nudgeFinish(
-    runtime,
-    runs.map((r) => r.id),
-  );
   const results: OrgResult[] = [];
   for (const [i, org] of orgs.entries()) {
     const run = runs[i];
@@ -256,7 +225,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     const begun = view.started_at ? Date.parse(view.started_at) : finished;
     results.push({ label: org.label, view, secs: (finished - begun) / 1000 });
   }
-  stopNudging();
   const onboardSecs = (performance.now() - onboarding) / 1000;
   const totalSecs = (performance.now() - started) / 1000;
 

@@ -375,7 +375,9 @@ export async function provisionBatch(
     await applyEffects(app, run.id, fx);
     throw new TransientBatchError(transient);
   }
-  if (run.include.every((k) => run.cursor[k]?.done) && (await countPending(app.db, run.id)) === 0) {
+  // Re-read: the last directory page may have been stored while this batch ran.
+  const now = await findRun(app.db, run.id);
+  if (now?.include.every((k) => now.cursor[k]?.done) && (await countPending(app.db, run.id)) === 0) {
     fx.finish = true;
   }
   return fx;
