@@ -3,6 +3,7 @@ import { type Config, ConfigError, type ConfigMode, loadConfig } from '../config
 import { createDeps, type Deps } from '../deps.js';
 import { AppError, ValidationError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 
 /**
  * Shared plumbing of the CLI commands: config from the environment (the only place besides src/bin
@@ -28,6 +29,17 @@ export async function withDeps<T>(
     return await fn(deps);
   } finally {
     await deps.close();
+  }
+}
+
+/** Runs `fn` with a runtime (db + queues + providers) built from the environment, closed afterwards. */
+export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const config = cliConfig();
+  const runtime = createRuntime(config, cliLogger(config), { dbPoolSize: 3, applicationName: 'ec-cli' });
+  try {
+    return await fn(runtime);
+  } finally {
+    await runtime.close();
   }
 }
 

@@ -1,19 +1,9 @@
 import type { Command } from 'commander';
 import { countDeadDeliveries, deadDeliveries, reasonsOfRuns, runsWithFailures } from '../db/queries/admin.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 import { retryDeadDeliveries, retryFailedItems } from '../services/operations.js';
-import { cliConfig, cliLogger, writeOut } from './context.js';
+import { withRuntime, writeOut } from './context.js';
 import { renderTable } from './table.js';
-
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const config = cliConfig();
-  const runtime = createRuntime(config, cliLogger(config), { dbPoolSize: 3, applicationName: 'ec-cli' });
-  try {
-    return await fn(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
 
 export type FailuresReport = {
   dead_letters: {

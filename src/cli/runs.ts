@@ -3,7 +3,7 @@ import { findRun, listRuns } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isId } from '../lib/ids.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 import {
   cancelRun,
   createRun,
@@ -12,20 +12,9 @@ import {
   runJson,
   runRequestSchema,
 } from '../services/provisioning.js';
-import { cliConfig, cliLogger, writeErr, writeOut } from './context.js';
+import { withRuntime, writeErr, writeOut } from './context.js';
 import { reasonsTable, watchRun } from './run-progress.js';
 import { renderTable } from './table.js';
-
-/** Runs `fn` with a runtime (db + queues) built from the environment, closed afterwards. */
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const config = cliConfig();
-  const runtime = createRuntime(config, cliLogger(config), { dbPoolSize: 3, applicationName: 'ec-cli' });
-  try {
-    return await fn(runtime);
-  } finally {
-    await runtime.close();
-  }
-}
 
 function requireRunId(id: string): string {
   if (!isId('run', id)) {
