@@ -8,7 +8,7 @@ import { defineJob } from './define-job.js';
 
 /**
  * One provider page of a directory sync: stores its entries, renames, disconnects suspended
- * mailboxes, and queues the next page (users, then rooms) or the finishing step. Transient
+ * mailboxes, and queues the next page (rooms, then users) or the finishing step. Transient
  * provider errors retry; a refusal naming the Service Account marks it broken instead.
  */
 export const directorySyncPage = defineJob({

@@ -33,7 +33,7 @@ import { confirmServiceAccountBroken } from './service-account-health.js';
 
 /**
  * Directory sync (DESIGN §7). Every DIRECTORY_SYNC_INTERVAL_SECONDS each active Service Account's
- * directory is listed again, page by page (one job per provider page, users then rooms, so memory
+ * directory is listed again, page by page (one job per provider page, rooms then users, so memory
  * stays bounded by one page):
  * - each page's entries are stored with `last_seen_at` = the sync's start; compared with what was
  *   stored, renamed mailboxes rename their Account and primary Calendar, and suspended ones (or
@@ -66,8 +66,8 @@ export const REMOVAL_GRACE_MS = 7 * 86_400_000;
 /** Accounts revoked per sync at most; the rest are revoked by the next sync. */
 export const REVOKE_BATCH = 500;
 
-/** Listed in this order, one kind after the other. */
-export const SYNC_KINDS = ['users', 'rooms'] as const satisfies readonly RunInclude[];
+/** Listed in this order, one kind after the other (rooms first: see syncDirectoryPage). */
+export const SYNC_KINDS = ['rooms', 'users'] as const satisfies readonly RunInclude[];
 
 /** The entry kinds each listing returns (what its absence from a listing removes). */
 const ENTRY_KINDS: Record<RunInclude, MailboxKind[]> = {
@@ -93,7 +93,12 @@ export type PageResult = {
   stats?: { listed: number; added: number; renamed: number; disconnected: number };
 };
 
-export type SyncOptions = { signal?: AbortSignal; logger?: Logger };
+export type SyncOptions = {
+  signal?: AbortSignal;
+  logger?: Logger;
+  /** Entries asked of the provider per page. Default LIST_PAGE_SIZE (500). */
+  pageSize?: number;
+};
 
 const count = z.number().int().min(0).max(1_000_000_000);
 const kindTallySchema = z.object({ listed: count, added: count });
@@ -196,7 +201,7 @@ export async function syncDirectoryPage(
     return { outcome: 'skipped', deliveryIds: [] };
   }
   const provider = app.providers.forServiceAccount(sa);
-  const list = { pageSize: LIST_PAGE_SIZE, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const list = { pageSize: opts.pageSize ?? LIST_PAGE_SIZE, ...(opts.signal ? { signal: opts.signal } : {}) };
   let page: Awaited<ReturnType<typeof provider.listUsersPage | typeof provider.listRoomsPage>>;
   try {
     page =
@@ -213,7 +218,7 @@ export async function syncDirectoryPage(
   const syncStart = new Date(step.syncId);
   const now = new Date();
   const leaseUntil = new Date(now.getTime() + SYNC_LEASE_MS);
-  const rows = uniqueByEmail(entryRows(sa, step.kind, page.items)).map((r) => ({
+  const listedRows = uniqueByEmail(entryRows(sa, step.kind, page.items)).map((r) => ({
     ...r,
     lastSeenAt: syncStart,
   }));
@@ -226,10 +231,20 @@ export async function syncDirectoryPage(
         await findEntriesByEmail(
           tx,
           sa.id,
-          rows.map((r) => r.emailLower),
+          listedRows.map((r) => r.emailLower),
         )
       ).map((e) => [e.emailLower, e]),
     );
+    // Graph lists room mailboxes in /users too; the adapter tells them apart with a room index it
+    // caches for a while, so a room created meanwhile can come through as a user. Rooms are listed
+    // first: a users page leaves alone what this sync (or an earlier one) stored as a live room.
+    const rows =
+      step.kind === 'users'
+        ? listedRows.filter((r) => {
+            const b = before.get(r.emailLower);
+            return !(b?.kind === 'room' && b.removedAt === null);
+          })
+        : listedRows;
     await upsertDirectoryEntries(tx, rows);
     const usable = (r: (typeof rows)[number]) => !r.suspended && r.hasMailbox;
     const renamed = rows.flatMap((r) => {
@@ -262,7 +277,13 @@ export async function syncDirectoryPage(
       recheckAfterMs: backoffMs(1, app.config.scheduler.reconnectBackoffSecs, () => 0),
     });
     const deliveryIds = await storeProfileNotifications(tx, app, disconnectEvents(cut.notify, step, now));
-    return { deliveryIds, added: added.length, renamed: renamed.length, disconnected: cut.disconnected };
+    return {
+      deliveryIds,
+      listed: rows.length,
+      added: added.length,
+      renamed: renamed.length,
+      disconnected: cut.disconnected,
+    };
   });
   if (!written) {
     return { outcome: 'skipped', deliveryIds: [] };
@@ -270,7 +291,7 @@ export async function syncDirectoryPage(
   const kindTally = step.tally[step.kind];
   const tally: SyncTally = {
     ...step.tally,
-    [step.kind]: { listed: kindTally.listed + rows.length, added: kindTally.added + written.added },
+    [step.kind]: { listed: kindTally.listed + written.listed, added: kindTally.added + written.added },
   };
   const sync = { serviceAccountId: sa.id, syncId: step.syncId, leaseAt: leaseUntil.getTime(), tally };
   const nextKind = SYNC_KINDS[SYNC_KINDS.indexOf(step.kind as (typeof SYNC_KINDS)[number]) + 1];
@@ -285,7 +306,7 @@ export async function syncDirectoryPage(
     next,
     deliveryIds: written.deliveryIds,
     stats: {
-      listed: rows.length,
+      listed: written.listed,
       added: written.added,
       renamed: written.renamed,
       disconnected: written.disconnected,
@@ -363,6 +384,8 @@ export type FinishResult = {
   disconnected: number;
   revoked: number;
   provisioningRunId: string | null;
+  /** What the sync listed (and found new) of each kind. */
+  tally: SyncTally;
 };
 
 /**
@@ -384,6 +407,7 @@ export async function finishDirectorySync(
     disconnected: 0,
     revoked: 0,
     provisioningRunId: null,
+    tally: step.tally,
   };
   const sa = await findServiceAccount(app.db, step.serviceAccountId);
   if (!holdsLease(sa, step.leaseAt)) {
@@ -426,8 +450,9 @@ export async function finishDirectorySync(
     disconnected: done.disconnected,
     revoked,
     provisioningRunId,
+    tally: step.tally,
   };
-  logger.info({ ...result, tally: step.tally }, 'directory sync finished');
+  logger.info(result, 'directory sync finished');
   return result;
 }
 

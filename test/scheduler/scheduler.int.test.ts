@@ -89,7 +89,13 @@ describe('ec scheduler', () => {
     const b = startScheduler();
     await Promise.all([waitForOutput(a, 'scheduler started'), waitForOutput(b, 'scheduler started')]);
     const ids = (await maintenance.getJobSchedulers(0, -1)).map((s) => s.key).sort();
-    expect(ids).toEqual(['profiles.check-sweep', 'service-accounts.health-sweep', 'tokens.cleanup']);
+    expect(ids).toEqual([
+      'directory.sync-sweep',
+      'profiles.check-sweep',
+      'runs.reconcile',
+      'service-accounts.health-sweep',
+      'tokens.cleanup',
+    ]);
 
     const from = Date.now();
     // Nothing but the scheduled sweeps runs checks here: a suspended user is disconnected, then
@@ -128,6 +134,6 @@ describe('ec scheduler', () => {
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
     // Stopping the processes leaves the schedules in place (another scheduler or a restart keeps them).
-    expect(await maintenance.getJobSchedulersCount()).toBe(3);
+    expect(await maintenance.getJobSchedulersCount()).toBe(5);
   });
 });

@@ -94,7 +94,7 @@ export async function endDirectorySync(
 
 export type StoredEntry = Pick<
   DirectoryEntry,
-  'emailLower' | 'name' | 'suspended' | 'hasMailbox' | 'removedAt'
+  'emailLower' | 'kind' | 'name' | 'suspended' | 'hasMailbox' | 'removedAt'
 >;
 
 /** The stored entries among `emailsLower` (what a page is compared with before it is stored). */
@@ -109,6 +109,7 @@ export async function findEntriesByEmail(
   return db
     .select({
       emailLower: directoryEntries.emailLower,
+      kind: directoryEntries.kind,
       name: directoryEntries.name,
       suspended: directoryEntries.suspended,
       hasMailbox: directoryEntries.hasMailbox,
