@@ -13,6 +13,13 @@ export type Receiver = {
   failNext: (n: number, status?: number) => void;
   waitFor: (predicate: (r: Received) => boolean, timeoutMs?: number) => Promise<Received>;
   waitForCount: (n: number, predicate?: (r: Received) => boolean, timeoutMs?: number) => Promise<Received[]>;
+  /** Waits until `n` distinct keys (e.g. emails) arrived among matching requests; duplicates count once. */
+  waitForDistinct: (
+    n: number,
+    predicate: (r: Received) => boolean,
+    key: (r: Received) => string,
+    timeoutMs?: number,
+  ) => Promise<Set<string>>;
 };
 
 export function useReceiver(): Receiver {
@@ -82,5 +89,20 @@ export function useReceiver(): Receiver {
       return first as Received;
     },
     waitForCount,
+    waitForDistinct: async (n, predicate, key, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const keys = new Set(received.filter(predicate).map(key));
+        if (keys.size >= n) {
+          return keys;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(
+            `receiver: ${keys.size} of ${n} distinct expected requests arrived within ${timeoutMs} ms`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
   };
 }
