@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { type Config, ConfigError, type ConfigMode, loadConfig } from '../config.js';
 import { createDeps, type Deps } from '../deps.js';
 import { AppError, ValidationError } from '../errors.js';
+import { createShutdown, type Shutdown } from '../lib/shutdown.js';
 import { createLogger, type Logger } from '../logger.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
@@ -30,6 +31,17 @@ export async function withDeps<T>(
   } finally {
     await deps.close();
   }
+}
+
+/**
+ * The start of every long-running process (api, worker, scheduler): config, a JSON logger on stdout,
+ * and a shutdown that logs what failed to close.
+ */
+export function startProcess(): { config: Config; logger: Logger; shutdown: Shutdown } {
+  const config = cliConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
+  return { config, logger, shutdown };
 }
 
 /** Runs `fn` with a runtime (db + queues + providers) built from the environment, closed afterwards. */

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
 import { startWorkers } from '../jobs/worker.js';
-import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
-import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../lib/shutdown.js';
 import { startMetricsPublisher } from '../metrics/share.js';
 import { createRuntime } from '../runtime.js';
-import { cliConfig } from './context.js';
+import { startProcess } from './context.js';
 
 /** `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT. */
 export function registerProcessCommands(program: Command): void {
@@ -13,10 +12,8 @@ export function registerProcessCommands(program: Command): void {
     .command('api')
     .description('run the HTTP API')
     .action(async () => {
-      const config = cliConfig();
-      const logger = createLogger({ level: config.logLevel });
+      const { config, logger, shutdown } = startProcess();
       const runtime = createRuntime(config, logger, { applicationName: 'ec-api' });
-      const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
       shutdown.onClose('runtime', runtime.close);
       const server = await buildServer(runtime.app, { queues: runtime.queues, metrics: runtime.metrics });
       shutdown.onClose('http', () => server.close());
@@ -29,10 +26,8 @@ export function registerProcessCommands(program: Command): void {
     .command('worker')
     .description('run the queue workers (scale by running more)')
     .action(async () => {
-      const config = cliConfig();
-      const logger = createLogger({ level: config.logLevel });
+      const { config, logger, shutdown } = startProcess();
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
-      const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
       shutdown.onClose('runtime', runtime.close);
       const workers = startWorkers(runtime.app, runtime.deps.redis(), {
         observeJob: runtime.metrics.observeJob,

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { createDeps } from '../deps.js';
 import { JobQueues } from '../jobs/queues.js';
-import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
-import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../lib/shutdown.js';
 import { startScheduler } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
-import { cliConfig } from './context.js';
+import { startProcess } from './context.js';
 
 /**
  * `ec scheduler`: registers the recurring sweeps as BullMQ job schedulers and stays alive
@@ -16,11 +15,9 @@ export function registerSchedulerCommand(program: Command): void {
     .command('scheduler')
     .description('register the recurring sweeps (job schedulers) and stay alive; safe to run twice')
     .action(async () => {
-      const config = cliConfig();
-      const logger = createLogger({ level: config.logLevel });
+      const { config, logger, shutdown } = startProcess();
       const deps = createDeps(config, logger, { dbPoolSize: 1, applicationName: 'ec-scheduler' });
       const queues = new JobQueues(deps.redis(), config.redis.queuePrefix);
-      const shutdown = createShutdown((name, err) => logger.error({ name, err }, 'error while closing'));
       shutdown.onClose('deps', deps.close);
       shutdown.onClose('queues', () => queues.close());
       exitOnSignals(shutdown);
