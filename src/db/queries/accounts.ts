@@ -4,6 +4,7 @@ import { type Account, accounts } from '../schema/accounts.js';
 import { type Calendar, calendars } from '../schema/calendars.js';
 import type { MailboxKind, ProviderName } from '../schema/columns.js';
 import { type Profile, profiles } from '../schema/profiles.js';
+import { upsertCalendars } from './calendars.js';
 
 export type AccountView = { account: Account; profile: Profile };
 
@@ -148,21 +149,7 @@ export async function upsertProvisionedAccounts(
         primary: c.primary,
       })),
   );
-  if (calendarRows.length > 0) {
-    await tx
-      .insert(calendars)
-      .values(calendarRows)
-      .onConflictDoUpdate({
-        target: [calendars.profileId, calendars.providerCalendarId],
-        set: {
-          name: sql`excluded.name`,
-          readonly: sql`excluded.readonly`,
-          primary: sql`excluded.is_primary`,
-          deletedAt: null,
-          updatedAt: now,
-        },
-      });
-  }
+  await upsertCalendars(tx, calendarRows);
   return out.map(({ account, profile }) => ({ account, profile }));
 }
 

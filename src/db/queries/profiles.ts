@@ -4,6 +4,7 @@ import { type Account, accounts } from '../schema/accounts.js';
 import { calendars } from '../schema/calendars.js';
 import { type Profile, profiles } from '../schema/profiles.js';
 import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
+import { upsertCalendars } from './calendars.js';
 
 /**
  * `next_check_at` of a Profile whose Service Account is broken: not due until the Service Account
@@ -140,31 +141,18 @@ export async function syncProfileCalendars(
   newCalendarId: () => string,
 ): Promise<void> {
   const now = new Date();
-  if (listed.length > 0) {
-    await tx
-      .insert(calendars)
-      .values(
-        listed.map((c) => ({
-          id: newCalendarId(),
-          profileId: profile.id,
-          accountId: profile.accountId,
-          providerCalendarId: c.providerCalendarId,
-          name: c.name,
-          readonly: c.readonly,
-          primary: c.primary,
-        })),
-      )
-      .onConflictDoUpdate({
-        target: [calendars.profileId, calendars.providerCalendarId],
-        set: {
-          name: sql`excluded.name`,
-          readonly: sql`excluded.readonly`,
-          primary: sql`excluded.is_primary`,
-          deletedAt: null,
-          updatedAt: now,
-        },
-      });
-  }
+  await upsertCalendars(
+    tx,
+    listed.map((c) => ({
+      id: newCalendarId(),
+      profileId: profile.id,
+      accountId: profile.accountId,
+      providerCalendarId: c.providerCalendarId,
+      name: c.name,
+      readonly: c.readonly,
+      primary: c.primary,
+    })),
+  );
   const stillListed = listed.map((c) => c.providerCalendarId);
   await tx
     .update(calendars)
