@@ -2,6 +2,7 @@ import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { type DirectoryEntry, directoryEntries } from '../schema/directory-entries.js';
 import { serviceAccounts } from '../schema/service-accounts.js';
+import { claimDueServiceAccounts } from './service-accounts.js';
 
 /**
  * Directory sync (DESIGN §7): the claim on a Service Account's sync (`next_directory_sync_at` is a
@@ -19,17 +20,7 @@ export async function claimDueDirectorySyncs(
   db: DbOrTx,
   opts: { now: Date; leaseUntil: Date; limit: number },
 ): Promise<string[]> {
-  const rows = await db.execute<{ id: string }>(sql`
-    with due as (
-      select id from service_accounts
-      where status = 'active' and next_directory_sync_at <= ${opts.now.toISOString()}::timestamptz
-      order by next_directory_sync_at
-      limit ${opts.limit}
-      for update skip locked)
-    update service_accounts s set next_directory_sync_at = ${opts.leaseUntil.toISOString()}::timestamptz
-    from due where s.id = due.id
-    returning s.id`);
-  return rows.map((r) => r.id);
+  return claimDueServiceAccounts(db, { ...opts, status: 'active', column: 'next_directory_sync_at' });
 }
 
 /** Claims one active Service Account's sync now, due or not (a sync already running loses its lease). */

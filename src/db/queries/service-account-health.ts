@@ -1,6 +1,7 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { serviceAccounts } from '../schema/service-accounts.js';
+import { claimDueServiceAccounts } from './service-accounts.js';
 
 /**
  * The health state of Service Accounts: broken (with a reason, since when, and when to check again)
@@ -41,17 +42,7 @@ export async function claimDueHealthChecks(
   db: DbOrTx,
   opts: { now: Date; leaseUntil: Date; limit: number },
 ): Promise<string[]> {
-  const rows = await db.execute<{ id: string }>(sql`
-    with due as (
-      select id from service_accounts
-      where status = 'broken' and next_health_check_at <= ${opts.now.toISOString()}::timestamptz
-      order by next_health_check_at
-      limit ${opts.limit}
-      for update skip locked)
-    update service_accounts s set next_health_check_at = ${opts.leaseUntil.toISOString()}::timestamptz
-    from due where s.id = due.id
-    returning s.id`);
-  return rows.map((r) => r.id);
+  return claimDueServiceAccounts(db, { ...opts, status: 'broken', column: 'next_health_check_at' });
 }
 
 /** Still broken: count the failure and check again at `next`. Only while on the lease `leaseAt`. */

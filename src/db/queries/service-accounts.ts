@@ -41,3 +41,32 @@ export async function updateServiceAccount(
 ): Promise<void> {
   await db.update(serviceAccounts).set(patch).where(eq(serviceAccounts.id, id));
 }
+
+/**
+ * Claims up to `limit` Service Accounts in `status` whose `column` time is due, by pushing it to
+ * `leaseUntil` (rows another sweep holds are skipped), through the matching partial index. Returns
+ * the ids claimed. Shared by the directory-sync and health sweeps.
+ */
+export async function claimDueServiceAccounts(
+  db: DbOrTx,
+  opts: {
+    status: 'active' | 'broken';
+    column: 'next_directory_sync_at' | 'next_health_check_at';
+    now: Date;
+    leaseUntil: Date;
+    limit: number;
+  },
+): Promise<string[]> {
+  const column = sql.identifier(opts.column);
+  const rows = await db.execute<{ id: string }>(sql`
+    with due as (
+      select id from service_accounts
+      where status = ${opts.status} and ${column} <= ${opts.now.toISOString()}::timestamptz
+      order by ${column}
+      limit ${opts.limit}
+      for update skip locked)
+    update service_accounts s set ${column} = ${opts.leaseUntil.toISOString()}::timestamptz
+    from due where s.id = due.id
+    returning s.id`);
+  return rows.map((r) => r.id);
+}
