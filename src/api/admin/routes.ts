@@ -6,12 +6,10 @@ import {
   deadDeliveries,
   disconnectedGroups,
   disconnectedProfiles,
-  itemsOfRun,
-  reasonsOfRuns,
   recentRuns,
   serviceAccountsHealth,
 } from '../../db/queries/admin.js';
-import { findRun } from '../../db/queries/runs.js';
+import { findRun, pageItems, reasonsOfRuns } from '../../db/queries/runs.js';
 import type { AppContext } from '../../services/context.js';
 import { retryDeadDeliveries, retryDeadDelivery } from '../../services/operations.js';
 import { cancelRun, retryRun, runJson } from '../../services/provisioning.js';
@@ -158,7 +156,7 @@ ${tiles({
         if (!run) {
           return html(reply.code(404), layout({ title: 'Run not found' }, `<p>No run ${req.params.id}.</p>`));
         }
-        const failed = await itemsOfRun(app.db, run.id, {
+        const failed = await pageItems(app.db, run.id, {
           status: 'failed',
           errorKey: req.query.reason,
           limit: 100,

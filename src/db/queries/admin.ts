@@ -1,11 +1,10 @@
-import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { accounts } from '../schema/accounts.js';
 import { applications } from '../schema/applications.js';
 import { type OutboundDelivery, outboundDeliveries } from '../schema/outbound-deliveries.js';
 import { profiles } from '../schema/profiles.js';
 import { ACTIVE_RUN_STATUSES, type ProvisioningRun, provisioningRuns } from '../schema/provisioning-runs.js';
-import { type RunItem, runItems } from '../schema/run-items.js';
 import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
 
 /**
@@ -19,9 +18,11 @@ export type RunWithServiceAccount = {
   serviceAccount: Pick<ServiceAccount, 'id' | 'provider' | 'domain'>;
 };
 
-export async function recentRuns(
+/** Runs with their Service Account's provider and domain, newest first. */
+function runsWithServiceAccount(
   db: DbOrTx,
-  opts: { limit: number; runId?: string },
+  where: SQL | undefined,
+  limit: number,
 ): Promise<RunWithServiceAccount[]> {
   return db
     .select({
@@ -34,67 +35,21 @@ export async function recentRuns(
     })
     .from(provisioningRuns)
     .innerJoin(serviceAccounts, eq(serviceAccounts.id, provisioningRuns.serviceAccountId))
-    .where(opts.runId ? eq(provisioningRuns.id, opts.runId) : undefined)
+    .where(where)
     .orderBy(desc(provisioningRuns.createdAt), desc(provisioningRuns.id))
-    .limit(opts.limit);
+    .limit(limit);
 }
 
-export type ReasonCount = { runId: string; status: string; errorKey: string; count: number };
-
-/** Failed and skipped items by reason for several runs in one query. */
-export async function reasonsOfRuns(db: DbOrTx, runIds: string[]): Promise<ReasonCount[]> {
-  if (runIds.length === 0) {
-    return [];
-  }
-  return db
-    .select({
-      runId: runItems.runId,
-      status: runItems.status,
-      errorKey: sql<string>`coalesce(${runItems.errorKey}, 'unknown')`,
-      count: sql<number>`count(*)::int`,
-    })
-    .from(runItems)
-    .where(and(inArray(runItems.runId, runIds), inArray(runItems.status, ['failed', 'skipped'])))
-    .groupBy(runItems.runId, runItems.status, sql`3`)
-    .orderBy(desc(sql`4`));
+export async function recentRuns(
+  db: DbOrTx,
+  opts: { limit: number; runId?: string },
+): Promise<RunWithServiceAccount[]> {
+  return runsWithServiceAccount(db, opts.runId ? eq(provisioningRuns.id, opts.runId) : undefined, opts.limit);
 }
 
 /** Runs that have failed items right now (their counters say so), newest first. */
 export async function runsWithFailures(db: DbOrTx, limit: number): Promise<RunWithServiceAccount[]> {
-  return db
-    .select({
-      run: provisioningRuns,
-      serviceAccount: {
-        id: serviceAccounts.id,
-        provider: serviceAccounts.provider,
-        domain: serviceAccounts.domain,
-      },
-    })
-    .from(provisioningRuns)
-    .innerJoin(serviceAccounts, eq(serviceAccounts.id, provisioningRuns.serviceAccountId))
-    .where(gt(provisioningRuns.failed, 0))
-    .orderBy(desc(provisioningRuns.createdAt))
-    .limit(limit);
-}
-
-/** Some items of a run in one status (and reason), for the run page. */
-export async function itemsOfRun(
-  db: DbOrTx,
-  runId: string,
-  opts: { status: RunItem['status']; errorKey?: string | undefined; limit: number },
-): Promise<RunItem[]> {
-  return db
-    .select()
-    .from(runItems)
-    .where(
-      and(
-        eq(runItems.runId, runId),
-        eq(runItems.status, opts.status),
-        opts.errorKey ? eq(runItems.errorKey, opts.errorKey) : undefined,
-      ),
-    )
-    .orderBy(asc(runItems.id))
-    .limit(opts.limit);
+  return runsWithServiceAccount(db, gt(provisioningRuns.failed, 0), limit);
 }
 
 export type ServiceAccountHealth = {
