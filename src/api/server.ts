@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -10,6 +10,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../services/context.js';
+import { createRateLimitKeys } from '../services/rate-limit-keys.js';
 import { type AdminOptions, adminPlugin } from './admin/index.js';
 import { errorHandler } from './errors.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -21,7 +22,7 @@ import { provisioningRunRoutes } from './routes/provisioning-runs.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 
 export type ServerOptions = {
-  /** Requests per minute per caller (Authorization header, else IP). Default 600. */
+  /** Requests per minute per Application (unknown callers: per IP address). Default 600. */
   rateLimitPerMinute?: number;
   /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
   bodyLimit?: number;
@@ -59,6 +60,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   });
 
   await server.register(formbody, { bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
+  const rateLimitKey = createRateLimitKeys(app);
   await server.register(rateLimit, {
     max: opts.rateLimitPerMinute ?? 600,
     timeWindow: 60_000,
@@ -66,7 +68,8 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
     nameSpace: `${app.config.redis.queuePrefix}:ratelimit:`,
     keyGenerator: (req) => {
       const auth = req.headers.authorization;
-      return typeof auth === 'string' ? createHash('sha256').update(auth).digest('hex').slice(0, 32) : req.ip;
+      const bearer = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] : undefined;
+      return rateLimitKey(bearer, req.ip);
     },
     allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
     // Thrown by the plugin and rendered by errorHandler like every other error.

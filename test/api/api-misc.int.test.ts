@@ -225,29 +225,54 @@ describe('service accounts', () => {
 });
 
 describe('rate limiting', () => {
-  it('answers 429 with Retry-After once an Application exceeds its per-minute budget', async () => {
-    // A separate server instance with a tiny budget shares this file's Redis prefix.
+  it('gives each Application one budget for all its credentials: 429 with Retry-After past it, others unaffected', async () => {
+    // A separate server with a tiny budget; fresh Applications so no earlier request counts.
     const { buildServer } = await import('../../src/api/server.js');
     const small = await buildServer(t.runtime.app, { rateLimitPerMinute: 3 });
     await small.ready();
-    const statuses: number[] = [];
-    let retryAfter: string | undefined;
-    for (let i = 0; i < 5; i++) {
-      const res = await small.inject({
-        method: 'GET',
-        url: '/v1/userinfo',
-        headers: { authorization: `Bearer rate-limit-probe-${app.clientId}` },
+    const mine = await t.createApplication();
+    const other = await t.createApplication();
+    const ms = t.sandbox.microsoft;
+    try {
+      const registered = await small.inject({
+        method: 'POST',
+        url: '/v1/service_accounts',
+        headers: { authorization: `Bearer ${mine.clientSecret}` },
+        payload: {
+          provider: 'microsoft',
+          domain: ms?.domain,
+          tenant_id: ms?.tenantId,
+          client_id: ms?.clientId,
+          client_secret: ms?.clientSecret,
+        },
       });
-      statuses.push(res.statusCode);
-      if (res.statusCode === 429) {
-        retryAfter = String(res.headers['retry-after']);
-        expect(res.json()).toMatchObject({ error: { code: 'rate_limited' } });
-      }
+      expect(registered.statusCode).toBe(201);
+      const saToken = registered.json<{ access_token: string; service_account_id: string }>();
+      const asSa = { authorization: `Bearer ${saToken.access_token}` };
+      expect((await small.inject({ method: 'GET', url: '/v1/resources', headers: asSa })).statusCode).toBe(
+        200,
+      );
+      const third = await small.inject({
+        method: 'GET',
+        url: `/v1/service_accounts/${saToken.service_account_id}`,
+        headers: { authorization: `Bearer ${mine.clientSecret}` },
+      });
+      expect(third.statusCode).toBe(200);
+      // The fourth request of the Application, with another of its credentials, is over budget.
+      const limited = await small.inject({ method: 'GET', url: '/v1/resources', headers: asSa });
+      expect(limited.statusCode).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.json()).toMatchObject({ error: { code: 'rate_limited' } });
+      // Another Application has its own budget.
+      const theirs = await small.inject({
+        method: 'GET',
+        url: '/v1/service_accounts/ser_aaaaaaaaaaaaaaaaaaaaaaaaaa',
+        headers: { authorization: `Bearer ${other.clientSecret}` },
+      });
+      expect(theirs.statusCode).toBe(404);
+    } finally {
+      await small.close();
     }
-    await small.close();
-    expect(statuses.slice(0, 3).every((s) => s === 401)).toBe(true);
-    expect(statuses.slice(3)).toEqual([429, 429]);
-    expect(Number(retryAfter)).toBeGreaterThan(0);
   });
 });
 
