@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../helpers/app.js';
 import {
@@ -302,5 +303,32 @@ describe('secrets at rest and in logs', () => {
       expect(stdout.includes(s)).toBe(false);
       expect(logs.includes(s), `secret ${s.slice(0, 6)}… found in the logs`).toBe(false);
     }
+  });
+});
+
+describe('re-authorizing an email', () => {
+  it('re-uses the one Account (and its Profile), reconnecting it', async () => {
+    const [, , user] = await usableUsers(t, 'microsoft', 3);
+    const first = await authorizeAccount(t, receiver, app, sa, user?.email ?? '');
+    // The Profile was disconnected meanwhile (e.g. by a check); authorizing again reconnects it.
+    await t.runtime.app.db.execute(
+      sql`update profiles set connected = false, disconnect_reason = 'user_suspended' where account_id = ${first.sub}`,
+    );
+    const second = await authorizeAccount(t, receiver, app, sa, (user?.email ?? '').toUpperCase());
+    expect(second.sub).toBe(first.sub);
+    expect((second.linking_profile as { profile_id: string }).profile_id).toBe(
+      (first.linking_profile as { profile_id: string }).profile_id,
+    );
+    const profiles = await fetch(`${t.url}/v1/profiles`, {
+      headers: { authorization: `Bearer ${second.access_token}` },
+    });
+    expect(
+      ((await profiles.json()) as { profiles: { profile_connected: boolean }[] }).profiles[0]
+        ?.profile_connected,
+    ).toBe(true);
+    const [row] = await t.runtime.app.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from accounts where lower(email) = lower(${user?.email ?? ''})`,
+    );
+    expect(row?.n).toBe(1);
   });
 });
