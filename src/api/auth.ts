@@ -89,6 +89,26 @@ export function authenticate(app: AppContext, kind: CallerKind): (req: FastifyRe
   };
 }
 
+/**
+ * Like `authenticate`, for routes that take either an Account token or a Service Account token
+ * (`GET /v1/userinfo`): whichever the bearer is.
+ */
+export function authenticateToken(app: AppContext): (req: FastifyRequest) => Promise<void> {
+  return async (req: FastifyRequest) => {
+    const { subject } = await authenticateAccessToken(app.db, bearerOf(req));
+    const found: Partial<Callers> =
+      subject.type === 'account'
+        ? { account: await requireAccountToken(app, req) }
+        : { service_account: await requireServiceAccountToken(app, req) };
+    callers.set(req, found);
+  };
+}
+
+/** The caller, if an authentication hook established one of this kind. */
+export function maybeCallerOf<K extends CallerKind>(req: FastifyRequest, kind: K): Callers[K] | undefined {
+  return callers.get(req)?.[kind] as Callers[K] | undefined;
+}
+
 /** The caller an `authenticate(app, kind)` hook established for this request. */
 export function callerOf<K extends CallerKind>(req: FastifyRequest, kind: K): Callers[K] {
   const found = callers.get(req)?.[kind];

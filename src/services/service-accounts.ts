@@ -292,3 +292,20 @@ export async function revokeServiceAccount(
     return { accounts };
   });
 }
+
+/** `GET /v1/userinfo` with a Service Account token, in Cronofy's shape (how apps learn the domain). */
+export function serviceAccountUserinfo(sa: ServiceAccount, tokenScope: string) {
+  return {
+    sub: sa.id,
+    email: sa.adminEmail ?? `${sa.providerClientId}@${sa.domain}`,
+    'cronofy.type': 'service_account',
+    'cronofy.data': {
+      service_account: { provider_name: sa.provider === 'google' ? 'google' : 'exchange', domain: sa.domain },
+      authorization: {
+        scope: tokenScope,
+        status: sa.status === 'active' ? 'active' : sa.status,
+        delegated_scope: sa.delegatedScope,
+      },
+    },
+  };
+}

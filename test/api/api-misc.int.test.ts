@@ -332,3 +332,20 @@ describe('re-authorizing an email', () => {
     expect(row?.n).toBe(1);
   });
 });
+
+describe('userinfo with a Service Account token', () => {
+  it("answers in Cronofy's service_account shape, through the official SDK", async () => {
+    const { default: Cronofy } = await import('cronofy');
+    const client = new Cronofy({ access_token: sa.access_token });
+    client.urls.api = t.url;
+    const info = await client.userInfo();
+    expect(info).toMatchObject({
+      sub: sa.service_account_id,
+      'cronofy.type': 'service_account',
+      'cronofy.data': {
+        service_account: { provider_name: 'exchange', domain: t.sandbox.microsoft?.domain },
+        authorization: { status: 'active', delegated_scope: 'read_write' },
+      },
+    });
+  });
+});

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { NotFoundError } from '../../errors.js';
 import { accountViews, revokeAccount } from '../../services/accounts.js';
 import type { AppContext } from '../../services/context.js';
-import { authenticate, callerOf } from '../auth.js';
+import { serviceAccountUserinfo } from '../../services/service-accounts.js';
+import { authenticate, authenticateToken, callerOf, maybeCallerOf } from '../auth.js';
 
 /** Identity views of an Account (Account token), with Cronofy's field names. */
 export const accountRoutes =
@@ -18,8 +19,15 @@ export const accountRoutes =
 
     server.get(
       '/v1/userinfo',
-      { preParsing, schema: { tags: ['accounts'], summary: 'OpenID-style userinfo' } },
+      {
+        preParsing: authenticateToken(app),
+        schema: { tags: ['accounts'], summary: 'OpenID-style userinfo (Account or Service Account token)' },
+      },
       async (req) => {
+        const sa = maybeCallerOf(req, 'service_account');
+        if (sa) {
+          return serviceAccountUserinfo(sa.serviceAccount, sa.token.scope);
+        }
         return (await views(req)).views.userinfo;
       },
     );
