@@ -104,6 +104,11 @@ export function runJson(
     callback_url: run.callbackUrl,
     scope: run.scope,
     state: run.state,
+    // The four counts of DESIGN §6 at the top level, and all counts grouped under `counts`.
+    listed: run.listed,
+    provisioned: run.dryRun ? 0 : run.provisioned,
+    skipped: run.skipped,
+    failed: run.failed,
     counts: {
       listed: run.listed,
       provisioned: run.dryRun ? 0 : run.provisioned,

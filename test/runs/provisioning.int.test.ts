@@ -33,6 +33,13 @@ describe.each(['google', 'microsoft'] as const)('a provisioning run (%s)', (prov
     const { users, rooms } = await truth(provider);
 
     const { counts } = run;
+    const top = run as unknown as Record<string, number>;
+    expect([top.listed, top.provisioned, top.skipped, top.failed]).toEqual([
+      counts.listed,
+      counts.provisioned,
+      counts.skipped,
+      counts.failed,
+    ]);
     expect(counts.pending).toBe(0);
     expect(counts.listed).toBe(counts.provisioned + counts.skipped + counts.failed);
     const suspended = users.filter((u) => u.suspended && !u.shared).length;
