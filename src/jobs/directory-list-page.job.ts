@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RUN_INCLUDES } from '../db/schema/provisioning-runs.js';
-import { applyEffects, listPage } from '../services/provisioning-pipeline.js';
+import { listPage } from '../services/provisioning-listing.js';
+import { applyEffects } from '../services/provisioning-pipeline.js';
 import { defineJob } from './define-job.js';
 
 /** One provider page of a run's directory listing; queues the next page and the provisioning batches. */

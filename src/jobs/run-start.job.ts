@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { applyEffects, startRun } from '../services/provisioning-pipeline.js';
+import { startRun } from '../services/provisioning-listing.js';
+import { applyEffects } from '../services/provisioning-pipeline.js';
 import { defineJob } from './define-job.js';
 
 const runId = z.string().startsWith('run_').max(64);

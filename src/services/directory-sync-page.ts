@@ -17,7 +17,8 @@ import { isProviderError, type ProviderError, SERVICE_ACCOUNT_REASONS } from '..
 import { backoffMs } from './backoff.js';
 import type { AppContext } from './context.js';
 import { type ProfileEvent, sendNotifications, storeProfileNotifications } from './notifications.js';
-import { entryRows, LIST_PAGE_SIZE } from './provisioning-pipeline.js';
+import { entryRows } from './provisioning-listing.js';
+import { LIST_PAGE_SIZE } from './provisioning-pipeline.js';
 import { confirmServiceAccountBroken } from './service-account-health.js';
 
 /**

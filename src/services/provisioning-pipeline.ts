@@ -3,19 +3,15 @@ import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
 import { insertDeliveriesOnce, type NewDelivery } from '../db/queries/deliveries.js';
 import {
   addRunCountsIfActive,
-  alreadyProvisioned,
   countPending,
   findEntries,
   findItems,
   findRun,
-  insertRunItems,
   lockRun,
   markFailed,
   markProvisioned,
   moveItems,
-  recordListedPage,
   updateRun,
-  upsertDirectoryEntries,
 } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import { insertAuthorizationCodes, type NewAuthorizationCode } from '../db/queries/tokens.js';
@@ -25,12 +21,7 @@ import type { RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { hashToken, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
-import {
-  type DirectoryRoom,
-  type DirectoryUser,
-  type MailboxCalendar,
-  ProviderError,
-} from '../providers/types.js';
+import { type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
 import { deliveryIdFor } from './deliveries.js';
@@ -54,7 +45,7 @@ export type PipelineEffects = {
   finish: boolean;
 };
 
-const noEffects = (): PipelineEffects => ({
+export const noEffects = (): PipelineEffects => ({
   listPages: [],
   provisionBatches: [],
   deliveries: [],
@@ -86,167 +77,8 @@ export async function applyEffects(app: AppContext, runId: string, fx: PipelineE
   }
 }
 
-const isActive = (run: ProvisioningRun) =>
+export const isActive = (run: ProvisioningRun) =>
   run.status === 'queued' || run.status === 'listing' || run.status === 'provisioning';
-
-/** `runs.start`: queued → listing, and the first page of each kind. */
-export async function startRun(app: AppContext, runId: string): Promise<PipelineEffects> {
-  return app.db.transaction(async (tx) => {
-    const run = await lockRun(tx, runId);
-    const fx = noEffects();
-    if (!run || !isActive(run)) {
-      return fx;
-    }
-    const cursor = { ...run.cursor };
-    for (const kind of run.include) {
-      const c = cursor[kind] ?? { pageToken: null, done: false, pages: 0 };
-      cursor[kind] = c;
-      if (!c.done) {
-        fx.listPages.push({ runId, kind, page: c.pages });
-      }
-    }
-    await updateRun(tx, runId, {
-      status: run.status === 'queued' ? 'listing' : run.status,
-      startedAt: run.startedAt ?? new Date(),
-      cursor,
-    });
-    return fx;
-  });
-}
-
-type SkipReason = 'user_suspended' | 'mailbox_not_enabled' | 'already_provisioned';
-const SKIP_DESCRIPTIONS: Record<SkipReason, string> = {
-  user_suspended: REASON_DESCRIPTIONS.user_suspended,
-  mailbox_not_enabled: REASON_DESCRIPTIONS.mailbox_not_enabled,
-  already_provisioned: 'An active Account already exists',
-};
-
-/** Directory entry rows for one listed page (also used by the directory sync, which sets `lastSeenAt`). */
-export function entryRows(sa: ServiceAccount, kind: RunInclude, items: (DirectoryUser | DirectoryRoom)[]) {
-  const now = new Date();
-  return items.map((i) => {
-    const user = kind === 'users' ? (i as DirectoryUser) : undefined;
-    const room = kind === 'rooms' ? (i as DirectoryRoom) : undefined;
-    return {
-      id: newId('directoryEntry'),
-      serviceAccountId: sa.id,
-      kind: user ? user.kind : ('room' as const),
-      email: i.email,
-      emailLower: i.email.toLowerCase(),
-      providerId: i.providerId,
-      name: i.name,
-      suspended: user?.suspended ?? false,
-      hasMailbox: user?.hasMailbox ?? true,
-      capacity: room?.capacity ?? null,
-      building: room?.building ?? null,
-      floor: room?.floor ?? null,
-      resourceType: room?.resourceType ?? null,
-      lastSeenAt: now,
-    };
-  });
-}
-
-/**
- * `directory.list-page`: lists one provider page, stores its directory entries and run items in
- * one transaction with the cursor of the next page (so a restart resumes here), then queues the
- * next page and the provisioning batches. Running it twice for the same page changes nothing.
- */
-export async function listPage(
-  app: AppContext,
-  input: { runId: string; kind: RunInclude; page: number },
-  signal: AbortSignal,
-): Promise<PipelineEffects> {
-  const run = await findRun(app.db, input.runId);
-  const fx = noEffects();
-  if (!run || !isActive(run)) {
-    return fx;
-  }
-  const c = run.cursor[input.kind];
-  if (!c || c.done || c.pages !== input.page) {
-    return fx; // Another run of this job already stored this page.
-  }
-  const sa = await findServiceAccount(app.db, run.serviceAccountId);
-  if (!sa || sa.status === 'revoked') {
-    await updateRun(app.db, run.id, {
-      status: 'failed',
-      error: 'service_account_revoked',
-      finishedAt: new Date(),
-    });
-    return fx;
-  }
-  const provider = app.providers.forServiceAccount(sa);
-  const page =
-    input.kind === 'users'
-      ? await provider.listUsersPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal })
-      : await provider.listRoomsPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal });
-
-  class PageAlreadyStored extends Error {}
-  try {
-    return await app.db.transaction(async (tx) => {
-      const entries = entryRows(sa, input.kind, page.items);
-      const stored = run.dryRun ? [] : await upsertDirectoryEntries(tx, entries);
-      const entryIds = new Map(stored.map((s) => [s.emailLower, s.id]));
-      const existing = await alreadyProvisioned(
-        tx,
-        sa.id,
-        entries.map((e) => e.emailLower),
-      );
-      const inserted = await insertRunItems(
-        tx,
-        entries.map((e) => {
-          const skip: SkipReason | undefined = e.suspended
-            ? 'user_suspended'
-            : !e.hasMailbox
-              ? 'mailbox_not_enabled'
-              : existing.has(e.emailLower)
-                ? 'already_provisioned'
-                : undefined;
-          return {
-            id: newId('runItem'),
-            runId: run.id,
-            kind: e.kind,
-            email: e.email,
-            emailLower: e.emailLower,
-            directoryEntryId: entryIds.get(e.emailLower) ?? null,
-            status: skip ? 'skipped' : 'pending',
-            errorKey: skip ?? null,
-            errorDescription: skip ? SKIP_DESCRIPTIONS[skip] : null,
-          };
-        }),
-      );
-      const skipped = inserted.filter((i) => i.status === 'skipped').length;
-      const next = { pageToken: page.nextCursor, done: page.nextCursor === null, pages: input.page + 1 };
-      // Last statement: it holds the run row until commit, and refuses a page stored already.
-      const cursor = await recordListedPage(tx, run.id, input.kind, input.page, next, {
-        listed: inserted.length,
-        skipped,
-      });
-      if (!cursor) {
-        throw new PageAlreadyStored();
-      }
-      if (!next.done) {
-        fx.listPages.push({ runId: run.id, kind: input.kind, page: input.page + 1 });
-      }
-      const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
-      for (let i = 0; i < pending.length; i += PROVISION_BATCH) {
-        fx.provisionBatches.push({
-          runId: run.id,
-          itemIds: pending.slice(i, i + PROVISION_BATCH),
-          priority: priorityForPage(input.page),
-        });
-      }
-      if (run.include.every((k) => cursor[k]?.done) && pending.length === 0) {
-        fx.finish = true; // runs.finish checks that nothing else is pending.
-      }
-      return fx;
-    });
-  } catch (err) {
-    if (err instanceof PageAlreadyStored) {
-      return noEffects();
-    }
-    throw err;
-  }
-}
 
 type Outcome =
   | { item: RunItem; ok: true; entry: DirectoryEntry; calendars: MailboxCalendar[] }
