@@ -1,10 +1,16 @@
 import Cronofy from 'cronofy';
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from '../helpers/app.js';
+import { registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
 
 const t = useTestApp({ sandbox: { google: { users: 30, rooms: 6 }, microsoft: { users: 30, rooms: 6 } } });
 const receiver = useReceiver();
+
+const SA_SCOPES = {
+  scope: 'service_account/accounts/manage service_account/resources/manage',
+  delegated_scope: 'read_write',
+};
 
 type Authorization = { authorization: { code?: string; state?: string; email?: string; error_key?: string } };
 
@@ -15,52 +21,16 @@ function sdk(config: ConstructorParameters<typeof Cronofy>[0]): Cronofy {
   return client;
 }
 
-async function registerServiceAccount(provider: 'google' | 'microsoft', app: { clientSecret: string }) {
-  const sb = t.sandbox;
-  const body =
-    provider === 'google'
-      ? {
-          provider,
-          domain: sb.google?.domain,
-          admin_email: sb.google?.adminEmail,
-          credentials: sb.google?.serviceAccountKey,
-          scope: 'service_account/accounts/manage service_account/resources/manage',
-          delegated_scope: 'read_write',
-        }
-      : {
-          provider,
-          domain: sb.microsoft?.domain,
-          tenant_id: sb.microsoft?.tenantId,
-          client_id: sb.microsoft?.clientId,
-          client_secret: sb.microsoft?.clientSecret,
-          scope: 'service_account/accounts/manage service_account/resources/manage',
-          delegated_scope: 'read_write',
-        };
-  const res = await fetch(`${t.url}/v1/service_accounts`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${app.clientSecret}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status, await res.clone().text()).toBe(201);
-  return (await res.json()) as { access_token: string; refresh_token: string; service_account_id: string };
-}
-
-async function firstUser(provider: 'google' | 'microsoft') {
-  const { users } = await t.sandbox.control.listUsers(provider, { offset: 1, limit: 50 });
-  const user = users.find((u) => !u.suspended && u.mailbox && !u.shared && !u.accessDenied && !u.admin);
-  if (!user) {
-    throw new Error('no usable user in the sandbox org');
-  }
-  return user;
-}
-
 describe.each(['google', 'microsoft'] as const)('the official cronofy SDK end to end (%s)', (provider) => {
   it('register → authorize → signed callback → token → userinfo/profiles/calendars → refresh → revoke → 401', async () => {
     const app = await t.createApplication();
-    const sa = await registerServiceAccount(provider, app);
+    const sa = await registerSandboxServiceAccount(t, provider, app.clientSecret, SA_SCOPES);
     expect(sa.service_account_id).toMatch(/^ser_/);
 
-    const user = await firstUser(provider);
+    const [user] = await usableUsers(t, provider);
+    if (!user) {
+      throw new Error('no usable user in the sandbox org');
+    }
     const callbackUrl = `${receiver.url}/callback/${provider}?email=${encodeURIComponent(user.email)}`;
     const saClient = sdk({
       client_id: app.clientId,
@@ -137,7 +107,7 @@ describe.each(['google', 'microsoft'] as const)('the official cronofy SDK end to
 describe('service account authorization failures arrive as error callbacks', () => {
   it('reports user_suspended, user_not_found and mailbox_not_enabled with reason codes', async () => {
     const app = await t.createApplication();
-    const sa = await registerServiceAccount('google', app);
+    const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret, SA_SCOPES);
     const domain = t.sandbox.google?.domain ?? '';
     const suspended = await t.sandbox.control.addUser('google', {
       email: `gone.person@${domain}`,

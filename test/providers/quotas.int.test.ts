@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuotaOverrides } from '../../src/providers/quotas.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { runJsonChild } from '../helpers/json-child.js';
 import { TEST_REDIS_URL, useRedisPrefix } from '../helpers/redis.js';
 import { googleCredentials, microsoftCredentials, sandboxUrls } from './helpers.js';
 import type { QuotaWorkerInput, QuotaWorkerOutput } from './quota-worker.js';
@@ -47,28 +47,7 @@ afterAll(async () => {
 });
 
 function runWorker(input: QuotaWorkerInput): Promise<QuotaWorkerOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-      env: { ...process.env, QUOTA_WORKER_INPUT: JSON.stringify(input), NO_PROXY: '127.0.0.1,localhost' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`worker exited ${code}: ${err.slice(-2000)}`));
-      } else {
-        resolve(JSON.parse(line) as QuotaWorkerOutput);
-      }
-    });
-  });
+  return runJsonChild<QuotaWorkerInput, QuotaWorkerOutput>(WORKER, 'QUOTA_WORKER_INPUT', input);
 }
 
 describe('shared quotas across worker processes', () => {

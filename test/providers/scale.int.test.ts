@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
+import { runJsonChild } from '../helpers/json-child.js';
 import { googleCredentials, microsoftCredentials, providerFor, sandboxUrls } from './helpers.js';
 import type { ListWorkerInput, ListWorkerOutput } from './list-worker.js';
 
@@ -24,28 +24,7 @@ afterAll(async () => {
 });
 
 function listInChild(input: ListWorkerInput): Promise<ListWorkerOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', WORKER], {
-      env: { ...process.env, LIST_WORKER_INPUT: JSON.stringify(input), NO_PROXY: '127.0.0.1,localhost' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`list worker exited ${code}: ${err.slice(-2000)}`));
-      } else {
-        resolve(JSON.parse(line) as ListWorkerOutput);
-      }
-    });
-  });
+  return runJsonChild<ListWorkerInput, ListWorkerOutput>(WORKER, 'LIST_WORKER_INPUT', input, ['--expose-gc']);
 }
 
 describe('listing 100k users', () => {
