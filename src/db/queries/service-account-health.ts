@@ -52,24 +52,12 @@ export async function recordHealthFailure(
   leaseAt: Date,
   f: { reason: string; message: string; failureCount: number; next: Date },
 ): Promise<boolean> {
-  const rows = await db
-    .update(serviceAccounts)
-    .set({
-      brokenReason: f.reason,
-      lastError: f.message.slice(0, 1000),
-      failureCount: f.failureCount,
-      nextHealthCheckAt: f.next,
-      updatedAt: new Date(),
-    })
-    .where(
-      and(
-        eq(serviceAccounts.id, serviceAccountId),
-        eq(serviceAccounts.status, 'broken'),
-        eq(serviceAccounts.nextHealthCheckAt, leaseAt),
-      ),
-    )
-    .returning({ id: serviceAccounts.id });
-  return rows.length > 0;
+  return updateOnHealthLease(db, serviceAccountId, leaseAt, {
+    brokenReason: f.reason,
+    lastError: f.message.slice(0, 1000),
+    failureCount: f.failureCount,
+    nextHealthCheckAt: f.next,
+  });
 }
 
 /** Works again: back to active. Only a broken Service Account on the lease `leaseAt` changes. */
@@ -78,17 +66,26 @@ export async function markServiceAccountHealthy(
   serviceAccountId: string,
   leaseAt: Date,
 ): Promise<boolean> {
+  return updateOnHealthLease(db, serviceAccountId, leaseAt, {
+    status: 'active',
+    brokenReason: null,
+    brokenSince: null,
+    lastError: null,
+    failureCount: 0,
+    nextHealthCheckAt: null,
+  });
+}
+
+/** Applies `set` only to a broken Service Account still on the health-check lease `leaseAt`. */
+async function updateOnHealthLease(
+  db: DbOrTx,
+  serviceAccountId: string,
+  leaseAt: Date,
+  set: Partial<typeof serviceAccounts.$inferInsert>,
+): Promise<boolean> {
   const rows = await db
     .update(serviceAccounts)
-    .set({
-      status: 'active',
-      brokenReason: null,
-      brokenSince: null,
-      lastError: null,
-      failureCount: 0,
-      nextHealthCheckAt: null,
-      updatedAt: new Date(),
-    })
+    .set({ ...set, updatedAt: new Date() })
     .where(
       and(
         eq(serviceAccounts.id, serviceAccountId),
