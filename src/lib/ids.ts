@@ -17,6 +17,7 @@ export const ID_PREFIXES = {
   delivery: 'dlv',
   token: 'tok',
   code: 'cod',
+  authorizationRequest: 'azr',
   audit: 'aud',
 } as const;
 

@@ -44,6 +44,7 @@ describe('runMigrations', () => {
       'applications',
       'audit_events',
       'authorization_codes',
+      'authorization_requests',
       'calendars',
       'channels',
       'directory_entries',

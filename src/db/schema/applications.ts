@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { pgTable, text } from 'drizzle-orm/pg-core';
+import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { idColumn, lifecycleDates } from './columns.js';
 
 /**
@@ -12,6 +12,8 @@ export const applications = pgTable('applications', {
   clientId: text('client_id').notNull().unique(),
   /** Exact redirect URIs allowed in the authorize flow and code exchanges. */
   redirectUris: text('redirect_uris').array().notNull().default(sql`'{}'::text[]`),
+  /** API requests per minute for this Application; null means `API_RATE_LIMIT_PER_MINUTE`. */
+  rateLimitPerMinute: integer('rate_limit_per_minute'),
   ...lifecycleDates,
 });
 

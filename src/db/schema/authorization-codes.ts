@@ -27,11 +27,14 @@ export const authorizationCodes = pgTable(
     scope: text('scope').notNull(),
     expiresAt: tstz('expires_at').notNull(),
     usedAt: tstz('used_at'),
+    /** The delivery attempt that carried this code: a newer attempt expires the older unused one. */
+    deliveryId: text('delivery_id'),
     createdAt: tstz('created_at').notNull().defaultNow(),
   },
   (t) => [
     check('authorization_codes_subject_check', sql`${t.subjectType} in (${oneOf(TOKEN_SUBJECTS)})`),
     index('authorization_codes_expiry_idx').on(t.expiresAt),
+    index('authorization_codes_delivery_idx').on(t.deliveryId).where(sql`${t.usedAt} is null`),
   ],
 );
 

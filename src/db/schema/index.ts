@@ -3,6 +3,7 @@ export * from './application-secrets.js';
 export * from './applications.js';
 export * from './audit-events.js';
 export * from './authorization-codes.js';
+export * from './authorization-requests.js';
 export * from './calendars.js';
 export * from './channels.js';
 export * from './columns.js';

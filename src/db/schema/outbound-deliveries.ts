@@ -6,12 +6,16 @@ import { idColumn, lifecycleDates, oneOf, tstz } from './columns.js';
 export const DELIVERY_KINDS = ['callback', 'notification'] as const;
 export type DeliveryKind = (typeof DELIVERY_KINDS)[number];
 
-export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
+/** `cancelled`: its Account or Service Account was revoked before it could be sent; never sent. */
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead', 'cancelled'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /**
- * Outbound POSTs (authorization callbacks, push notifications) with their attempts. The body can hold
- * an authorization code, so it is stored AES-GCM encrypted; response bodies are never stored.
+ * Outbound POSTs (authorization callbacks, push notifications) with their attempts: an outbox that
+ * workers claim by lease (`next_attempt_at` moves forward while an attempt is in flight). A callback's
+ * body never holds a code: when `code_scope` is set, each attempt mints a fresh single-use code for
+ * `account_id` (redirect URI = `url`) and puts it into `authorization.code` just before sending. The
+ * body (state, email) is stored AES-GCM encrypted; response bodies are never stored.
  */
 export const outboundDeliveries = pgTable(
   'outbound_deliveries',
@@ -27,6 +31,8 @@ export const outboundDeliveries = pgTable(
     runId: text('run_id'),
     accountId: text('account_id'),
     channelId: text('channel_id'),
+    /** Set on a callback that carries a code: the scope of the code each attempt mints. */
+    codeScope: text('code_scope'),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     lastStatusCode: integer('last_status_code'),
@@ -42,6 +48,11 @@ export const outboundDeliveries = pgTable(
     index('outbound_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
     index('outbound_deliveries_dead_idx').on(t.deadAt).where(sql`${t.status} = 'dead'`),
     index('outbound_deliveries_application_idx').on(t.applicationId, t.createdAt),
+    // The claim: per Application, the due deliveries in order (fair across Applications).
+    index('outbound_deliveries_claim_idx')
+      .on(t.applicationId, t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
+    index('outbound_deliveries_run_pending_idx').on(t.runId).where(sql`${t.status} = 'pending'`),
   ],
 );
 
