@@ -8,7 +8,13 @@ describe('loadConfig', () => {
     const config = loadConfig({ ENCRYPTION_KEYS: KEY });
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'ec' });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, publicUrl: 'http://127.0.0.1:8080' });
+    expect(config.http).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      publicUrl: 'http://127.0.0.1:8080',
+      trustProxy: false,
+    });
+    expect(config.apiRateLimit).toEqual({ perSecond: 2_000, perMinute: 60_000 });
     expect(config.providers.googleTokenUrl).toBe('https://oauth2.googleapis.com/token');
     expect(config.providers.googleApiUrl).toBe('https://admin.googleapis.com');
     expect(config.providers.microsoftLoginUrl).toBe('https://login.microsoftonline.com');
@@ -93,5 +99,53 @@ describe('loadConfig', () => {
     expect(loadConfig({ ENCRYPTION_KEYS: KEY, OUTBOUND_ALLOW_PRIVATE: '0' }).outbound.allowPrivate).toBe(
       false,
     );
+  });
+
+  it('parses the API rate limits and rejects ones that are not positive whole numbers', () => {
+    const config = loadConfig({
+      ENCRYPTION_KEYS: KEY,
+      API_RATE_LIMIT_PER_SECOND: '50',
+      API_RATE_LIMIT_PER_MINUTE: '1500',
+    });
+    expect(config.apiRateLimit).toEqual({ perSecond: 50, perMinute: 1500 });
+    let error: unknown;
+    try {
+      loadConfig({ ENCRYPTION_KEYS: KEY, API_RATE_LIMIT_PER_SECOND: '0', API_RATE_LIMIT_PER_MINUTE: '1.5' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'API_RATE_LIMIT_PER_MINUTE',
+      'API_RATE_LIMIT_PER_SECOND',
+    ]);
+  });
+
+  it('trusts no proxy unless TRUST_PROXY lists IPs or CIDRs', () => {
+    expect(loadConfig({ ENCRYPTION_KEYS: KEY, TRUST_PROXY: '' }).http.trustProxy).toBe(false);
+    expect(
+      loadConfig({ ENCRYPTION_KEYS: KEY, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8,::1' }).http.trustProxy,
+    ).toEqual(['10.0.0.0/8', '127.0.0.1', 'fd00::/8', '::1']);
+  });
+
+  it('names every TRUST_PROXY entry that is not an IP or CIDR, alongside other bad variables', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        ENCRYPTION_KEYS: KEY,
+        PORT: 'eighty',
+        TRUST_PROXY: '10.0.0.0/8,proxy.internal,10.0.0.0/33,::1/129,1.2.3.4/8/8,true',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.filter((p) => p.startsWith('PORT:'))).toHaveLength(1);
+    const proxy = problems.filter((p) => p.startsWith('TRUST_PROXY:')).join('\n');
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '::1/129', '1.2.3.4/8/8', 'true']) {
+      expect(proxy).toContain(`"${bad}"`);
+    }
+    expect(proxy).not.toContain('"10.0.0.0/8"');
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -9,18 +10,37 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const seconds = (fallback: number) =>
+const wholeNumber = (fallback: number, unit = '') =>
   z.coerce
-    .number({ error: 'must be a whole number of seconds' })
-    .int('must be a whole number of seconds')
+    .number({ error: `must be a whole number${unit}` })
+    .int(`must be a whole number${unit}`)
     .positive('must be greater than 0')
     .default(fallback);
+const seconds = (fallback: number) => wholeNumber(fallback, ' of seconds');
 
 const httpUrl = (fallback: string) =>
   z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .default(fallback)
     .transform((u) => u.replace(/\/+$/, ''));
+
+/** Comma-separated IPs or CIDRs (`10.0.0.0/8`, `fd00::/8`) of proxies whose X-Forwarded-For is believed. */
+const proxyList = z.string().transform((raw, ctx) => {
+  const entries = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > maxBits);
+    if (family === 0 || badBits || extra !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR` });
+    }
+  }
+  return entries;
+});
 
 /** `id:base64key` pairs, comma-separated; every key is 32 bytes (AES-256). */
 const keyring = z.string().transform((raw, ctx) => {
@@ -82,6 +102,10 @@ const schema = z.object({
   DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
   WORKER_LOCK_SECONDS: seconds(30),
+  // Sized so one Application redeems a 100,000-account run well within its codes' 10 minutes.
+  API_RATE_LIMIT_PER_SECOND: wholeNumber(2_000),
+  API_RATE_LIMIT_PER_MINUTE: wholeNumber(60_000),
+  TRUST_PROXY: proxyList.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -97,7 +121,10 @@ export type Config = {
   mode: ConfigMode;
   databaseUrl: string;
   redis: { url: string; queuePrefix: string };
-  http: { host: string; port: number; publicUrl: string };
+  /** `trustProxy`: the proxies whose X-Forwarded-For is believed; false (the default) believes none. */
+  http: { host: string; port: number; publicUrl: string; trustProxy: string[] | false };
+  /** Requests per Application (unknown callers: per address) in each window. */
+  apiRateLimit: { perSecond: number; perMinute: number };
   encryptionKeys: EncryptionKey[];
   /** True when the keyring is the built-in demo key (never safe for real data). */
   usingDemoKey: boolean;
@@ -160,7 +187,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       host: e.HOST,
       port: e.PORT,
       publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+      trustProxy: e.TRUST_PROXY?.length ? e.TRUST_PROXY : false,
     },
+    apiRateLimit: { perSecond: e.API_RATE_LIMIT_PER_SECOND, perMinute: e.API_RATE_LIMIT_PER_MINUTE },
     encryptionKeys,
     usingDemoKey,
     adminToken: e.ADMIN_TOKEN,
