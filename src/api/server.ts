@@ -19,6 +19,7 @@ import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { provisioningRunRoutes } from './routes/provisioning-runs.js';
+import { relinkRoutes } from './routes/relink.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 
 export type ServerOptions = {
@@ -98,6 +99,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(channelRoutes(app));
   await server.register(provisioningRunRoutes(app));
   await server.register(authorizePageRoutes(app));
+  await server.register(relinkRoutes(app));
   await server.register(adminPlugin(app, { queues: opts.queues, metrics: opts.metrics }));
 
   server.get('/docs', { schema: { hide: true } }, async () => server.swagger());

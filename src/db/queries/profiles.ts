@@ -91,6 +91,28 @@ export async function findProfileForCheck(
   return row;
 }
 
+/**
+ * Claims one Profile for a check requested now (the relink page's "check now"): its `next_check_at`
+ * moves to `leaseUntil`, exactly as a sweep's claim, so a sweep-queued check still in flight changes
+ * nothing and the requested one is the check that counts. Only Profiles that are checked at all:
+ * not revoked (`next_check_at` null), not paused with a broken Service Account, Account and Service
+ * Account active. Returns whether it claimed.
+ */
+export async function claimProfileCheckNow(
+  db: DbOrTx,
+  profileId: string,
+  leaseUntil: Date,
+): Promise<boolean> {
+  const rows = await db.execute<{ id: string }>(sql`
+    update profiles p set next_check_at = ${leaseUntil.toISOString()}::timestamptz, updated_at = now()
+    where p.id = ${profileId} and p.next_check_at is not null
+      and p.next_check_at <> ${PAUSED_CHECK_AT.toISOString()}::timestamptz
+      and exists (select 1 from accounts a where a.id = p.account_id and a.status = 'active')
+      and exists (select 1 from service_accounts s where s.id = p.service_account_id and s.status = 'active')
+    returning p.id`);
+  return rows.length > 0;
+}
+
 export type ProfilePatch = Partial<
   Pick<
     typeof profiles.$inferInsert,
