@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- <name> [options]]`: runs the benchmarks (all, or the one named) and prints their
- * figures as JSON (also written to bench/results/<name>.json).
+ * figures as JSON (also written to bench/results/).
  */
+import { runAndReport as handoff } from './handoff.js';
 import { runAndReport as profileSweep } from './profile-sweep.js';
 import { runAndReport as provisioning } from './provisioning.js';
 
 const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
+  handoff,
   'profile-sweep': profileSweep,
   provisioning,
 };

@@ -10,13 +10,10 @@
  *   npm run bench -- provisioning [--users 3000] [--latencies 0,50]
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import postgres from 'postgres';
 import { loadConfig } from '../src/config.js';
-import { runMigrations } from '../src/db/migrate.js';
 import { findRun } from '../src/db/queries/runs.js';
 import { DEFAULT_CONCURRENCY, startWorkers } from '../src/jobs/worker.js';
 import { createLogger } from '../src/logger.js';
@@ -26,10 +23,7 @@ import { createApplication } from '../src/services/applications.js';
 import { createRun } from '../src/services/provisioning.js';
 import { BATCH_PARALLELISM } from '../src/services/provisioning-pipeline.js';
 import { registerServiceAccount } from '../src/services/service-accounts.js';
-
-const ADMIN_URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const KEYS = `bench:${Buffer.alloc(32, 3).toString('base64')}`;
+import { BENCH_KEYS, scratchDatabase, writeResult } from './common.js';
 
 type Measure = {
   verify: 'mailbox' | 'directory';
@@ -42,11 +36,7 @@ type Measure = {
 };
 
 async function once(users: number, latencyMs: number, verify: 'mailbox' | 'directory'): Promise<Measure> {
-  const dbName = `ec_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${dbName}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
+  const db = await scratchDatabase({ migrate: true });
   const sandbox = await startSandbox({
     seed: 7,
     google: { users, rooms: 0 },
@@ -55,12 +45,11 @@ async function once(users: number, latencyMs: number, verify: 'mailbox' | 'direc
     faults: { latencyMs },
   });
   try {
-    await runMigrations(url.toString());
     const config = loadConfig(
       {
-        DATABASE_URL: url.toString(),
+        DATABASE_URL: db.url,
         QUEUE_PREFIX: `ecb-${randomBytes(4).toString('hex')}`,
-        ENCRYPTION_KEYS: KEYS,
+        ENCRYPTION_KEYS: BENCH_KEYS,
         GOOGLE_TOKEN_URL: `${sandbox.url}/token`,
         GOOGLE_API_URL: sandbox.url,
         OUTBOUND_ALLOW_PRIVATE: 'true',
@@ -121,8 +110,7 @@ async function once(users: number, latencyMs: number, verify: 'mailbox' | 'direc
     }
   } finally {
     await sandbox.close();
-    await admin.unsafe(`drop database if exists "${dbName}" with (force)`);
-    await admin.end();
+    await db.drop();
   }
 }
 
@@ -166,8 +154,5 @@ export async function runAndReport(argv: string[]): Promise<void> {
         }),
     ),
   };
-  const text = JSON.stringify(report, null, 2);
-  process.stdout.write(`${text}\n`);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/provisioning.json', import.meta.url), `${text}\n`);
+  writeResult('provisioning.json', report);
 }

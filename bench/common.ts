@@ -1,0 +1,264 @@
+/**
+ * Helpers shared by the benchmarks: a scratch database, the encryption keyring, results files, and
+ * child processes (`ec api`, `ec worker`, `ec sandbox`, …) that are all killed when the bench exits.
+ */
+import { type ChildProcess, type ForkOptions, fork, type SpawnOptions, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { runMigrations } from '../src/db/migrate.js';
+
+export const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** A fixed keyring: the benches' databases are scratch ones. */
+export const BENCH_KEYS = `bench:${Buffer.alloc(32, 3).toString('base64')}`;
+
+export type ScratchDatabase = { name: string; url: string; drop: () => Promise<void> };
+
+/** Creates an empty database `ec_bench_<random>` on ADMIN_URL's server, migrated when `migrate`. */
+export async function scratchDatabase(opts: { migrate?: boolean } = {}): Promise<ScratchDatabase> {
+  const name = `ec_bench_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const drop = async () => {
+    try {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await admin.end();
+    }
+  };
+  if (opts.migrate) {
+    try {
+      await runMigrations(url.toString());
+    } catch (err) {
+      await drop();
+      throw err;
+    }
+  }
+  return { name, url: url.toString(), drop };
+}
+
+/** Writes `bench/results/<file>` (pretty JSON) and prints it on stdout. */
+export function writeResult(file: string, report: unknown): void {
+  const text = JSON.stringify(report, null, 2);
+  process.stdout.write(`${text}\n`);
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(new URL(`./results/${file}`, import.meta.url), `${text}\n`);
+}
+
+export const round = (n: number, digits = 2): number => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port free right now on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const EC_BIN = fileURLToPath(new URL('../bin/ec.js', import.meta.url));
+
+/** A child process of the bench, with the tail of its output kept for error messages. */
+export type Child = {
+  name: string;
+  proc: ChildProcess;
+  /** The last lines it wrote (stdout and stderr). */
+  tail: () => string;
+  /** Resolves with the first stdout line matching `re` (rejects when the child exits first). */
+  waitForLine: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  /** User + system CPU seconds so far (Linux /proc), or null. */
+  cpuSeconds: () => number | null;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop: (graceMs?: number) => Promise<void>;
+};
+
+const children = new Set<Child>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) {
+    return;
+  }
+  exitHooked = true;
+  // Whatever happens to the bench, no child outlives it.
+  process.on('exit', () => {
+    for (const c of children) {
+      if (c.proc.exitCode === null && c.proc.signalCode === null) {
+        c.proc.kill('SIGKILL');
+      }
+    }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping the bench's child processes\n`);
+      void stopAllChildren().finally(() => process.exit(130));
+    });
+  }
+}
+
+const CLK_TCK = 100;
+
+function procCpuSeconds(pid: number | undefined): number | null {
+  if (!pid) {
+    return null;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+function track(name: string, proc: ChildProcess): Child {
+  hookExit();
+  const lines: string[] = [];
+  const stdoutLines: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const keep = (stream: NodeJS.ReadableStream | null, isStdout: boolean) => {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        if (lines.length > 40) {
+          lines.shift();
+        }
+        if (isStdout) {
+          if (stdoutLines.length < 500) {
+            stdoutLines.push(line);
+          }
+          for (const w of [...waiters]) {
+            const m = line.match(w.re);
+            if (m) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.resolve(m);
+            }
+          }
+        }
+      }
+    });
+  };
+  keep(proc.stdout, true);
+  keep(proc.stderr, false);
+  const exited = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      resolve();
+    } else {
+      proc.once('exit', () => resolve());
+    }
+  });
+  const child: Child = {
+    name,
+    proc,
+    tail: () => lines.join('\n'),
+    waitForLine: (re, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        for (const line of stdoutLines) {
+          const m = line.match(re);
+          if (m) {
+            resolve(m);
+            return;
+          }
+        }
+        const timer = setTimeout(
+          () => reject(new Error(`${name}: no line ${re} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        const w = {
+          re,
+          resolve: (m: RegExpMatchArray) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        };
+        waiters.push(w);
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}):\n${child.tail()}`));
+        });
+      }),
+    cpuSeconds: () => procCpuSeconds(proc.pid),
+    stop: async (graceMs = 10_000) => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+    },
+  };
+  children.add(child);
+  return child;
+}
+
+/** Spawns `ec <args>` (bin/ec.js, as users run it) with exactly `env` (plus PATH/HOME/NO_PROXY). */
+export function spawnEc(name: string, args: string[], env: Record<string, string>, opts: SpawnOptions = {}) {
+  const proc = spawn(process.execPath, [EC_BIN, ...args], {
+    ...opts,
+    env: baseEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return track(name, proc);
+}
+
+/** Forks a TypeScript module (through tsx) as a child with an IPC channel. */
+export function forkTs(name: string, file: string, env: Record<string, string>, opts: ForkOptions = {}) {
+  const proc = fork(file, [], {
+    ...opts,
+    execArgv: ['--import', 'tsx'],
+    env: baseEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  return track(name, proc);
+}
+
+function baseEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    ...env,
+  };
+}
+
+/** Runs `ec <args>` to completion and returns its stdout (throws with its output on a non-zero exit). */
+export async function runEc(args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawnEc(`ec ${args[0] ?? ''}`, args, env);
+  let out = '';
+  child.proc.stdout?.on('data', (c: string) => {
+    out += c;
+  });
+  const code = await new Promise<number | null>((resolve) => child.proc.once('exit', resolve));
+  children.delete(child);
+  if (code !== 0) {
+    throw new Error(`ec ${args.join(' ')} exited ${code}:\n${child.tail()}`);
+  }
+  return out;
+}
+
+/** Stops every child still running (SIGTERM, then SIGKILL after the grace period), in parallel. */
+export async function stopAllChildren(graceMs = 10_000): Promise<void> {
+  await Promise.all([...children].map((c) => c.stop(graceMs)));
+}
