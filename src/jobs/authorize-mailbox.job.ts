@@ -14,12 +14,9 @@ export const authorizeMailbox = defineJob({
   backoffMs: 5_000,
   jobId: authorizationJobId,
   handle: async (payload, ctx) => {
-    const deliveryId = await processAuthorization(ctx.app, payload, {
+    await processAuthorization(ctx.app, payload, {
       lastAttempt: ctx.attempt >= ctx.maxAttempts,
       signal: ctx.signal,
     });
-    if (deliveryId) {
-      await ctx.app.enqueue('deliveries.send', { deliveryId, attempt: 0 });
-    }
   },
 });

@@ -2,11 +2,13 @@ import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../services/context.js';
 
-/** The queues every worker serves. Separate queues keep slow provider work from delaying callbacks. */
+/**
+ * The queues every worker serves. Separate queues keep slow provider work from delaying other work.
+ * (Callbacks and notifications are not a queue: the delivery pump sends them from the outbox.)
+ */
 export const QUEUE_NAMES = [
   'authorizations',
   'provisioning',
-  'deliveries',
   'profiles',
   'directory',
   'maintenance',

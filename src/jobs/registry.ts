@@ -12,7 +12,6 @@ import { profilesCheckSweep } from './profiles-check-sweep.job.js';
 import { runFinish } from './run-finish.job.js';
 import { runStart } from './run-start.job.js';
 import { runsReconcile } from './runs-reconcile.job.js';
-import { sendDelivery } from './send-delivery.job.js';
 import { serviceAccountsHealthCheck } from './service-accounts-health-check.job.js';
 import { serviceAccountsHealthSweep } from './service-accounts-health-sweep.job.js';
 import { serviceAccountsPauseProfiles } from './service-accounts-pause-profiles.job.js';
@@ -21,7 +20,6 @@ import { tokensCleanup } from './tokens-cleanup.job.js';
 /** Every job the workers know. Adding a job = adding its file and one line here. */
 export const JOBS = [
   authorizeMailbox,
-  sendDelivery,
   runStart,
   directoryListPage,
   accountsProvision,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { reconcile } from '../services/reconcile.js';
 import { defineJob } from './define-job.js';
 
-/** Re-queues work of stalled runs and overdue deliveries from Postgres (after crashes or a Redis flush). */
+/** Re-queues work of stalled runs and pending authorization requests from Postgres (after crashes or a Redis flush). */
 export const runsReconcile = defineJob({
   name: 'runs.reconcile',
   queue: 'maintenance',

@@ -3,6 +3,7 @@ import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../services/context.js';
 import { QUEUE_NAMES, type QueueName } from './define-job.js';
+import { type DeliveryPumpOptions, startDeliveryPump } from './delivery-pump.js';
 import { buildRegistry } from './registry.js';
 import { createProcessor, type JobObserver } from './run-job.js';
 
@@ -13,7 +14,6 @@ import { createProcessor, type JobObserver } from './run-job.js';
 export const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
   authorizations: 20,
   provisioning: 8,
-  deliveries: 20,
   profiles: 20,
   directory: 4,
   maintenance: 2,
@@ -26,9 +26,14 @@ export type WorkerOptions = {
   concurrency?: Partial<Record<QueueName, number>>;
   /** Told about every job attempt (duration, outcome), e.g. ProcessMetrics.observeJob. */
   observeJob?: JobObserver;
+  /** The delivery pump's options, or false for none (default: one pump with its defaults). */
+  deliveries?: DeliveryPumpOptions | false;
 };
 
-/** Starts one BullMQ Worker per queue; `close()` stops taking jobs and waits for active ones. */
+/**
+ * Starts one BullMQ Worker per queue and the delivery pump; `close()` stops taking work and waits
+ * for what is active.
+ */
 export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
   const registry = buildRegistry();
   const controller = new AbortController();
@@ -50,11 +55,12 @@ export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOpt
     worker.on('error', (err) => app.logger.warn({ queue, err: err.message }, 'worker error'));
     return worker;
   });
+  const pump = opts.deliveries === false ? undefined : startDeliveryPump(app, opts.deliveries);
   return {
     workers,
     close: async () => {
       controller.abort();
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), pump?.close()]);
     },
   };
 }

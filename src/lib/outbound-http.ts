@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BlockList, isIP } from 'node:net';
 
 /**
@@ -103,7 +103,20 @@ export async function checkOutboundUrl(raw: string, allowPrivate: boolean): Prom
 
 export type PostResult = { status: number } | { error: string };
 
-/** One POST attempt; never stores or returns the response body. */
+/**
+ * Kept-alive connections per receiver origin: at organization scale one receiver takes thousands
+ * of callbacks, and a TCP (and TLS) handshake each would cost more than the POST itself.
+ */
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, timeout: 30_000 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, timeout: 30_000 }),
+};
+
+/**
+ * One POST attempt; never stores or returns the response body. `timeoutMs` is a total deadline
+ * from the start until the response's status line, so a receiver that trickles bytes cannot hold a
+ * sending slot for longer than that.
+ */
 export function postJson(
   raw: string,
   body: string,
@@ -148,12 +161,22 @@ export function postJson(
   ) {
     return Promise.resolve({ error: `address ${url.hostname} is private, loopback or link-local` });
   }
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const https = url.protocol === 'https:';
+  const send = https ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
+    let done = false;
+    const finish = (result: PostResult) => {
+      if (!done) {
+        done = true;
+        clearTimeout(deadline);
+        resolve(result);
+      }
+    };
     const req = send(
       url,
       {
         method: 'POST',
+        agent: https ? agents.https : agents.http,
         lookup: guardedLookup,
         timeout: opts.timeoutMs,
         headers: {
@@ -164,11 +187,13 @@ export function postJson(
       },
       (res) => {
         res.resume();
-        resolve({ status: res.statusCode ?? 0 });
+        finish({ status: res.statusCode ?? 0 });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`)));
-    req.on('error', (err) => resolve({ error: err.message }));
+    const timedOut = () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`));
+    const deadline = setTimeout(timedOut, opts.timeoutMs);
+    req.on('timeout', timedOut);
+    req.on('error', (err) => finish({ error: err.message }));
     req.end(body);
   });
 }

@@ -31,7 +31,7 @@ export function schedules(s: Config['scheduler']): Schedule[] {
     // Claims the Service Accounts whose sync (every DIRECTORY_SYNC_INTERVAL_SECONDS) is due.
     { id: 'directory.sync-sweep', job: 'directory.sync-sweep', everyMs: s.sweepIntervalSecs * 1000 },
     { id: 'tokens.cleanup', job: 'tokens.cleanup', everyMs: TOKEN_CLEANUP_EVERY_MS },
-    // Puts back queue work Postgres says is unfinished (stalled runs, overdue deliveries).
+    // Puts back queue work Postgres says is unfinished (stalled runs, pending authorization requests).
     { id: 'runs.reconcile', job: 'runs.reconcile', everyMs: RECONCILE_EVERY_MS },
   ];
 }

@@ -1,11 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { upsertProvisionedAccount } from '../db/queries/accounts.js';
-import { findServiceAccount } from '../db/queries/service-accounts.js';
-import { insertAuthorizationCode } from '../db/queries/tokens.js';
+import {
+  findAuthorizationRequest,
+  insertAuthorizationRequests,
+  lockAuthorizationRequest,
+  markAuthorizationRequestDone,
+} from '../db/queries/authorization-requests.js';
+import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import { ForbiddenError, ValidationError } from '../errors.js';
-import { hashToken, newOpaqueToken } from '../lib/crypto.js';
+import { describeError, ForbiddenError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
 import { type Mailbox, type MailboxCalendar, ProviderError } from '../providers/types.js';
@@ -13,7 +17,6 @@ import type { AppContext } from './context.js';
 import { deliveryIdFor, storeDelivery } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
-import { CODE_TTL_SECS } from './tokens.js';
 
 export const MAX_AUTHORIZATIONS_PER_REQUEST = 1_000;
 
@@ -25,23 +28,25 @@ export const authorizationRequestSchema = z.object({
 });
 export type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
 
-/** The job payload: ids and the request's own values only, never a secret. */
+/** The job payload: the recorded request's id only. */
 export const authorizationJobSchema = z.object({
-  serviceAccountId: z.string().startsWith('ser_'),
-  email: z.string().min(3).max(320),
-  callbackUrl: z.string().max(2048),
-  scope: z.string().max(1000),
-  state: z.string().max(2048).nullable(),
-  requestId: z.string().min(1).max(64),
+  authorizationRequestId: z.string().startsWith('azr_').max(64),
 });
 export type AuthorizationJob = z.infer<typeof authorizationJobSchema>;
 
-const emailKey = (email: string) =>
-  createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 24);
+/** Deterministic job id: one job per recorded request, however often it is queued. */
+export const authorizationJobId = (p: AuthorizationJob) => `authz-${p.authorizationRequestId}`;
 
-/** Deterministic id: the same email in the same request is one job, whatever happens. */
-export const authorizationJobId = (p: AuthorizationJob) =>
-  `authz-${p.serviceAccountId}-${emailKey(p.email)}-${p.requestId}`;
+/** The same ask posted again within this long (a client retrying after a timeout) is not repeated. */
+export const AUTHORIZATION_DEDUPE_MS = 10 * 60_000;
+
+/** What identifies an ask: the Service Account, the email (any case), where to call back, scope and state. */
+const requestKeyOf = (serviceAccountId: string, e: AuthorizationRequest) =>
+  createHash('sha256')
+    .update(
+      JSON.stringify([serviceAccountId, e.email.toLowerCase(), e.callback_url, e.scope, e.state ?? null]),
+    )
+    .digest('base64url');
 
 /**
  * `POST /v1/service_account_authorizations`: validates every entry (all or nothing), then queues one
@@ -82,18 +87,34 @@ export async function requestAuthorizations(
   if (Object.keys(fields).length > 0) {
     throw new ValidationError('Invalid service account authorization', fields);
   }
-  const requestId = randomBytes(8).toString('hex');
-  for (const entry of entries) {
-    await app.enqueue('authorizations.process', {
-      serviceAccountId: serviceAccount.id,
-      email: entry.email,
-      callbackUrl: entry.callback_url,
-      scope: entry.scope,
-      state: entry.state ?? null,
-      requestId,
-    });
+  // Recorded before answering: from here on nothing is lost, whatever happens to the queue.
+  const ids = await app.db.transaction((tx) =>
+    insertAuthorizationRequests(
+      tx,
+      serviceAccount.id,
+      entries.map((entry) => ({
+        id: newId('authorizationRequest'),
+        applicationId: serviceAccount.applicationId,
+        serviceAccountId: serviceAccount.id,
+        email: entry.email,
+        callbackUrl: entry.callback_url,
+        scope: entry.scope,
+        state: entry.state ?? null,
+        requestKey: requestKeyOf(serviceAccount.id, entry),
+      })),
+      AUTHORIZATION_DEDUPE_MS,
+    ),
+  );
+  try {
+    await app.enqueueBulk(
+      'authorizations.process',
+      ids.map((authorizationRequestId) => ({ authorizationRequestId })),
+    );
+  } catch (err) {
+    // Recorded all the same: the reconciler queues them once Redis answers again.
+    app.logger.warn({ err: describeError(err), requests: ids.length }, 'queueing authorizations failed');
   }
-  return { queued: entries.length };
+  return { queued: ids.length };
 }
 
 type Resolution =
@@ -124,26 +145,30 @@ export function firstCheckAt(intervalSecs: number): Date {
 }
 
 /**
- * The `authorizations.process` job: resolve the email, check the mailbox, create or re-use the
- * Account with its Profile and Calendars, mint a code and store the signed callback — all in one
- * transaction, keyed by the job so running it twice delivers one callback. Returns the delivery id
- * to send (also when a previous run of this job stored it but died before queueing the send).
+ * The `authorizations.process` job: resolve the email, check the mailbox, then in one transaction
+ * create or re-use the Account with its Profile and Calendars, store the callback in the outbox (its
+ * code is minted when it is sent) and mark the request done — so running it twice delivers one
+ * callback. The transaction share-locks the Service Account: if it was revoked meanwhile, the
+ * callback says so and no Account is touched.
  */
 export async function processAuthorization(
   app: AppContext,
   job: AuthorizationJob,
   opts: { lastAttempt: boolean; signal: AbortSignal },
-): Promise<string | undefined> {
-  const sa = await findServiceAccount(app.db, job.serviceAccountId);
-  const base = { state: job.state, email: job.email };
+): Promise<void> {
+  const req = await findAuthorizationRequest(app.db, job.authorizationRequestId);
+  if (req?.status !== 'pending') {
+    return;
+  }
+  const sa = await findServiceAccount(app.db, req.serviceAccountId);
   let result: Resolution;
   if (!sa || sa.status === 'revoked') {
     result = { ok: false, reason: 'service_account_revoked' };
-  } else if (!scopeWithin(job.scope, sa.delegatedScope)) {
+  } else if (!scopeWithin(req.scope, sa.delegatedScope)) {
     result = { ok: false, reason: 'scope_not_delegated' };
   } else {
     try {
-      result = await resolveMailbox(app, sa, job.email, opts.signal);
+      result = await resolveMailbox(app, sa, req.email, opts.signal);
     } catch (err) {
       if (!(err instanceof ProviderError) || (err.retryable && !opts.lastAttempt)) {
         throw err;
@@ -151,67 +176,60 @@ export async function processAuthorization(
       result = { ok: false, reason: err.reason, detail: err.message };
     }
   }
-  const applicationId = sa?.applicationId;
-  if (!applicationId) {
-    // The Service Account is gone, and with it the Application's secrets to sign with.
-    app.logger.warn(
-      { serviceAccountId: job.serviceAccountId },
-      'authorization for a deleted service account dropped',
-    );
-    return undefined;
-  }
-  const deliveryId = deliveryIdFor(authorizationJobId(job));
-  const code = newOpaqueToken();
-  const body = result.ok
-    ? { authorization: { code, ...base } }
-    : {
-        authorization: {
-          error: oauthErrorFor(result.reason),
-          error_key: result.reason,
-          error_description: REASON_DESCRIPTIONS[result.reason],
-          ...base,
-        },
-      };
   await app.db.transaction(async (tx) => {
-    const fresh = await storeDelivery(tx, app, {
-      id: deliveryId,
-      applicationId,
-      kind: 'callback',
-      url: job.callbackUrl,
-      body,
-    });
-    if (!fresh || !result.ok || !sa) {
-      return fresh;
+    if ((await lockAuthorizationRequest(tx, req.id)) !== 'pending') {
+      return; // Another run of this job got here first.
     }
-    const { account } = await upsertProvisionedAccount(
-      tx,
-      {
-        applicationId,
-        serviceAccountId: sa.id,
-        provider: sa.provider,
-        kind: result.mailbox.kind,
-        email: result.mailbox.email,
-        name: result.mailbox.name,
-        providerId: result.mailbox.providerId,
-        scope: job.scope,
-        directoryEntryId: null,
-        nextCheckAt: firstCheckAt(app.config.scheduler.profileCheckIntervalSecs),
-        calendars: result.calendars,
+    if (result.ok && sa) {
+      const status = await lockServiceAccountStatus(tx, sa.id);
+      if (status === undefined || status === 'revoked') {
+        result = { ok: false, reason: 'service_account_revoked' };
+      }
+    }
+    const base = { state: req.state, email: req.email };
+    let accountId: string | null = null;
+    if (result.ok && sa) {
+      const { account } = await upsertProvisionedAccount(
+        tx,
+        {
+          applicationId: req.applicationId,
+          serviceAccountId: sa.id,
+          provider: sa.provider,
+          kind: result.mailbox.kind,
+          email: result.mailbox.email,
+          name: result.mailbox.name,
+          providerId: result.mailbox.providerId,
+          scope: req.scope,
+          directoryEntryId: null,
+          nextCheckAt: firstCheckAt(app.config.scheduler.profileCheckIntervalSecs),
+          calendars: result.calendars,
+        },
+        {
+          account: () => newId('account'),
+          profile: () => newId('profile'),
+          calendar: () => newId('calendar'),
+        },
+      );
+      accountId = account.id;
+    }
+    await storeDelivery(tx, app, {
+      id: deliveryIdFor(`authz:${req.id}`),
+      applicationId: req.applicationId,
+      kind: 'callback',
+      url: req.callbackUrl,
+      body: {
+        authorization: result.ok
+          ? base
+          : {
+              error: oauthErrorFor(result.reason),
+              error_key: result.reason,
+              error_description: REASON_DESCRIPTIONS[result.reason],
+              ...base,
+            },
       },
-      { account: () => newId('account'), profile: () => newId('profile'), calendar: () => newId('calendar') },
-    );
-    await insertAuthorizationCode(tx, {
-      id: newId('code'),
-      applicationId,
-      codeHash: hashToken(code),
-      subjectType: 'account',
-      accountId: account.id,
-      serviceAccountId: null,
-      redirectUri: job.callbackUrl,
-      scope: job.scope,
-      expiresAt: new Date(Date.now() + CODE_TTL_SECS * 1000),
+      accountId,
+      codeScope: accountId ? req.scope : null,
     });
-    return true;
+    await markAuthorizationRequestDone(tx, req.id);
   });
-  return deliveryId;
 }

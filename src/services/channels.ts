@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
 import type { AppContext } from './context.js';
-import { channelJson, sendNotifications, storeVerification } from './notifications.js';
+import { channelJson, storeVerification } from './notifications.js';
 
 /** Open Channels an Account may have at once (each event is POSTed to every one). */
 export const MAX_OPEN_CHANNELS_PER_ACCOUNT = 50;
@@ -59,7 +59,6 @@ export async function createChannel(
     });
     return { channel: created, deliveryId: await storeVerification(tx, app, created) };
   });
-  await sendNotifications(app, [deliveryId]);
   return channel;
 }
 

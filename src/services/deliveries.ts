@@ -1,11 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { DbOrTx } from '../db/client.js';
-import { findDelivery, insertDeliveryOnce, recordAttempt } from '../db/queries/deliveries.js';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  cancelDeliveries,
+  claimDueDeliveries,
+  expireDeliveryCodes,
+  insertDeliveriesOnce,
+  liveAccountIds,
+  type NewDelivery,
+  recordAttempts,
+} from '../db/queries/deliveries.js';
+import { insertAuthorizationCodes, type NewAuthorizationCode } from '../db/queries/tokens.js';
 import type { DeliveryKind } from '../db/schema/outbound-deliveries.js';
-import { hmacSignature } from '../lib/crypto.js';
+import { hashToken, hmacSignature, newOpaqueToken } from '../lib/crypto.js';
+import { newId } from '../lib/ids.js';
 import { postJson } from '../lib/outbound-http.js';
 import { signingSecrets } from './applications.js';
 import type { AppContext } from './context.js';
+import { CODE_TTL_SECS } from './tokens.js';
 
 /**
  * Delays between attempts: about a minute first, growing to 8 hours; the last attempt happens more
@@ -16,7 +29,13 @@ export const RETRY_DELAYS_SECS = [
   60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400, 28_800, 28_800, 28_800,
 ] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_SECS.length + 1;
+/** Total deadline of one attempt, connection to status line (a trickling receiver is cut off). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * How long a claimed delivery is held by the worker that claimed it. Longer than an attempt can
+ * take, so a live worker never loses one; a killed worker's deliveries are sent again after this.
+ */
+export const DELIVERY_LEASE_MS = 30_000;
 
 /** A deterministic delivery id from what it is for, so a job that runs twice creates one delivery. */
 export function deliveryIdFor(key: string): string {
@@ -33,23 +52,18 @@ export type NewOutbound = {
   applicationId: string;
   kind: DeliveryKind;
   url: string;
+  /** The JSON body. A callback that carries a code has `authorization` without `code`: see `codeScope`. */
   body: unknown;
   runId?: string | null;
   accountId?: string | null;
   channelId?: string | null;
+  /** Set for a callback whose every attempt carries a fresh code for `accountId` with this scope. */
+  codeScope?: string | null;
 };
 
-/**
- * Stores a delivery (body encrypted: it may hold an authorization code) inside the caller's
- * transaction. Returns false when a delivery with this id already exists. Enqueue
- * `deliveries.send` after the commit.
- */
-export async function storeDelivery(
-  tx: DbOrTx,
-  app: Pick<AppContext, 'keyring'>,
-  d: NewOutbound,
-): Promise<boolean> {
-  return insertDeliveryOnce(tx, {
+/** The outbox row of a delivery, due now. */
+export function deliveryRow(app: Pick<AppContext, 'keyring'>, d: NewOutbound): NewDelivery {
+  return {
     id: d.id,
     applicationId: d.applicationId,
     kind: d.kind,
@@ -58,57 +72,192 @@ export async function storeDelivery(
     runId: d.runId ?? null,
     accountId: d.accountId ?? null,
     channelId: d.channelId ?? null,
+    codeScope: d.codeScope ?? null,
     nextAttemptAt: new Date(),
+  };
+}
+
+/**
+ * Stores deliveries inside the caller's transaction (bodies encrypted), skipping ids that exist;
+ * returns the ids inserted. Nothing is queued: once the transaction commits, the outbox is due and
+ * any worker's delivery pump sends it.
+ */
+export async function storeDeliveries(
+  tx: DbOrTx,
+  app: Pick<AppContext, 'keyring'>,
+  list: NewOutbound[],
+): Promise<string[]> {
+  return insertDeliveriesOnce(
+    tx,
+    list.map((d) => deliveryRow(app, d)),
+  );
+}
+
+/** One delivery; false when a delivery with this id already exists. */
+export async function storeDelivery(
+  tx: DbOrTx,
+  app: Pick<AppContext, 'keyring'>,
+  d: NewOutbound,
+): Promise<boolean> {
+  return (await storeDeliveries(tx, app, [d])).length > 0;
+}
+
+/** A claimed delivery ready to send: its body (with this attempt's code) and signature. */
+export type ReadyAttempt = {
+  id: string;
+  applicationId: string;
+  url: string;
+  body: string;
+  signature: string;
+  attempts: number;
+};
+
+export type ClaimOptions = {
+  /** Deliveries to claim at most. */
+  limit: number;
+  /** Of one Application at most (fairness: every Application with due deliveries gets a share). */
+  perApplication: number;
+  /** Applications to leave alone this time (their receivers already have enough in flight). */
+  exclude?: string[];
+};
+
+/**
+ * Claims due deliveries and readies their attempts, in one transaction: a callback for an Account
+ * that was revoked meanwhile is cancelled instead of sent; every other callback that carries a
+ * code gets a fresh single-use code valid `CODE_TTL_SECS` from now, and the unredeemed code of its
+ * previous attempt is expired. A code is never stored in the outbox, so a late attempt (a retry
+ * hours later, a dead letter re-sent) is never dead on arrival.
+ */
+export async function claimAttempts(app: AppContext, opts: ClaimOptions): Promise<ReadyAttempt[]> {
+  const { claimed, codes } = await app.db.transaction(async (tx) => {
+    const rows = await claimDueDeliveries(tx, {
+      limit: opts.limit,
+      perApplication: opts.perApplication,
+      leaseMs: DELIVERY_LEASE_MS,
+      exclude: opts.exclude ?? [],
+    });
+    const withCode = rows.filter((d) => d.codeScope !== null && d.accountId !== null);
+    if (withCode.length === 0) {
+      return { claimed: rows, codes: new Map<string, string>() };
+    }
+    const live = await liveAccountIds(
+      tx,
+      withCode.map((d) => d.accountId ?? ''),
+    );
+    const revoked = withCode.filter((d) => !live.has(d.accountId ?? '')).map((d) => d.id);
+    await cancelDeliveries(tx, revoked, 'the Account or its Service Account was revoked');
+    const minting = withCode.filter((d) => live.has(d.accountId ?? ''));
+    await expireDeliveryCodes(
+      tx,
+      minting.map((d) => d.id),
+    );
+    const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
+    const codes = new Map<string, string>();
+    const codeRows: NewAuthorizationCode[] = minting.map((d) => {
+      const code = newOpaqueToken();
+      codes.set(d.id, code);
+      return {
+        id: newId('code'),
+        applicationId: d.applicationId,
+        codeHash: hashToken(code),
+        subjectType: 'account',
+        accountId: d.accountId,
+        serviceAccountId: null,
+        redirectUri: d.url,
+        scope: d.codeScope ?? '',
+        expiresAt,
+        deliveryId: d.id,
+      };
+    });
+    await insertAuthorizationCodes(tx, codeRows);
+    const cancelled = new Set(revoked);
+    return { claimed: rows.filter((d) => !cancelled.has(d.id)), codes };
+  });
+  return readyAttempts(app, claimed, codes);
+}
+
+async function readyAttempts(
+  app: AppContext,
+  claimed: ClaimedDelivery[],
+  codes: Map<string, string>,
+): Promise<ReadyAttempt[]> {
+  const secrets = new Map<string, string[]>();
+  for (const applicationId of new Set(claimed.map((d) => d.applicationId))) {
+    secrets.set(applicationId, await signingSecrets(app, applicationId));
+  }
+  return claimed.map((d) => {
+    let body = app.keyring.decrypt(d.bodyEncrypted);
+    const code = codes.get(d.id);
+    if (code !== undefined) {
+      const parsed = JSON.parse(body) as { authorization?: Record<string, unknown> };
+      // The code first, as Cronofy orders the callback's fields.
+      parsed.authorization = { code, ...parsed.authorization };
+      body = JSON.stringify(parsed);
+    }
+    return {
+      id: d.id,
+      applicationId: d.applicationId,
+      url: d.url,
+      body,
+      // One signature per active client secret (`Cronofy-HMAC-SHA256: sig1,sig2`) during a rotation.
+      signature: (secrets.get(d.applicationId) ?? []).map((s) => hmacSignature(body, s)).join(','),
+      attempts: d.attempts,
+    };
   });
 }
 
-export type AttemptOutcome = 'delivered' | 'retry' | 'dead' | 'skipped';
-
-/**
- * Makes attempt number `attemptsSoFar + 1` at a delivery and records it. The body is signed with every active client
- * secret of the Application (`Cronofy-HMAC-SHA256: sig1,sig2`). Returns what happened and, for a
- * retry, when.
- */
-export async function attemptDelivery(
-  app: AppContext,
-  deliveryId: string,
-  attemptsSoFar: number,
-): Promise<{ outcome: AttemptOutcome; retryInMs?: number }> {
-  const delivery = await findDelivery(app.db, deliveryId);
-  // A duplicate job for an attempt already made (or a finished delivery) does nothing.
-  if (delivery?.status !== 'pending' || delivery.attempts !== attemptsSoFar) {
-    return { outcome: 'skipped' };
-  }
-  const body = app.keyring.decrypt(delivery.bodyEncrypted);
-  const secrets = await signingSecrets(app, delivery.applicationId);
-  const headers: Record<string, string> = {
-    'cronofy-hmac-sha256': secrets.map((s) => hmacSignature(body, s)).join(','),
-    'user-agent': 'enterprise-connect',
-  };
-  const result = await postJson(delivery.url, body, headers, {
-    timeoutMs: DELIVERY_TIMEOUT_MS,
-    allowPrivate: app.config.outbound.allowPrivate,
-  });
+/** Makes one attempt and says how to record it: delivered, retry later (with jitter), or dead. */
+export async function sendAttempt(app: AppContext, a: ReadyAttempt): Promise<AttemptRecord> {
+  const result = await postJson(
+    a.url,
+    a.body,
+    { 'cronofy-hmac-sha256': a.signature, 'user-agent': 'enterprise-connect' },
+    { timeoutMs: DELIVERY_TIMEOUT_MS, allowPrivate: app.config.outbound.allowPrivate },
+  );
   if ('status' in result && result.status >= 200 && result.status < 300) {
-    await recordAttempt(app.db, deliveryId, { status: 'delivered', statusCode: result.status });
-    return { outcome: 'delivered' };
+    return { id: a.id, attempts: a.attempts, status: 'delivered', statusCode: result.status };
   }
   const statusCode = 'status' in result ? result.status : null;
   const error = 'status' in result ? `HTTP ${result.status}` : result.error;
-  const attemptNumber = delivery.attempts + 1;
-  const delaySecs = RETRY_DELAYS_SECS[attemptNumber - 1];
+  const delaySecs = RETRY_DELAYS_SECS[a.attempts];
   if (delaySecs === undefined) {
-    await recordAttempt(app.db, deliveryId, { status: 'dead', statusCode, error });
-    app.logger.warn({ deliveryId, statusCode, error, attempts: attemptNumber }, 'delivery dead-lettered');
-    return { outcome: 'dead' };
+    app.logger.warn(
+      { deliveryId: a.id, statusCode, error, attempts: a.attempts + 1 },
+      'delivery dead-lettered',
+    );
+    return { id: a.id, attempts: a.attempts, status: 'dead', statusCode, error };
   }
   // ±20% jitter so a receiver that was down is not hit by every retry at once.
   const retryInMs = Math.round(delaySecs * 1000 * (0.8 + Math.random() * 0.4));
-  await recordAttempt(app.db, deliveryId, {
+  return {
+    id: a.id,
+    attempts: a.attempts,
     status: 'pending',
     statusCode,
     error,
     nextAttemptAt: new Date(Date.now() + retryInMs),
-  });
-  return { outcome: 'retry', retryInMs };
+  };
+}
+
+/** Records attempts' outcomes in one statement. */
+export async function recordDeliveryAttempts(
+  app: Pick<AppContext, 'db'>,
+  records: AttemptRecord[],
+): Promise<void> {
+  await recordAttempts(app.db, records);
+}
+
+/**
+ * One round of the outbox, start to end: claim what is due, send it all, record the outcomes. The
+ * delivery pump does the same continuously with many rounds overlapping; tests and one-off tools
+ * use this.
+ */
+export async function deliverDue(
+  app: AppContext,
+  opts: ClaimOptions = { limit: 1_000, perApplication: 1_000 },
+): Promise<AttemptRecord[]> {
+  const ready = await claimAttempts(app, opts);
+  const records = await Promise.all(ready.map((a) => sendAttempt(app, a)));
+  await recordDeliveryAttempts(app, records);
+  return records;
 }

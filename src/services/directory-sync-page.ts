@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { isProviderError, type ProviderError, SERVICE_ACCOUNT_REASONS } from '../providers/types.js';
 import { backoffMs } from './backoff.js';
 import type { AppContext } from './context.js';
-import { type ProfileEvent, sendNotifications, storeProfileNotifications } from './notifications.js';
+import { type ProfileEvent, storeProfileNotifications } from './notifications.js';
 import { entryRows } from './provisioning-listing.js';
 import { LIST_PAGE_SIZE } from './provisioning-pipeline.js';
 import { confirmServiceAccountBroken } from './service-account-health.js';
@@ -262,7 +262,6 @@ async function abandonSync(
 
 /** Queues what a page asked for (after its transaction committed): the next step, notifications. */
 export async function applyPageResult(app: Pick<AppContext, 'enqueue'>, result: PageResult): Promise<void> {
-  await sendNotifications(app, result.deliveryIds);
   if (result.next && 'page' in result.next) {
     await app.enqueue('directory.sync-page', result.next.page);
   } else if (result.next) {

@@ -30,7 +30,7 @@ import {
   type SyncTally,
   syncDirectoryPage,
 } from './directory-sync-page.js';
-import { sendNotifications, storeProfileNotifications } from './notifications.js';
+import { storeProfileNotifications } from './notifications.js';
 import { createRun } from './provisioning.js';
 import { scopeWithin } from './scopes.js';
 
@@ -210,7 +210,6 @@ export async function finishDirectorySync(
   if (!done) {
     return skipped;
   }
-  await sendNotifications(app, done.deliveryIds);
   const revoked = await revokePastGrace(
     app,
     sa,
@@ -295,7 +294,6 @@ export async function syncDirectoryNow(
   };
   while ('page' in next) {
     const result = await syncDirectoryPage(app, next.page, opts);
-    await sendNotifications(app, result.deliveryIds);
     if (result.outcome !== 'listed' || !result.next) {
       return { outcome: result.outcome === 'service_account_broken' ? result.outcome : 'skipped' };
     }

@@ -87,7 +87,7 @@ export type ProfileEvent = {
 
 /**
  * Stores one notification per open Channel of each event's Account. Returns the delivery ids; send
- * them after the commit (`sendNotifications`).
+ * them once the transaction commits (the delivery pump).
  */
 export async function storeProfileNotifications(
   tx: DbOrTx,
@@ -117,14 +117,4 @@ export async function storeProfileNotifications(
     }
   }
   return ids;
-}
-
-/** Queues the first attempt of stored deliveries (after their transaction committed). */
-export async function sendNotifications(
-  app: Pick<AppContext, 'enqueue'>,
-  deliveryIds: string[],
-): Promise<void> {
-  for (const deliveryId of deliveryIds) {
-    await app.enqueue('deliveries.send', { deliveryId, attempt: 0 });
-  }
 }

@@ -1,5 +1,5 @@
 import { deadDeliveries, runsWithFailures } from '../db/queries/admin.js';
-import { findDelivery, reviveDelivery } from '../db/queries/deliveries.js';
+import { reviveDelivery } from '../db/queries/deliveries.js';
 import { findRun } from '../db/queries/runs.js';
 import type { AppContext } from './context.js';
 import { retryRun } from './provisioning.js';
@@ -10,15 +10,12 @@ import { retryRun } from './provisioning.js';
  * runs are provisioned again (items failing for a lasting reason, e.g. a suspended user, fail again).
  */
 
-/** Puts one dead delivery back in the queue; false when it is not dead (any more). */
+/**
+ * Puts one dead delivery back in the outbox, due now (a callback's re-send carries a fresh code);
+ * false when it is not dead (any more).
+ */
 export async function retryDeadDelivery(app: AppContext, deliveryId: string): Promise<boolean> {
-  const delivery = await findDelivery(app.db, deliveryId);
-  if (delivery?.status !== 'dead' || !(await reviveDelivery(app.db, deliveryId))) {
-    return false;
-  }
-  // The job's attempt number must equal the attempts already made (attemptDelivery checks it).
-  await app.enqueue('deliveries.send', { deliveryId, attempt: delivery.attempts });
-  return true;
+  return reviveDelivery(app.db, deliveryId);
 }
 
 /** Retries up to `limit` dead deliveries, newest first; returns how many were re-queued. */

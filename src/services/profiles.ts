@@ -18,7 +18,7 @@ import {
 } from '../providers/types.js';
 import { backoffMs, CHECK_LEASE_MS, nextRegularCheckAt } from './backoff.js';
 import type { AppContext } from './context.js';
-import { sendNotifications, storeProfileNotifications } from './notifications.js';
+import { storeProfileNotifications } from './notifications.js';
 import { confirmServiceAccountBroken } from './service-account-health.js';
 
 /**
@@ -192,7 +192,6 @@ async function recordSuccess(
   if (deliveryIds === undefined) {
     return 'skipped';
   }
-  await sendNotifications(app, deliveryIds);
   return wasDisconnected ? 'reconnected' : 'connected';
 }
 
@@ -239,6 +238,5 @@ async function recordFailure(
   if (deliveryIds === undefined) {
     return 'skipped';
   }
-  await sendNotifications(app, deliveryIds);
   return profile.connected ? 'disconnected' : 'still_disconnected';
 }

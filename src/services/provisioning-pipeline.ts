@@ -1,6 +1,5 @@
 import type { DbOrTx } from '../db/client.js';
 import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
-import { insertDeliveriesOnce, type NewDelivery } from '../db/queries/deliveries.js';
 import {
   addRunCountsIfActive,
   countPending,
@@ -13,20 +12,17 @@ import {
   moveItems,
   updateRun,
 } from '../db/queries/runs.js';
-import { findServiceAccount } from '../db/queries/service-accounts.js';
-import { insertAuthorizationCodes, type NewAuthorizationCode } from '../db/queries/tokens.js';
+import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
 import type { ProvisioningRun, RunInclude } from '../db/schema/provisioning-runs.js';
 import type { RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import { hashToken, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 import { type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
-import { deliveryIdFor } from './deliveries.js';
+import { deliveryIdFor, type NewOutbound, storeDeliveries } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
-import { CODE_TTL_SECS } from './tokens.js';
 
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
 export const LIST_PAGE_SIZE = 500;
@@ -41,14 +37,12 @@ export const priorityForPage = (page: number) => Math.min(1 + page, 2_000_000);
 export type PipelineEffects = {
   listPages: { runId: string; kind: RunInclude; page: number }[];
   provisionBatches: { runId: string; itemIds: string[]; priority: number }[];
-  deliveries: string[];
   finish: boolean;
 };
 
 export const noEffects = (): PipelineEffects => ({
   listPages: [],
   provisionBatches: [],
-  deliveries: [],
   finish: false,
 });
 
@@ -64,12 +58,6 @@ export async function applyEffects(app: AppContext, runId: string, fx: PipelineE
       'accounts.provision',
       fx.provisionBatches.map((b) => ({ runId: b.runId, itemIds: b.itemIds })),
       { priority: first.priority },
-    );
-  }
-  if (fx.deliveries.length > 0) {
-    await app.enqueueBulk(
-      'deliveries.send',
-      fx.deliveries.map((deliveryId) => ({ deliveryId, attempt: 0 })),
     );
   }
   if (fx.finish) {
@@ -153,8 +141,9 @@ export class TransientBatchError extends Error {
 
 /**
  * `accounts.provision`: checks each pending item's mailbox (or trusts the directory), then in ONE
- * transaction creates or re-uses their Accounts with Profiles and Calendars, mints codes, stores
- * the signed callbacks, marks the items and adds to the run's counts. Items already handled (a
+ * transaction creates or re-uses their Accounts with Profiles and Calendars, stores their callbacks
+ * in the outbox (each attempt mints its own code when sent), marks the items and adds to the run's
+ * counts. Items already handled (a
  * job that ran before) are skipped, so counts stay exact. Transient failures leave items pending
  * and fail the job so BullMQ retries it with backoff.
  */
@@ -203,8 +192,7 @@ export async function provisionBatch(
     throw err;
   }
   if (transient > 0) {
-    // Queue what was decided, then let BullMQ retry the batch for the rest.
-    await applyEffects(app, run.id, fx);
+    // What was decided is committed (its callbacks are in the outbox); BullMQ retries the rest.
     throw new TransientBatchError(transient);
   }
   // Re-read: the last directory page may have been stored while this batch ran.
@@ -219,9 +207,10 @@ class RunNoLongerActive extends Error {}
 
 /**
  * Writes a batch's outcomes in a handful of multi-row statements: Accounts, Profiles and Calendars;
- * item statuses (only items still pending move, so a duplicate job changes nothing); codes and
- * callbacks for the items that moved; and, last, the run's counts (which locks the run row only
- * until commit, and refuses if the run was cancelled meanwhile).
+ * item statuses (only items still pending move, so a duplicate job changes nothing); callbacks for
+ * the items that moved; and, last, the run's counts (which locks the run row only until commit, and
+ * refuses if the run was cancelled meanwhile). It starts by share-locking the Service Account: a
+ * revocation either waits for this batch to commit or is seen here, and then nothing is written.
  */
 async function recordOutcomes(
   app: AppContext,
@@ -231,6 +220,12 @@ async function recordOutcomes(
   decided: Outcome[],
   fx: PipelineEffects,
 ): Promise<void> {
+  if (sa && sa.status !== 'revoked') {
+    const status = await lockServiceAccountStatus(tx, sa.id);
+    if (status === undefined || status === 'revoked') {
+      throw new RunNoLongerActive(); // Revoked since the batch began: its run was cancelled with it.
+    }
+  }
   const failures = decided.filter((o): o is Extract<Outcome, { ok: false }> => !o.ok);
   const successes = decided.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   const failedIds = new Set(
@@ -287,55 +282,41 @@ async function recordOutcomes(
     provisioned = moved.length;
   }
   if (run.callbackUrl && !run.dryRun) {
-    const codes: NewAuthorizationCode[] = [];
-    const deliveries: NewDelivery[] = [];
-    const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
-    const delivery = (itemId: string, body: unknown, accountId: string | null): NewDelivery => ({
+    const callbackUrl = run.callbackUrl;
+    const callback = (
+      itemId: string,
+      authorization: Record<string, unknown>,
+      accountId: string | null,
+    ): NewOutbound => ({
       id: deliveryIdFor(`run:${run.id}:${itemId}`),
       applicationId: run.applicationId,
       kind: 'callback',
-      url: run.callbackUrl ?? '',
-      bodyEncrypted: app.keyring.encrypt(JSON.stringify(body)),
+      url: callbackUrl,
+      body: { authorization },
       runId: run.id,
       accountId,
-      nextAttemptAt: new Date(),
+      codeScope: accountId ? run.scope : null,
     });
-    for (const { item, accountId } of moved) {
-      const code = newOpaqueToken();
-      codes.push({
-        id: newId('code'),
-        applicationId: run.applicationId,
-        codeHash: hashToken(code),
-        subjectType: 'account',
-        accountId,
-        serviceAccountId: null,
-        redirectUri: run.callbackUrl,
-        scope: run.scope,
-        expiresAt,
-      });
-      deliveries.push(
-        delivery(item.id, { authorization: { code, state: run.state, email: item.email } }, accountId),
-      );
-    }
-    for (const o of failures.filter((f) => failedIds.has(f.item.id))) {
-      deliveries.push(
-        delivery(
-          o.item.id,
-          {
-            authorization: {
+    await storeDeliveries(tx, app, [
+      ...moved.map(({ item, accountId }) =>
+        callback(item.id, { state: run.state, email: item.email }, accountId),
+      ),
+      ...failures
+        .filter((f) => failedIds.has(f.item.id))
+        .map((o) =>
+          callback(
+            o.item.id,
+            {
               error: oauthErrorFor(o.reason),
               error_key: o.reason,
               error_description: REASON_DESCRIPTIONS[o.reason],
               state: run.state,
               email: o.item.email,
             },
-          },
-          null,
+            null,
+          ),
         ),
-      );
-    }
-    await insertAuthorizationCodes(tx, codes);
-    fx.deliveries.push(...(await insertDeliveriesOnce(tx, deliveries)));
+    ]);
   }
   if (!(await addRunCountsIfActive(tx, run.id, { provisioned, failed: failedIds.size }))) {
     throw new RunNoLongerActive();

@@ -1,34 +1,39 @@
 import { createHash } from 'node:crypto';
-import { findOverdueDeliveries } from '../db/queries/deliveries.js';
+import { claimStalePendingRequests } from '../db/queries/authorization-requests.js';
 import { countPending, findStaleActiveRuns, pendingItemIds, touchRun } from '../db/queries/runs.js';
 import type { AppContext } from './context.js';
 import { PROVISION_BATCH, priorityForPage } from './provisioning-pipeline.js';
 
 /** A run with no progress for this long is assumed to have lost its queue work. */
 export const STALE_RUN_MS = 120_000;
-/** A pending delivery overdue by this long is assumed to have lost its queue job. */
-export const OVERDUE_DELIVERY_MS = 120_000;
+/**
+ * An authorization request still pending this long after it was recorded (or last re-queued) may
+ * have lost its job: it is queued again under its own job id, which BullMQ ignores while the job
+ * still exists, so a request merely waiting its turn is not run twice.
+ */
+export const STALE_AUTHORIZATION_MS = 30_000;
 
 export type ReconcileReport = {
   runs: number;
   listPages: number;
   batches: number;
   finishes: number;
-  deliveries: number;
+  authorizations: number;
 };
 
 /**
  * Postgres is the record; Redis only carries work in flight. After a worker was killed, Redis
- * flushed or jobs dropped, this finds runs without progress and deliveries past due and queues
- * their work again from Postgres. Every job is idempotent, so re-queuing work that was in fact
+ * flushed or jobs dropped, this finds runs without progress and authorization requests still
+ * pending and queues their work again from Postgres. (Callbacks and notifications need nothing
+ * here: the outbox is Postgres, claimed by lease.) Every job is idempotent, so re-queuing work that was in fact
  * still queued costs a little time and nothing else.
  */
 export async function reconcile(
   app: AppContext,
-  opts: { staleRunMs?: number; overdueDeliveryMs?: number; now?: number } = {},
+  opts: { staleRunMs?: number; staleAuthorizationMs?: number; now?: number } = {},
 ): Promise<ReconcileReport> {
   const now = opts.now ?? Date.now();
-  const report: ReconcileReport = { runs: 0, listPages: 0, batches: 0, finishes: 0, deliveries: 0 };
+  const report: ReconcileReport = { runs: 0, listPages: 0, batches: 0, finishes: 0, authorizations: 0 };
   const bucket = Math.floor(now / 60_000);
   const runs = await findStaleActiveRuns(app.db, new Date(now - (opts.staleRunMs ?? STALE_RUN_MS)), 100);
   for (const run of runs) {
@@ -78,16 +83,17 @@ export async function reconcile(
       report.finishes += 1;
     }
   }
-  const overdue = await findOverdueDeliveries(app.db, opts.overdueDeliveryMs ?? OVERDUE_DELIVERY_MS, 1000);
-  for (const d of overdue) {
-    await app.enqueue(
-      'deliveries.send',
-      { deliveryId: d.id, attempt: d.attempts },
-      { jobId: `${d.id}-${d.attempts}-r${bucket}` },
-    );
-    report.deliveries += 1;
-  }
-  if (report.runs + report.deliveries > 0) {
+  const requests = await claimStalePendingRequests(
+    app.db,
+    new Date(now - (opts.staleAuthorizationMs ?? STALE_AUTHORIZATION_MS)),
+    5_000,
+  );
+  await app.enqueueBulk(
+    'authorizations.process',
+    requests.map((authorizationRequestId) => ({ authorizationRequestId })),
+  );
+  report.authorizations = requests.length;
+  if (report.runs + report.authorizations > 0) {
     app.logger.info({ ...report }, 'reconciled lost queue work');
   }
   return report;

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { isProviderError, type ProviderError } from '../providers/types.js';
 import { backoffMs, CHECK_LEASE_MS } from './backoff.js';
 import type { AppContext } from './context.js';
-import { sendNotifications, storeProfileNotifications } from './notifications.js';
+import { storeProfileNotifications } from './notifications.js';
 
 /**
  * Service Account health. When the Service Account itself stops working (delegation revoked for the
@@ -125,7 +125,6 @@ export async function pauseProfilesOfBrokenServiceAccount(
   if (deliveryIds === undefined) {
     return undefined;
   }
-  await sendNotifications(app, deliveryIds);
   return { notified: deliveryIds.length };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { markServiceAccountAccountsRevoked } from '../db/queries/accounts.js';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
+import { cancelActiveRunsOf } from '../db/queries/runs.js';
 import {
   countServiceAccountProfiles,
   findServiceAccount,
@@ -272,14 +273,17 @@ export async function revokeServiceAccount(
   actor: string,
 ): Promise<{ accounts: number }> {
   return app.db.transaction(async (tx) => {
-    const accounts = await markServiceAccountAccountsRevoked(tx, sa.id);
-    await revokeSubjectTokens(tx, sa.applicationId, { serviceAccountId: sa.id });
-    await revokeAccountTokensOfServiceAccount(tx, sa.id);
+    // First, so a provisioning batch in flight either commits before this or sees the revocation
+    // (batches share-lock this row: lockServiceAccountStatus).
     await updateServiceAccount(tx, sa.id, {
       status: 'revoked',
       revokedAt: new Date(),
       nextDirectorySyncAt: null,
     });
+    const cancelledRuns = await cancelActiveRunsOf(tx, sa.id);
+    const accounts = await markServiceAccountAccountsRevoked(tx, sa.id);
+    await revokeSubjectTokens(tx, sa.applicationId, { serviceAccountId: sa.id });
+    await revokeAccountTokensOfServiceAccount(tx, sa.id);
     await insertAuditEvent(tx, {
       id: newId('audit'),
       applicationId: sa.applicationId,
@@ -287,7 +291,7 @@ export async function revokeServiceAccount(
       action: 'service_account.revoked',
       subjectType: 'service_account',
       subjectId: sa.id,
-      data: { accounts },
+      data: { accounts, cancelled_runs: cancelledRuns },
     });
     return { accounts };
   });

@@ -48,7 +48,7 @@ describe('Redis losing everything mid-run', () => {
     expect(deleted).toBeGreaterThan(0);
     // The scheduler's reconcile sweep, with short thresholds.
     const sweeper = setInterval(() => {
-      void reconcile(t.runtime.app, { staleRunMs: 3_000, overdueDeliveryMs: 3_000 }).catch(() => {});
+      void reconcile(t.runtime.app, { staleRunMs: 3_000 }).catch(() => {});
     }, 1_000);
     try {
       const final = await waitForRun(t, sa.access_token, run.id, 120_000);

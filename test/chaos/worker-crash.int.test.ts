@@ -50,7 +50,7 @@ describe('a worker killed with SIGKILL three times during a run', () => {
     // What the scheduler's reconcile sweep does every minute, with short thresholds: work lost
     // between a commit and its enqueue (the kill landed there) is queued again from Postgres.
     const sweeper = setInterval(() => {
-      void reconcile(t.runtime.app, { staleRunMs: 5_000, overdueDeliveryMs: 5_000 }).catch(() => {});
+      void reconcile(t.runtime.app, { staleRunMs: 5_000 }).catch(() => {});
     }, 2_000);
     try {
       const final = await waitForRun(t, sa.access_token, run.id, 180_000);

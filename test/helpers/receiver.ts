@@ -10,6 +10,8 @@ export type Received = { path: string; headers: IncomingHttpHeaders; body: strin
 export type Receiver = {
   readonly url: string;
   received: Received[];
+  /** Requests answered with a failure by `failNext` (their bodies too). */
+  refused: Received[];
   failNext: (n: number, status?: number) => void;
   waitFor: (predicate: (r: Received) => boolean, timeoutMs?: number) => Promise<Received>;
   waitForCount: (n: number, predicate?: (r: Received) => boolean, timeoutMs?: number) => Promise<Received[]>;
@@ -28,17 +30,13 @@ export function useReceiver(): Receiver {
   let failures = 0;
   let failStatus = 500;
   const received: Received[] = [];
+  const refused: Received[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (failures > 0) {
-          failures -= 1;
-          res.writeHead(failStatus).end('failing on purpose');
-          return;
-        }
         const body = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         try {
@@ -46,7 +44,14 @@ export function useReceiver(): Receiver {
         } catch {
           json = undefined;
         }
-        received.push({ path: req.url ?? '/', headers: req.headers, body, json });
+        const hit = { path: req.url ?? '/', headers: req.headers, body, json };
+        if (failures > 0) {
+          failures -= 1;
+          refused.push(hit);
+          res.writeHead(failStatus).end('failing on purpose');
+          return;
+        }
+        received.push(hit);
         res.writeHead(200).end('OK');
       });
     });
@@ -80,6 +85,7 @@ export function useReceiver(): Receiver {
       return url;
     },
     received,
+    refused,
     failNext: (n, status = 500) => {
       failures = n;
       failStatus = status;

@@ -65,14 +65,7 @@ describe('admin auth', () => {
   it('bull-board lists every queue', async () => {
     const res = await get('/admin/queues/api/queues', `Bearer ${ADMIN_TOKEN}`);
     const names = (JSON.parse(res.text) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual([
-      'authorizations',
-      'deliveries',
-      'directory',
-      'maintenance',
-      'profiles',
-      'provisioning',
-    ]);
+    expect(names).toEqual(['authorizations', 'directory', 'maintenance', 'profiles', 'provisioning']);
   });
 });
 

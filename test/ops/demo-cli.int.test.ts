@@ -99,7 +99,6 @@ describe('ec demo --exit', () => {
     const { queues } = JSON.parse(res.stdout) as { queues: QueueReport[] };
     expect(queues.map((q) => q.queue).sort()).toEqual([
       'authorizations',
-      'deliveries',
       'directory',
       'maintenance',
       'profiles',

@@ -388,6 +388,21 @@ export async function recordListedPage(
   return row.cursor;
 }
 
+/** Cancels every active run of a Service Account (it was revoked); returns their ids. */
+export async function cancelActiveRunsOf(db: DbOrTx, serviceAccountId: string): Promise<string[]> {
+  const rows = await db
+    .update(provisioningRuns)
+    .set({ status: 'cancelled', finishedAt: new Date(), updatedAt: new Date() })
+    .where(
+      and(
+        eq(provisioningRuns.serviceAccountId, serviceAccountId),
+        inArray(provisioningRuns.status, [...ACTIVE_RUN_STATUSES]),
+      ),
+    )
+    .returning({ id: provisioningRuns.id });
+  return rows.map((r) => r.id);
+}
+
 /** Flips an active run to cancelled; false when it was not active. */
 export async function markRunCancelled(db: DbOrTx, id: string): Promise<boolean> {
   const rows = await db

@@ -19,6 +19,23 @@ export async function findServiceAccount(db: DbOrTx, id: string): Promise<Servic
   return row;
 }
 
+/**
+ * The Service Account's status, its row share-locked until the transaction ends: work that must not
+ * outlive a revocation (a batch creating Accounts and callbacks) takes this first, so it either
+ * commits before the revocation or sees it.
+ */
+export async function lockServiceAccountStatus(
+  tx: DbOrTx,
+  id: string,
+): Promise<ServiceAccount['status'] | undefined> {
+  const [row] = await tx
+    .select({ status: serviceAccounts.status })
+    .from(serviceAccounts)
+    .where(eq(serviceAccounts.id, id))
+    .for('share');
+  return row?.status;
+}
+
 export type ServiceAccountCounts = { accounts: number; connected: number; disconnected: number };
 
 export async function countServiceAccountProfiles(db: DbOrTx, id: string): Promise<ServiceAccountCounts> {

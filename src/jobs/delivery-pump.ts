@@ -1,0 +1,153 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AttemptRecord } from '../db/queries/deliveries.js';
+import { describeError } from '../errors.js';
+import type { AppContext } from '../services/context.js';
+import {
+  claimAttempts,
+  type ReadyAttempt,
+  recordDeliveryAttempts,
+  sendAttempt,
+} from '../services/deliveries.js';
+
+export type DeliveryPumpOptions = {
+  /** Attempts in flight in this process at most. Default 256. */
+  maxInFlight?: number;
+  /**
+   * Attempts in flight to one Application's receivers at most, so a slow or trickling receiver holds
+   * only its own share of the slots. Default 64.
+   */
+  perApplication?: number;
+  /** How often an idle pump looks for due deliveries. Default 200 ms. */
+  pollMs?: number;
+  /** Outcomes are written in batches: at most this long after the attempt. Default 50 ms. */
+  flushMs?: number;
+};
+
+export type DeliveryPump = {
+  close: () => Promise<void>;
+  /** Attempts in flight now (for tests and metrics). */
+  inFlight: () => number;
+};
+
+/**
+ * Sends the outbox (`outbound_deliveries`): callbacks and notifications are stored in the same
+ * transaction as the work they report, and every worker process runs one pump that claims due
+ * deliveries by lease (fair across Applications), sends them over kept-alive connections and records
+ * the outcomes in batches. Nothing is queued in Redis, so a crash between a commit and an enqueue,
+ * or a Redis flush, cannot lose a callback: a committed delivery is due at once, and one whose worker
+ * died mid-attempt is due again when its lease ends.
+ */
+export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {}): DeliveryPump {
+  const maxInFlight = opts.maxInFlight ?? 256;
+  const perApplication = Math.max(2, opts.perApplication ?? 64);
+  const claimPerApplication = Math.floor(perApplication / 2);
+  const pollMs = opts.pollMs ?? 200;
+  const flushMs = opts.flushMs ?? 50;
+  const byApplication = new Map<string, number>();
+  let inFlight = 0;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const stop = new AbortController();
+
+  const pending: AttemptRecord[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    const batch = pending.splice(0, pending.length);
+    if (batch.length > 0) {
+      flushing = flushing.then(() =>
+        recordDeliveryAttempts(app, batch).catch((err) => {
+          // Unrecorded attempts stay claimed until their lease ends, then are sent again (at least once).
+          app.logger.warn({ err: describeError(err), attempts: batch.length }, 'recording deliveries failed');
+        }),
+      );
+    }
+    return flushing;
+  };
+  const record = (r: AttemptRecord) => {
+    pending.push(r);
+    if (pending.length >= 200) {
+      void flush();
+    } else if (!flushTimer) {
+      flushTimer = setTimeout(() => void flush(), flushMs);
+    }
+  };
+
+  const send = async (a: ReadyAttempt) => {
+    try {
+      record(await sendAttempt(app, a));
+    } catch (err) {
+      app.logger.warn({ deliveryId: a.id, err: describeError(err) }, 'delivery attempt failed');
+    } finally {
+      inFlight -= 1;
+      const left = (byApplication.get(a.applicationId) ?? 1) - 1;
+      if (left > 0) {
+        byApplication.set(a.applicationId, left);
+      } else {
+        byApplication.delete(a.applicationId);
+      }
+      wake?.();
+    }
+  };
+
+  /** Resolves when an attempt ends, `ms` pass, or the pump closes. */
+  const waitFor = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        stop.signal.removeEventListener('abort', done);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+      stop.signal.addEventListener('abort', done);
+    });
+
+  const loop = (async () => {
+    while (!closed) {
+      const room = maxInFlight - inFlight;
+      if (room < Math.min(claimPerApplication, maxInFlight)) {
+        await waitFor(pollMs);
+        continue;
+      }
+      const exclude = [...byApplication].filter(([, n]) => n > perApplication - claimPerApplication);
+      let ready: ReadyAttempt[];
+      try {
+        ready = await claimAttempts(app, {
+          limit: room,
+          perApplication: claimPerApplication,
+          exclude: exclude.map(([id]) => id),
+        });
+      } catch (err) {
+        app.logger.warn({ err: describeError(err) }, 'claiming deliveries failed; retrying');
+        await sleep(1_000, undefined, { signal: stop.signal }).catch(() => {});
+        continue;
+      }
+      for (const a of ready) {
+        inFlight += 1;
+        byApplication.set(a.applicationId, (byApplication.get(a.applicationId) ?? 0) + 1);
+        void send(a);
+      }
+      if (ready.length === 0) {
+        await waitFor(pollMs);
+      }
+    }
+  })();
+
+  return {
+    inFlight: () => inFlight,
+    close: async () => {
+      closed = true;
+      stop.abort();
+      await loop;
+      // Let attempts in flight finish (each has a total deadline), then write their outcomes.
+      while (inFlight > 0) {
+        await sleep(20);
+      }
+      await flush();
+    },
+  };
+}
