@@ -6,7 +6,7 @@ import { REASON_DESCRIPTIONS } from '../services/reasons.js';
 
 /**
  * The one place errors become HTTP responses (DESIGN §6):
- * - token endpoints: 400 `{"error": "invalid_grant" | …}`
+ * - token endpoints: 400 `{"error": "invalid_grant" | …}`; 429 `{"error": "rate_limited"}`
  * - bad input: 422 `{"errors": {"field": [{"key": "errors.…", "description": "…"}]}}`
  * - everything else: `{"error": {"code", "message", "requestId"}}` with the status from `codeToStatus`.
  * Only 5xx and unknown errors are logged as errors.
@@ -53,6 +53,14 @@ function fieldName(
   const path = instancePath.replace(/^\//, '').replaceAll('/', '.');
   const missing = typeof params.missingProperty === 'string' ? params.missingProperty : undefined;
   return path || missing || context || 'body';
+}
+
+/** RFC 6749 has no rate-limit error; this is its shape with the status clients retry (429, never 400). */
+function tokenEndpointRateLimited(reply: FastifyReply, description: string): FastifyReply {
+  return reply
+    .code(429)
+    .header('cache-control', 'no-store')
+    .send({ error: 'rate_limited', error_description: description });
 }
 
 export function errorHandler(
@@ -103,6 +111,9 @@ export function errorHandler(
     const ms = error instanceof RateLimitedError ? error.retryAfterMs : (error.retryAfterMs ?? 1000);
     reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))));
   }
+  if (error instanceof RateLimitedError && isTokenEndpoint(req)) {
+    return tokenEndpointRateLimited(reply, error.message);
+  }
   if (error instanceof AppError) {
     const status = codeToStatus(error.code);
     if (status >= 500) {
@@ -116,6 +127,12 @@ export function errorHandler(
   // Fastify's own client errors (bad JSON, wrong content type, body too large): keep their 4xx.
   const status = (error as FastifyError).statusCode;
   if (status && status >= 400 && status < 500) {
+    if (status === 429 && isTokenEndpoint(req)) {
+      if (!reply.hasHeader('retry-after')) {
+        reply.header('retry-after', '1');
+      }
+      return tokenEndpointRateLimited(reply, error.message);
+    }
     if (isTokenEndpoint(req)) {
       return reply.code(400).send({ error: 'invalid_request', error_description: error.message });
     }

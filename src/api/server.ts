@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import {
@@ -10,9 +9,10 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { AppContext } from '../services/context.js';
-import { createRateLimitKeys } from '../services/rate-limit-keys.js';
+import type { RateLimits } from '../services/rate-limit-keys.js';
 import { type AdminOptions, adminPlugin } from './admin/index.js';
 import { errorHandler } from './errors.js';
+import { addRateLimit } from './rate-limit.js';
 import { accountRoutes } from './routes/accounts.js';
 import { authorizePageRoutes } from './routes/authorize-page.js';
 import { channelRoutes } from './routes/channels.js';
@@ -23,8 +23,11 @@ import { relinkRoutes } from './routes/relink.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 
 export type ServerOptions = {
-  /** Requests per minute per Application (unknown callers: per IP address). Default 600. */
-  rateLimitPerMinute?: number;
+  /**
+   * Requests per Application (unknown callers: per IP address) per second and per minute.
+   * Default: `API_RATE_LIMIT_PER_SECOND` / `API_RATE_LIMIT_PER_MINUTE` (config.apiRateLimit).
+   */
+  rateLimit?: Partial<RateLimits>;
   /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
   bodyLimit?: number;
 } & AdminOptions;
@@ -37,7 +40,8 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   const server = Fastify({
     loggerInstance: app.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    trustProxy: true,
+    // Only listed proxies may set the client address (X-Forwarded-For); otherwise anyone could pick theirs.
+    trustProxy: app.config.http.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
@@ -61,25 +65,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   });
 
   await server.register(formbody, { bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
-  const rateLimitKey = createRateLimitKeys(app);
-  await server.register(rateLimit, {
-    max: opts.rateLimitPerMinute ?? 600,
-    timeWindow: 60_000,
-    redis: app.redis(),
-    nameSpace: `${app.config.redis.queuePrefix}:ratelimit:`,
-    keyGenerator: (req) => {
-      const auth = req.headers.authorization;
-      const bearer = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] : undefined;
-      return rateLimitKey(bearer, req.ip);
-    },
-    allowList: (req) => req.url === '/healthz' || req.url === '/readyz',
-    // Thrown by the plugin and rendered by errorHandler like every other error.
-    errorResponseBuilder: (_req, context) => ({
-      statusCode: 429,
-      code: 'rate_limited',
-      message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
-    }),
-  });
+  addRateLimit(server, app, { ...app.config.apiRateLimit, ...opts.rateLimit });
   await server.register(swagger, {
     openapi: {
       info: {

@@ -1,10 +1,38 @@
 import type { Command } from 'commander';
 import { listApplications } from '../db/queries/applications.js';
-import { createApplication, removeOldSecrets, rotateSecret } from '../services/applications.js';
-import { withDeps, writeErr, writeOut } from './context.js';
+import { ValidationError } from '../errors.js';
+import {
+  createApplication,
+  removeOldSecrets,
+  rotateSecret,
+  updateApplication,
+} from '../services/applications.js';
+import { limitsFor, type RateLimits } from '../services/rate-limit-keys.js';
+import { cliConfig, withDeps, writeErr, writeOut } from './context.js';
 import { renderTable } from './table.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** `--rate-limit`: requests per minute, or `default` / `0` for the configured default (null). */
+function parseRateLimit(raw: string): number | null {
+  const value = raw.trim().toLowerCase();
+  if (value === 'default' || value === '0') {
+    return null;
+  }
+  if (!/^\d+$/.test(value)) {
+    throw new ValidationError(
+      `--rate-limit must be a whole number of requests per minute, or "default" (got "${raw}")`,
+      { rate_limit: ['invalid'] },
+    );
+  }
+  return Number(value);
+}
+
+function describeLimit(defaults: RateLimits, override: number | null): string {
+  const limits = limitsFor(defaults, override);
+  const text = `${limits.perMinute}/min, ${limits.perSecond}/s`;
+  return override === null ? `default (${text})` : text;
+}
 
 /** `ec apps …`: manage Applications (clients of this service). */
 export function registerAppsCommands(program: Command): void {
@@ -41,6 +69,7 @@ export function registerAppsCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const rows = await withDeps((deps) => listApplications(deps.db));
+      const defaults = cliConfig().apiRateLimit;
       if (opts.json) {
         writeOut(
           JSON.stringify(
@@ -50,6 +79,7 @@ export function registerAppsCommands(program: Command): void {
               client_id: a.clientId,
               redirect_uris: a.redirectUris,
               active_secrets: a.activeSecrets,
+              rate_limit_per_minute: a.rateLimitPerMinute,
               created_at: a.createdAt.toISOString(),
             })),
           ),
@@ -62,17 +92,39 @@ export function registerAppsCommands(program: Command): void {
       }
       writeOut(
         renderTable(
-          ['id', 'name', 'client_id', 'secrets', 'redirect URIs', 'created'],
+          ['id', 'name', 'client_id', 'secrets', 'rate limit', 'redirect URIs', 'created'],
           rows.map((a) => [
             a.id,
             a.name,
             a.clientId,
             String(a.activeSecrets),
+            describeLimit(defaults, a.rateLimitPerMinute),
             a.redirectUris.join(' '),
             a.createdAt.toISOString(),
           ]),
         ),
       );
+    });
+
+  apps
+    .command('update')
+    .description("change an Application's settings")
+    .requiredOption('--client-id <id>', 'the Application')
+    .option(
+      '--rate-limit <n>',
+      'API requests per minute (its per-second limit scales alike); "default" or 0 for API_RATE_LIMIT_PER_MINUTE',
+    )
+    .action(async (opts: { clientId: string; rateLimit?: string }) => {
+      if (opts.rateLimit === undefined) {
+        throw new ValidationError('nothing to update: give --rate-limit N (or --rate-limit default)');
+      }
+      const rateLimitPerMinute = parseRateLimit(opts.rateLimit);
+      const updated = await withDeps((deps) =>
+        updateApplication(deps, { clientId: opts.clientId, rateLimitPerMinute, actor: 'cli' }),
+      );
+      const limit = describeLimit(cliConfig().apiRateLimit, updated.rateLimitPerMinute);
+      writeOut(`Updated Application "${updated.name}" (${updated.id}): rate limit ${limit}`);
+      writeErr('Running API processes apply it within a minute.');
     });
 
   apps

@@ -6,6 +6,7 @@ import {
   insertApplicationSecret,
   listActiveSecrets,
   revokeSecretsExcept,
+  updateApplicationRateLimit,
 } from '../db/queries/applications.js';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
 import type { Application } from '../db/schema/applications.js';
@@ -115,6 +116,51 @@ export async function rotateSecret(
     });
     const active = await listActiveSecrets(tx, app.id);
     return { clientId: app.clientId, clientSecret: secret, activeSecrets: active.length };
+  });
+}
+
+/** The largest per-minute override accepted: far above any single machine's capacity, well inside int4. */
+export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
+
+/**
+ * Changes an Application's settings. `rateLimitPerMinute`: its API requests per minute (its
+ * per-second window scales with it); null restores `API_RATE_LIMIT_PER_MINUTE`; undefined leaves it.
+ * Running API processes notice within about a minute (they cache each Application's limit).
+ */
+export async function updateApplication(
+  deps: ApplicationsDeps,
+  input: { clientId: string; rateLimitPerMinute?: number | null; actor: string },
+): Promise<Application> {
+  const limit = input.rateLimitPerMinute;
+  if (
+    limit !== undefined &&
+    limit !== null &&
+    (!Number.isInteger(limit) || limit < 1 || limit > MAX_RATE_LIMIT_PER_MINUTE)
+  ) {
+    throw new ValidationError(
+      `rate limit must be a whole number of requests per minute from 1 to ${MAX_RATE_LIMIT_PER_MINUTE}`,
+      { rate_limit_per_minute: ['out of range'] },
+    );
+  }
+  const app = await requireByClientId(deps.db, input.clientId);
+  if (limit === undefined) {
+    return app;
+  }
+  return deps.db.transaction(async (tx) => {
+    const updated = await updateApplicationRateLimit(tx, app.id, limit);
+    if (!updated) {
+      throw new NotFoundError('Application with client_id', input.clientId);
+    }
+    await insertAuditEvent(tx, {
+      id: newId('audit'),
+      applicationId: app.id,
+      actor: input.actor,
+      action: 'application.updated',
+      subjectType: 'application',
+      subjectId: app.id,
+      data: { rateLimitPerMinute: { from: app.rateLimitPerMinute, to: limit } },
+    });
+    return updated;
   });
 }
 

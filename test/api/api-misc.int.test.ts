@@ -229,7 +229,7 @@ describe('rate limiting', () => {
   it('gives each Application one budget for all its credentials: 429 with Retry-After past it, others unaffected', async () => {
     // A separate server with a tiny budget; fresh Applications so no earlier request counts.
     const { buildServer } = await import('../../src/api/server.js');
-    const small = await buildServer(t.runtime.app, { rateLimitPerMinute: 3 });
+    const small = await buildServer(t.runtime.app, { rateLimit: { perMinute: 3 } });
     await small.ready();
     const mine = await t.createApplication();
     const other = await t.createApplication();

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll } from 'vitest';
-import { buildServer, type Server } from '../../src/api/server.js';
+import { buildServer, type Server, type ServerOptions } from '../../src/api/server.js';
 import type { Config } from '../../src/config.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
@@ -29,7 +29,8 @@ export type TestAppOptions = {
   /** Start the queue workers in-process (default true). */
   workers?: boolean;
   env?: Record<string, string>;
-  rateLimitPerMinute?: number;
+  /** The API's rate limits (default: 1,000,000 per second and per minute, so tests never meet them). */
+  rateLimit?: ServerOptions['rateLimit'];
 };
 
 /**
@@ -69,7 +70,9 @@ export function useTestApp(opts: TestAppOptions = {}): TestApp {
     });
     const logger = createLogger({ level: 'info', destination });
     runtime = createRuntime(config, logger, { dbPoolSize: 10 });
-    server = await buildServer(runtime.app, { rateLimitPerMinute: opts.rateLimitPerMinute ?? 1_000_000 });
+    server = await buildServer(runtime.app, {
+      rateLimit: opts.rateLimit ?? { perSecond: 1_000_000, perMinute: 1_000_000 },
+    });
     await server.listen({ host: '127.0.0.1', port: 0 });
     const address = server.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -23,7 +23,7 @@ beforeAll(async () => {
   server = await buildServer(t.runtime.app, {
     queues: t.runtime.queues,
     metrics: t.runtime.metrics,
-    rateLimitPerMinute: 1_000_000,
+    rateLimit: { perSecond: 1_000_000, perMinute: 1_000_000 },
   });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const address = server.server.address();

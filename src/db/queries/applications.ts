@@ -34,6 +34,20 @@ export async function findApplicationById(db: DbOrTx, id: string): Promise<Appli
   return row;
 }
 
+/** Sets (or, with null, clears) the Application's requests-per-minute override; undefined when no such id. */
+export async function updateApplicationRateLimit(
+  db: DbOrTx,
+  id: string,
+  rateLimitPerMinute: number | null,
+): Promise<Application | undefined> {
+  const [row] = await db
+    .update(applications)
+    .set({ rateLimitPerMinute, updatedAt: new Date() })
+    .where(eq(applications.id, id))
+    .returning();
+  return row;
+}
+
 /** The Application owning an active (not revoked) secret with this hash. */
 export async function findApplicationBySecretHash(
   db: DbOrTx,

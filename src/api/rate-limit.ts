@@ -1,0 +1,166 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawServerDefault,
+} from 'fastify';
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimitedError } from '../errors.js';
+import type { AppContext } from '../services/context.js';
+import { createRateLimitKeys, type RateLimitSubject, type RateLimits } from '../services/rate-limit-keys.js';
+
+/** Never limited: probes must see the process as it is. */
+const UNLIMITED_ROUTES = new Set(['/healthz', '/readyz']);
+/** Limited once the body is parsed, by the Application its `client_id` names (they carry no bearer). */
+const TOKEN_ROUTES = new Set(['/oauth/token', '/oauth/token/revoke']);
+
+/** How long a starting server waits for the limiter's Redis before counting in memory meanwhile. */
+const READY_WAIT_MS = 2_000;
+
+const WINDOWS = [
+  { name: 'second', durationSecs: 1, points: (l: RateLimits) => l.perSecond },
+  { name: 'minute', durationSecs: 60, points: (l: RateLimits) => l.perMinute },
+] as const;
+
+function bearerOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  return typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] : undefined;
+}
+
+function clientIdOf(body: unknown): string | undefined {
+  const value =
+    typeof body === 'object' && body !== null ? (body as { client_id?: unknown }).client_id : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The API's rate limit (DESIGN §6): two fixed windows, per second and per minute, per Application
+ * (see services/rate-limit-keys.ts), counted in Redis so every API process shares them. Past either
+ * window the request fails with RateLimitedError, which errors.ts renders as 429 with Retry-After.
+ *
+ * The limiter has a Redis connection of its own that never queues commands: when Redis is down or
+ * slow, each process falls back to counting in memory (the same limits, per process) instead of
+ * holding requests until Redis returns.
+ */
+export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeProvider>(
+  server: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, L, T>,
+  app: AppContext,
+  defaults: RateLimits,
+): void {
+  const redis = new Redis(app.config.redis.url, {
+    enableOfflineQueue: false,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+    maxRetriesPerRequest: 1,
+  });
+  let redisDown = false;
+  redis.on('error', (err: Error) => {
+    // ioredis reports every failed reconnect; one line per outage is enough.
+    if (!redisDown) {
+      redisDown = true;
+      app.logger.warn({ err: err.message }, 'rate limiter: Redis unavailable, limiting per process');
+    }
+  });
+  redis.on('ready', () => {
+    if (redisDown) {
+      redisDown = false;
+      app.logger.info('rate limiter: Redis available again');
+    }
+  });
+
+  // One limiter per window and size: rate-limiter-flexible compares against its own `points`, while
+  // the counter (keyed by window and subject) is shared, so changing an override keeps the count.
+  const limiters = new Map<string, RateLimiterRedis>();
+  const limiterFor = (window: (typeof WINDOWS)[number], points: number): RateLimiterRedis => {
+    const id = `${window.name}:${points}`;
+    let limiter = limiters.get(id);
+    if (!limiter) {
+      const keyPrefix = `${app.config.redis.queuePrefix}:ratelimit:${window.name}`;
+      limiter = new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix,
+        points,
+        duration: window.durationSecs,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: window.durationSecs }),
+      });
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+
+  const check = async (req: FastifyRequest, subject: RateLimitSubject): Promise<void> => {
+    const results = await Promise.allSettled(
+      WINDOWS.map((w) => limiterFor(w, w.points(subject.limits)).consume(subject.key)),
+    );
+    let retryAfterMs = 0;
+    let exceeded: (typeof WINDOWS)[number] | undefined;
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        return;
+      }
+      if (result.reason instanceof RateLimiterRes) {
+        if (result.reason.msBeforeNext >= retryAfterMs) {
+          retryAfterMs = result.reason.msBeforeNext;
+          exceeded = WINDOWS[i];
+        }
+        return;
+      }
+      // Not an answer but a failure of both Redis and the insurance limiter: let the request through.
+      req.log.warn({ err: result.reason }, 'rate limiter failed');
+    });
+    if (exceeded) {
+      const limit = exceeded.points(subject.limits);
+      throw new RateLimitedError(
+        retryAfterMs,
+        `Rate limit of ${limit} requests per ${exceeded.name} exceeded; retry in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`,
+      );
+    }
+  };
+
+  const keys = createRateLimitKeys(app, defaults);
+  const route = (req: FastifyRequest) => req.routeOptions.url;
+  // A failed lookup (Postgres away) counts the caller by address rather than failing the request here.
+  const byAddress = (req: FastifyRequest) => (err: unknown) => {
+    req.log.warn({ err }, 'rate limiter: could not resolve the caller');
+    return { key: `ip:${req.ip}`, limits: defaults };
+  };
+
+  // Everything but the token endpoints is limited before authentication, so failed attempts count.
+  server.addHook('onRequest', async (req) => {
+    const url = route(req);
+    if (url !== undefined && (UNLIMITED_ROUTES.has(url) || TOKEN_ROUTES.has(url))) {
+      return;
+    }
+    await check(req, await keys.forBearer(bearerOf(req), req.ip).catch(byAddress(req)));
+  });
+  // preValidation: the body is parsed but not yet validated, so malformed token requests count too.
+  server.addHook('preValidation', async (req) => {
+    const url = route(req);
+    if (url === undefined || !TOKEN_ROUTES.has(url)) {
+      return;
+    }
+    await check(req, await keys.forClientId(clientIdOf(req.body), req.ip).catch(byAddress(req)));
+  });
+  // Start counting in Redis, not in memory: wait (briefly, and never failing) for the connection.
+  server.addHook('onReady', async () => {
+    if (redis.status === 'ready') {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, READY_WAIT_MS);
+      redis.once('ready', done);
+    });
+  });
+  server.addHook('onClose', async () => {
+    redis.disconnect();
+  });
+}
