@@ -291,6 +291,8 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
           await api<{ provisioning_run: RunJson }>(apiUrl, `/v1/provisioning_runs/${started.id}`, {
             expect: 200,
             headers: saAuth,
+          }).catch((err: Error) => {
+            throw new Error(`${err.message}\n--- the last lines of ec api ---\n${apiProc.tail()}`);
           })
         ).provisioning_run;
         if (FINAL.includes(run.status)) {
