@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { countPendingCallbacks } from '../db/queries/deliveries.js';
 import {
   addRunCounts,
   failureReasons,
@@ -133,8 +134,16 @@ export function runJson(
   };
 }
 
+/**
+ * One run in full: its counts and reasons, and `callbacks_pending`, the callbacks the app is still
+ * waiting for (stored, not yet delivered: queued in the outbox or being retried).
+ */
 export async function describeRun(app: AppContext, run: ProvisioningRun) {
-  return runJson(run, await failureReasons(app.db, run.id));
+  const [reasons, callbacksPending] = await Promise.all([
+    failureReasons(app.db, run.id),
+    countPendingCallbacks(app.db, run.id),
+  ]);
+  return { ...runJson(run, reasons), callbacks_pending: callbacksPending };
 }
 
 export const itemsQuerySchema = z.object({
