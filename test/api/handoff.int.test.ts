@@ -102,7 +102,7 @@ describe('the hand-off to the app', () => {
       const code = authOf(hit).code ?? '';
       expect(firstCodes).not.toContain(code);
       const token = await client.requestAccessToken({ code, redirect_uri: `${receiver.url}${path}` });
-      subs.add(token.sub);
+      subs.add(String(token.sub));
     }
     expect(subs.size).toBe(final.counts.provisioned);
     // A dead letter re-sent by hand carries a fresh code too.
