@@ -1,23 +1,22 @@
 import type { Db, DbOrTx } from '../db/client.js';
 import { findAccountView } from '../db/queries/accounts.js';
-import { findApplicationByClientId } from '../db/queries/applications.js';
+import { findApplicationByClientCredentials } from '../db/queries/applications.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import {
-  consumeAuthorizationCode,
   findLiveToken,
   findTokenForApplication,
   insertAuthorizationCode,
   insertTokens,
+  redeemAuthorizationCode,
   revokeGrant,
   revokeSubjectTokens,
 } from '../db/queries/tokens.js';
 import type { Application } from '../db/schema/applications.js';
 import type { Token, TokenSubject } from '../db/schema/tokens.js';
 import { OAuthError, UnauthorizedError } from '../errors.js';
-import { hashToken, type Keyring, newOpaqueToken, safeEqual } from '../lib/crypto.js';
+import { hashToken, type Keyring, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 import { revokeAccount } from './accounts.js';
-import { authenticateClientSecret } from './applications.js';
 
 /** Access token lifetimes, as Cronofy issues them: Service Account tokens live shorter. */
 export const ACCOUNT_TOKEN_TTL_SECS = 3_600;
@@ -95,9 +94,11 @@ export async function authenticateClient(
   if (!clientId || !clientSecret) {
     throw new OAuthError('invalid_client', 'client_id and client_secret are required');
   }
-  const app = await authenticateClientSecret(deps, clientSecret);
-  const byId = await findApplicationByClientId(deps.db, clientId);
-  if (!app || !byId || !safeEqual(app.id, byId.id)) {
+  const app =
+    clientSecret.length <= 512 && clientId.length <= 512
+      ? await findApplicationByClientCredentials(deps.db, clientId, hashToken(clientSecret))
+      : undefined;
+  if (!app) {
     throw new OAuthError('invalid_client', 'Unknown client or wrong secret');
   }
   return app;
@@ -105,7 +106,12 @@ export async function authenticateClient(
 
 export type TokenResponse = Record<string, unknown>;
 
-async function tokenResponse(db: Db, subject: Subject, pair: TokenPair): Promise<TokenResponse> {
+/** The token endpoint's answer in Cronofy's shape; `profile` is the Account's (its `linking_profile`). */
+function responseFor(
+  subject: Subject,
+  pair: TokenPair,
+  profile: { id: string; provider: string; profileName: string } | undefined,
+): TokenResponse {
   const base = {
     token_type: 'bearer',
     access_token: pair.accessToken,
@@ -116,17 +122,16 @@ async function tokenResponse(db: Db, subject: Subject, pair: TokenPair): Promise
   if (subject.type === 'service_account') {
     return { ...base, service_account_id: subject.serviceAccountId, sub: subject.serviceAccountId };
   }
-  const view = await findAccountView(db, subject.accountId);
   return {
     ...base,
     account_id: subject.accountId,
     sub: subject.accountId,
-    linking_profile: view
+    linking_profile: profile
       ? {
-          provider_name: view.profile.provider === 'google' ? 'google' : 'exchange',
-          provider_service: view.profile.provider === 'google' ? 'gsuite' : 'office365',
-          profile_id: view.profile.id,
-          profile_name: view.profile.profileName,
+          provider_name: profile.provider === 'google' ? 'google' : 'exchange',
+          provider_service: profile.provider === 'google' ? 'gsuite' : 'office365',
+          profile_id: profile.id,
+          profile_name: profile.profileName,
         }
       : undefined,
   };
@@ -146,17 +151,28 @@ function subjectOf(row: {
   throw new Error('token row without subject');
 }
 
-/** Ensures the subject still exists and is not revoked. */
-async function subjectIsLive(db: Db, subject: Subject): Promise<boolean> {
+/**
+ * Whether the subject still exists and is not revoked; for a live Account, also its Profile (the
+ * token response's `linking_profile`).
+ */
+async function liveSubject(
+  db: Db,
+  subject: Subject,
+): Promise<{ profile?: { id: string; provider: string; profileName: string } } | undefined> {
   if (subject.type === 'account') {
     const view = await findAccountView(db, subject.accountId);
-    return view !== undefined && view.account.status === 'active';
+    return view?.account.status === 'active' ? { profile: view.profile } : undefined;
   }
   const sa = await findServiceAccount(db, subject.serviceAccountId);
-  return sa !== undefined && sa.status !== 'revoked';
+  return sa !== undefined && sa.status !== 'revoked' ? {} : undefined;
 }
 
-/** `grant_type=authorization_code`: a single-use code, redeemed with the exact redirect_uri it was issued for. */
+/**
+ * `grant_type=authorization_code`: a single-use code, redeemed with the exact redirect_uri it was
+ * issued for, while its Account (or Service Account) is live — in one statement (see
+ * `redeemAuthorizationCode`). A used, expired, unknown or mismatched code issues nothing and, when
+ * merely mismatched, stays usable.
+ */
 export async function exchangeCode(
   deps: { db: Db },
   app: Application,
@@ -166,23 +182,23 @@ export async function exchangeCode(
   if (!code || !redirectUri) {
     throw new OAuthError('invalid_request', 'code and redirect_uri are required');
   }
-  return deps.db
-    .transaction(async (tx) => {
-      const row = await consumeAuthorizationCode(tx, hashToken(code), app.id);
-      if (!row || row.redirectUri !== redirectUri) {
-        // A used, expired, unknown or mismatched code: nothing is issued (and a mismatch rolls back the use).
-        throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
-      }
-      const subject = subjectOf(row);
-      const pair = await mintTokenPair(tx, app.id, subject, row.scope);
-      return { subject, pair };
-    })
-    .then(async ({ subject, pair }) => {
-      if (!(await subjectIsLive(deps.db, subject))) {
-        throw new OAuthError('invalid_grant', 'The authorization was revoked');
-      }
-      return tokenResponse(deps.db, subject, pair);
-    });
+  const accessToken = newOpaqueToken();
+  const refreshToken = newOpaqueToken();
+  const row = await redeemAuthorizationCode(deps.db, {
+    codeHash: hashToken(code),
+    applicationId: app.id,
+    redirectUri,
+    grantId: newId('token'),
+    access: { id: newId('token'), hash: hashToken(accessToken) },
+    refresh: { id: newId('token'), hash: hashToken(refreshToken) },
+    ttlSecs: { account: ACCOUNT_TOKEN_TTL_SECS, serviceAccount: SERVICE_ACCOUNT_TOKEN_TTL_SECS },
+  });
+  if (!row) {
+    throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
+  }
+  const subject = subjectOf(row);
+  const pair = { accessToken, refreshToken, expiresIn: row.expiresIn, scope: row.scope };
+  return responseFor(subject, pair, row.profile ?? undefined);
 }
 
 /** `grant_type=refresh_token`: a new access token; the refresh token stays the same. */
@@ -199,7 +215,8 @@ export async function refreshAccessToken(
     throw new OAuthError('invalid_grant', 'Unknown or revoked refresh token');
   }
   const subject = subjectOf(row);
-  if (!(await subjectIsLive(deps.db, subject))) {
+  const live = await liveSubject(deps.db, subject);
+  if (!live) {
     throw new OAuthError('invalid_grant', 'The authorization was revoked');
   }
   const accessToken = newOpaqueToken();
@@ -216,7 +233,7 @@ export async function refreshAccessToken(
       ...subjectColumns(subject),
     },
   ]);
-  return tokenResponse(deps.db, subject, { accessToken, refreshToken, expiresIn, scope: row.scope });
+  return responseFor(subject, { accessToken, refreshToken, expiresIn, scope: row.scope }, live.profile);
 }
 
 /**

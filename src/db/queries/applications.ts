@@ -61,6 +61,26 @@ export async function findApplicationBySecretHash(
   return row?.application;
 }
 
+/** The Application with this client id, if this secret hash is one of its active secrets. */
+export async function findApplicationByClientCredentials(
+  db: DbOrTx,
+  clientId: string,
+  secretHash: string,
+): Promise<Application | undefined> {
+  const [row] = await db
+    .select({ application: applications })
+    .from(applicationSecrets)
+    .innerJoin(applications, eq(applications.id, applicationSecrets.applicationId))
+    .where(
+      and(
+        eq(applications.clientId, clientId),
+        eq(applicationSecrets.secretHash, secretHash),
+        isNull(applicationSecrets.revokedAt),
+      ),
+    );
+  return row?.application;
+}
+
 /** Active secrets, newest first (the newest is the one to show as current). */
 export async function listActiveSecrets(db: DbOrTx, applicationId: string): Promise<ApplicationSecret[]> {
   return db

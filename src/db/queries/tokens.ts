@@ -10,6 +10,89 @@ export async function insertTokens(db: DbOrTx, rows: NewToken[]): Promise<void> 
   await db.insert(tokens).values(rows);
 }
 
+export type RedeemedCode = {
+  subjectType: Token['subjectType'];
+  accountId: string | null;
+  serviceAccountId: string | null;
+  scope: string;
+  expiresIn: number;
+  /** The Account's Profile, for the token response's `linking_profile`. */
+  profile: { id: string; provider: string; profileName: string } | null;
+};
+
+/**
+ * `grant_type=authorization_code` in one statement: uses the code — only if it is this
+ * Application's, unused, unexpired, issued for exactly `redirectUri`, and its Account (or Service
+ * Account) is still live — and stores the access and refresh token hashes of one new grant. Returns
+ * undefined (and changes nothing) otherwise. One round trip: at organization scale an app redeems
+ * thousands of codes a minute.
+ */
+export async function redeemAuthorizationCode(
+  db: DbOrTx,
+  input: {
+    codeHash: string;
+    applicationId: string;
+    redirectUri: string;
+    grantId: string;
+    access: { id: string; hash: string };
+    refresh: { id: string; hash: string };
+    ttlSecs: { account: number; serviceAccount: number };
+  },
+): Promise<RedeemedCode | undefined> {
+  const rows = await db.execute<{
+    subject_type: Token['subjectType'];
+    account_id: string | null;
+    service_account_id: string | null;
+    scope: string;
+    expires_in: number;
+    profile_id: string | null;
+    provider: string | null;
+    profile_name: string | null;
+  }>(sql`
+    with used as (
+      update authorization_codes c set used_at = now()
+       where c.code_hash = ${input.codeHash} and c.application_id = ${input.applicationId}
+         and c.used_at is null and c.expires_at > now() and c.redirect_uri = ${input.redirectUri}
+         and case c.subject_type
+               when 'account' then exists (
+                 select 1 from accounts a join service_accounts s on s.id = a.service_account_id
+                  where a.id = c.account_id and a.status = 'active' and s.status <> 'revoked')
+               else exists (
+                 select 1 from service_accounts s where s.id = c.service_account_id and s.status <> 'revoked')
+             end
+      returning c.subject_type, c.account_id, c.service_account_id, c.scope,
+                case c.subject_type when 'account' then ${input.ttlSecs.account}::int
+                     else ${input.ttlSecs.serviceAccount}::int end as expires_in
+    ),
+    minted as (
+      insert into tokens (id, application_id, kind, subject_type, account_id, service_account_id,
+                          grant_id, token_hash, scope, expires_at)
+      select v.id, ${input.applicationId}, v.kind, u.subject_type, u.account_id, u.service_account_id,
+             ${input.grantId}, v.hash, u.scope,
+             case when v.kind = 'access' then now() + u.expires_in * interval '1 second' end
+        from used u cross join (values (${input.access.id}, 'access', ${input.access.hash}),
+                                       (${input.refresh.id}, 'refresh', ${input.refresh.hash})) as v(id, kind, hash)
+      returning id
+    )
+    select u.*, p.id as profile_id, p.provider, p.profile_name, (select count(*) from minted) as minted
+      from used u left join profiles p on p.account_id = u.account_id`);
+  const [row] = rows;
+  if (!row) {
+    return undefined;
+  }
+  return {
+    subjectType: row.subject_type,
+    accountId: row.account_id,
+    serviceAccountId: row.service_account_id,
+    scope: row.scope,
+    expiresIn: Number(row.expires_in),
+    profile:
+      row.profile_id && row.provider
+        ? { id: row.profile_id, provider: row.provider, profileName: row.profile_name ?? '' }
+        : null,
+  };
+}
+
 /** An unrevoked, unexpired token with this hash, of this kind. */
 export async function findLiveToken(
   db: DbOrTx,
@@ -74,26 +157,6 @@ export type NewAuthorizationCode = typeof authorizationCodes.$inferInsert;
 
 export async function insertAuthorizationCode(db: DbOrTx, row: NewAuthorizationCode): Promise<void> {
   await db.insert(authorizationCodes).values(row);
-}
-
-/**
- * Marks a code used, atomically: only one caller can consume it, and only while unexpired and
- * unused. Returns the code row if this caller consumed it.
- */
-export async function consumeAuthorizationCode(db: DbOrTx, codeHash: string, applicationId: string) {
-  const [row] = await db
-    .update(authorizationCodes)
-    .set({ usedAt: new Date() })
-    .where(
-      and(
-        eq(authorizationCodes.codeHash, codeHash),
-        eq(authorizationCodes.applicationId, applicationId),
-        isNull(authorizationCodes.usedAt),
-        gt(authorizationCodes.expiresAt, sql`now()`),
-      ),
-    )
-    .returning();
-  return row;
 }
 
 /** Deletes expired codes and tokens that expired or were revoked more than `graceSecs` ago. */
