@@ -55,6 +55,8 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
     connectTimeout: 1_000,
     commandTimeout: 1_000,
     maxRetriesPerRequest: 1,
+    // The two windows' commands of a request (and of concurrent requests) go out in one write.
+    enableAutoPipelining: true,
   });
   let redisDown = false;
   redis.on('error', (err: Error) => {

@@ -14,7 +14,7 @@ export type DeliveryPumpOptions = {
   maxInFlight?: number;
   /**
    * Attempts in flight to one Application's receivers at most, so a slow or trickling receiver holds
-   * only its own share of the slots. Default 64.
+   * only its own share of the slots. Default 128.
    */
   perApplication?: number;
   /** How often an idle pump looks for due deliveries. Default 200 ms. */
@@ -39,14 +39,21 @@ export type DeliveryPump = {
  */
 export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {}): DeliveryPump {
   const maxInFlight = opts.maxInFlight ?? 256;
-  const perApplication = Math.max(2, opts.perApplication ?? 64);
+  const perApplication = Math.max(2, opts.perApplication ?? 128);
   const claimPerApplication = Math.floor(perApplication / 2);
+  /** An Application with more than this in flight sits out a claim (one more would exceed its cap). */
+  const eligibleAt = perApplication - claimPerApplication;
   const pollMs = opts.pollMs ?? 200;
   const flushMs = opts.flushMs ?? 50;
   const byApplication = new Map<string, number>();
   let inFlight = 0;
   let closed = false;
   let wake: (() => void) | undefined;
+  /**
+   * Set after a claim found nothing: new work can then only be an Application coming back under its
+   * cap (or new rows, found by the next poll), so other attempts ending need not wake the loop.
+   */
+  let idle = false;
   const stop = new AbortController();
 
   const pending: AttemptRecord[] = [];
@@ -88,7 +95,9 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
       } else {
         byApplication.delete(a.applicationId);
       }
-      wake?.();
+      if (!idle || left === eligibleAt) {
+        wake?.();
+      }
     }
   };
 
@@ -113,7 +122,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
         await waitFor(pollMs);
         continue;
       }
-      const exclude = [...byApplication].filter(([, n]) => n > perApplication - claimPerApplication);
+      const exclude = [...byApplication].filter(([, n]) => n > eligibleAt);
       let ready: ReadyAttempt[];
       try {
         ready = await claimAttempts(app, {
@@ -132,7 +141,9 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
         void send(a);
       }
       if (ready.length === 0) {
+        idle = true;
         await waitFor(pollMs);
+        idle = false;
       }
     }
   })();
