@@ -1,5 +1,6 @@
 import type { Metrics } from 'bullmq';
 import type { Command } from 'commander';
+import { outboxCounts } from '../db/queries/deliveries.js';
 import { QUEUE_NAMES, type QueueName } from '../jobs/define-job.js';
 import { JobQueues } from '../jobs/queues.js';
 import { QUEUE_STATES } from '../metrics/scrape.js';
@@ -56,17 +57,17 @@ export function registerQueuesCommand(program: Command): void {
     .description('jobs per queue and state, with completed/failed per minute (1/5/15 min averages)')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      // Only Redis is read: no secret is decrypted, so ENCRYPTION_KEYS is not required ('demo' mode).
-      const report = await withDeps(async (deps) => {
+      // Redis and outbox counts only: no secret is decrypted, so ENCRYPTION_KEYS is not required ('demo' mode).
+      const { report, outbox } = await withDeps(async (deps) => {
         const queues = new JobQueues(deps.redis(), deps.config.redis.queuePrefix);
         try {
-          return await queueReport(queues);
+          return { report: await queueReport(queues), outbox: await outboxCounts(deps.db) };
         } finally {
           await queues.close();
         }
       }, 'demo');
       if (opts.json) {
-        writeOut(JSON.stringify({ queues: report }));
+        writeOut(JSON.stringify({ queues: report, outbox }));
         return;
       }
       writeOut(
@@ -96,7 +97,10 @@ export function registerQueuesCommand(program: Command): void {
         ),
       );
       writeOut(
-        '\n"completed" counts only recent jobs (they are removed after 10 min); the rates come from the workers.',
+        `\noutbox (callbacks and notifications, in Postgres): ${outbox.due} due now, ${outbox.later} later (retries, in flight), ${outbox.dead} dead letters`,
+      );
+      writeOut(
+        '"completed" counts only recent jobs (they are removed after 10 min); the rates come from the workers.',
       );
     });
 }

@@ -96,7 +96,12 @@ describe('ec demo --exit', () => {
   it('ec queues --json reports every queue with the rates the demo produced', async () => {
     const res = await runEc(['queues', '--json'], env());
     expect(res.code, res.stderr).toBe(0);
-    const { queues } = JSON.parse(res.stdout) as { queues: QueueReport[] };
+    const { queues, outbox } = JSON.parse(res.stdout) as {
+      queues: QueueReport[];
+      outbox: { due: number; later: number; dead: number };
+    };
+    // The demo's callbacks all went out: nothing waits in the outbox, nothing is dead.
+    expect(outbox).toEqual({ due: 0, later: 0, dead: 0 });
     expect(queues.map((q) => q.queue).sort()).toEqual([
       'authorizations',
       'directory',
@@ -108,6 +113,7 @@ describe('ec demo --exit', () => {
     expect(provisioning?.completed_per_min.m15).toBeGreaterThan(0);
     const text = await runEc(['queues'], env());
     expect(text.stdout).toMatch(/^queue +waiting/);
+    expect(text.stdout).toMatch(/outbox \(callbacks and notifications, in Postgres\): 0 due now/);
   });
 
   it('ec failures lists failed items by reason and --retry re-queues them', async () => {

@@ -201,3 +201,13 @@ export async function countPendingCallbacks(db: DbOrTx, runId: string): Promise<
     .where(and(eq(outboundDeliveries.runId, runId), eq(outboundDeliveries.status, 'pending')));
   return row?.n ?? 0;
 }
+
+/** The outbox at a glance: pending and due now, pending for later (retries, attempts in flight), dead. */
+export async function outboxCounts(db: DbOrTx): Promise<{ due: number; later: number; dead: number }> {
+  const [row] = await db.execute<{ due: number; later: number; dead: number }>(sql`
+    select count(*) filter (where status = 'pending' and next_attempt_at <= now())::int as due,
+           count(*) filter (where status = 'pending' and next_attempt_at > now())::int as later,
+           count(*) filter (where status = 'dead')::int as dead
+      from outbound_deliveries where status in ('pending', 'dead')`);
+  return { due: row?.due ?? 0, later: row?.later ?? 0, dead: row?.dead ?? 0 };
+}
