@@ -1,6 +1,6 @@
 import type { Db, DbOrTx } from '../db/client.js';
 import { findAccountView } from '../db/queries/accounts.js';
-import { findApplicationByClientCredentials } from '../db/queries/applications.js';
+import { findApplicationBySecretHash } from '../db/queries/applications.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import {
   findLiveToken,
@@ -96,7 +96,7 @@ export async function authenticateClient(
   }
   const app =
     clientSecret.length <= 512 && clientId.length <= 512
-      ? await findApplicationByClientCredentials(deps.db, clientId, hashToken(clientSecret))
+      ? await findApplicationBySecretHash(deps.db, hashToken(clientSecret), clientId)
       : undefined;
   if (!app) {
     throw new OAuthError('invalid_client', 'Unknown client or wrong secret');

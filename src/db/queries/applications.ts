@@ -48,24 +48,14 @@ export async function updateApplicationRateLimit(
   return row;
 }
 
-/** The Application owning an active (not revoked) secret with this hash. */
+/**
+ * The Application owning an active (not revoked) secret with this hash — and, when `clientId` is
+ * given, only if that Application has this client id (the token endpoint's client authentication).
+ */
 export async function findApplicationBySecretHash(
   db: DbOrTx,
   secretHash: string,
-): Promise<Application | undefined> {
-  const [row] = await db
-    .select({ application: applications })
-    .from(applicationSecrets)
-    .innerJoin(applications, eq(applications.id, applicationSecrets.applicationId))
-    .where(and(eq(applicationSecrets.secretHash, secretHash), isNull(applicationSecrets.revokedAt)));
-  return row?.application;
-}
-
-/** The Application with this client id, if this secret hash is one of its active secrets. */
-export async function findApplicationByClientCredentials(
-  db: DbOrTx,
-  clientId: string,
-  secretHash: string,
+  clientId?: string,
 ): Promise<Application | undefined> {
   const [row] = await db
     .select({ application: applications })
@@ -73,9 +63,9 @@ export async function findApplicationByClientCredentials(
     .innerJoin(applications, eq(applications.id, applicationSecrets.applicationId))
     .where(
       and(
-        eq(applications.clientId, clientId),
         eq(applicationSecrets.secretHash, secretHash),
         isNull(applicationSecrets.revokedAt),
+        clientId === undefined ? undefined : eq(applications.clientId, clientId),
       ),
     );
   return row?.application;
