@@ -4,6 +4,7 @@
  * providers/microsoft/; an in-memory fake in providers/fake/.
  */
 import { AppError } from '../errors.js';
+import { storableText } from '../lib/text.js';
 
 export type ProviderName = 'google' | 'microsoft';
 
@@ -135,7 +136,8 @@ export class ProviderError extends AppError {
     message: string,
     opts: { retryAfterMs?: number; status?: number; providerCode?: string; cause?: unknown } = {},
   ) {
-    super(reason, message, {
+    // Messages quote provider answers and are stored (run items, Service Account errors).
+    super(reason, storableText(message), {
       retryable: PROVIDER_REASONS[reason].retryable,
       context: { provider, status: opts.status, providerCode: opts.providerCode },
       cause: opts.cause,

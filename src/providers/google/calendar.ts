@@ -1,16 +1,18 @@
 import type { calendar_v3 } from 'googleapis/build/src/apis/calendar/v3.js';
+import { storableText } from '../../lib/text.js';
 import type { MailboxCalendar } from '../types.js';
 
 /** Access roles that let the subject write events. */
 const WRITABLE_ROLES = new Set(['owner', 'writer']);
 
 export function fromCalendarListEntry(c: calendar_v3.Schema$CalendarListEntry): MailboxCalendar | undefined {
-  if (!c.id || c.deleted) {
+  const id = storableText(c.id ?? '');
+  if (!id || c.deleted) {
     return undefined;
   }
   return {
-    providerCalendarId: c.id,
-    name: c.summaryOverride || c.summary || c.id,
+    providerCalendarId: id,
+    name: storableText(c.summaryOverride || c.summary || '') || id,
     readonly: !WRITABLE_ROLES.has(c.accessRole ?? ''),
     primary: c.primary === true,
   };
@@ -21,7 +23,12 @@ export function fromCalendarListEntry(c: calendar_v3.Schema$CalendarListEntry): 
  * inviting them, not by writing to their calendar, so it is reported read-only.
  */
 export function fromRoomCalendar(c: calendar_v3.Schema$Calendar, email: string): MailboxCalendar {
-  return { providerCalendarId: c.id ?? email, name: c.summary ?? email, readonly: true, primary: true };
+  return {
+    providerCalendarId: storableText(c.id ?? '') || email,
+    name: storableText(c.summary ?? '') || email,
+    readonly: true,
+    primary: true,
+  };
 }
 
 /** Primary first, then by name (stable for callers that store them). */

@@ -1,6 +1,7 @@
 // Deep imports: the `googleapis` root loads every Google API (≈1.4 s per process); these two modules
 // are all we use. googleapis has no `exports` map, so the paths are public.
 import type { admin_directory_v1 } from 'googleapis/build/src/apis/admin/directory_v1.js';
+import { storableText, storableTextOrNull } from '../../lib/text.js';
 import type { DirectoryRoom, DirectoryUser, Mailbox } from '../types.js';
 
 /** Google's largest Directory page (users.list and resources.calendars.list). */
@@ -18,15 +19,20 @@ export function isGoogleResourceEmail(email: string): boolean {
   return email.toLowerCase().endsWith('@resource.calendar.google.com');
 }
 
+// Every string from Google is made storable (lib/text.ts): one NUL in one name must not fail the
+// batch of a run or a directory sync that stores it.
+
 export function toDirectoryUser(u: admin_directory_v1.Schema$User): DirectoryUser | undefined {
-  if (!u.id || !u.primaryEmail) {
+  const id = storableText(u.id ?? '');
+  const email = storableText(u.primaryEmail ?? '');
+  if (!id || !email) {
     return undefined;
   }
   const given = [u.name?.givenName, u.name?.familyName].filter(Boolean).join(' ');
   return {
-    providerId: u.id,
-    email: u.primaryEmail,
-    name: u.name?.fullName || given || u.primaryEmail,
+    providerId: id,
+    email,
+    name: storableText(u.name?.fullName || given) || email,
     kind: 'user',
     // An archived user cannot sign in or use Calendar either.
     suspended: u.suspended === true || u.archived === true,
@@ -36,17 +42,18 @@ export function toDirectoryUser(u: admin_directory_v1.Schema$User): DirectoryUse
 }
 
 export function toDirectoryRoom(r: admin_directory_v1.Schema$CalendarResource): DirectoryRoom | undefined {
-  if (!r.resourceEmail) {
+  const email = storableText(r.resourceEmail ?? '');
+  if (!email) {
     return undefined;
   }
   return {
-    providerId: r.resourceId ?? r.resourceEmail,
-    email: r.resourceEmail,
-    name: r.resourceName ?? r.generatedResourceName ?? r.resourceEmail,
+    providerId: storableText(r.resourceId ?? '') || email,
+    email,
+    name: storableText(r.resourceName ?? r.generatedResourceName ?? '') || email,
     capacity: typeof r.capacity === 'number' ? r.capacity : null,
-    building: r.buildingId ?? null,
-    floor: r.floorName ?? null,
-    resourceType: r.resourceType ?? r.resourceCategory ?? null,
+    building: storableTextOrNull(r.buildingId),
+    floor: storableTextOrNull(r.floorName),
+    resourceType: storableTextOrNull(r.resourceType ?? r.resourceCategory),
   };
 }
 

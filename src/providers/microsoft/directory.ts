@@ -1,3 +1,4 @@
+import { storableText, storableTextOrNull } from '../../lib/text.js';
 import type { DirectoryRoom, DirectoryUser, MailboxCalendar } from '../types.js';
 
 /** Graph's largest `/users` page. */
@@ -45,8 +46,11 @@ export type GraphCalendar = {
 
 export type GraphPage<T> = { value?: T[]; '@odata.nextLink'?: string };
 
+// Every string from Graph is made storable (lib/text.ts): one NUL in one name must not fail the
+// batch of a run or a directory sync that stores it.
+
 export function graphUserEmail(u: GraphUser): string | undefined {
-  return u.mail || u.userPrincipalName || undefined;
+  return storableText(u.mail || u.userPrincipalName || '') || undefined;
 }
 
 /**
@@ -58,18 +62,19 @@ export function graphUserEmail(u: GraphUser): string | undefined {
  */
 export function toDirectoryUser(u: GraphUser): DirectoryUser | undefined {
   const email = graphUserEmail(u);
-  if (!u.id || !email) {
+  const providerId = storableText(u.id ?? '');
+  if (!providerId || !email) {
     return undefined;
   }
-  const name = u.displayName || [u.givenName, u.surname].filter(Boolean).join(' ') || email;
+  const name = storableText(u.displayName || [u.givenName, u.surname].filter(Boolean).join(' ')) || email;
   const hasMailbox = Boolean(u.mail);
   if (u.accountEnabled !== false) {
-    return { providerId: u.id, email, name, kind: 'user', suspended: false, hasMailbox };
+    return { providerId, email, name, kind: 'user', suspended: false, hasMailbox };
   }
   if (!u.givenName && !u.surname && hasMailbox) {
-    return { providerId: u.id, email, name, kind: 'shared_mailbox', suspended: false, hasMailbox: true };
+    return { providerId, email, name, kind: 'shared_mailbox', suspended: false, hasMailbox: true };
   }
-  return { providerId: u.id, email, name, kind: 'user', suspended: true, hasMailbox };
+  return { providerId, email, name, kind: 'user', suspended: true, hasMailbox };
 }
 
 /** Whether a `/users` entry might be a room mailbox (and the room index must be consulted). */
@@ -83,28 +88,31 @@ function toCapacity(c: number | string | null | undefined): number | null {
 }
 
 export function toDirectoryRoom(r: GraphRoom): DirectoryRoom | undefined {
-  if (!r.emailAddress) {
+  const email = storableText(r.emailAddress ?? '');
+  if (!email) {
     return undefined;
   }
   return {
-    providerId: r.id ?? r.emailAddress,
-    email: r.emailAddress,
-    name: r.displayName || r.emailAddress,
+    providerId: storableText(r.id ?? '') || email,
+    email,
+    name: storableText(r.displayName ?? '') || email,
     // Graph documents capacity as Int32, but older payloads carry it as a string.
     capacity: toCapacity(r.capacity),
-    building: r.building || null,
-    floor: r.floorLabel || (typeof r.floorNumber === 'number' ? String(r.floorNumber) : null),
+    building: storableTextOrNull(r.building),
+    floor:
+      storableTextOrNull(r.floorLabel) ?? (typeof r.floorNumber === 'number' ? String(r.floorNumber) : null),
     resourceType: 'room',
   };
 }
 
 export function toMailboxCalendar(c: GraphCalendar): MailboxCalendar | undefined {
-  if (!c.id) {
+  const id = storableText(c.id ?? '');
+  if (!id) {
     return undefined;
   }
   return {
-    providerCalendarId: c.id,
-    name: c.name || 'Calendar',
+    providerCalendarId: id,
+    name: storableText(c.name ?? '') || 'Calendar',
     readonly: c.canEdit === false,
     primary: c.isDefaultCalendar === true,
   };
