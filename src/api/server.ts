@@ -8,19 +8,42 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { AppError } from '../errors.js';
 import type { AppContext } from '../services/context.js';
 import type { RateLimits } from '../services/rate-limit-keys.js';
 import { type AdminOptions, adminPlugin } from './admin/index.js';
-import { errorHandler } from './errors.js';
+import { QUEUES_BASE_PATH } from './admin/queues.js';
+import { adminErrorHandler } from './admin/routes.js';
+import { badUrlError, errorHandler } from './errors.js';
+import { refuseUnstorableText } from './input-guard.js';
 import { addRateLimit } from './rate-limit.js';
 import { accountRoutes } from './routes/accounts.js';
-import { authorizePageRoutes } from './routes/authorize-page.js';
+import { AUTHORIZE_PATH, authorizePageErrorHandler, authorizePageRoutes } from './routes/authorize-page.js';
 import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { provisioningRunRoutes } from './routes/provisioning-runs.js';
-import { relinkRoutes } from './routes/relink.js';
+import { RELINK_PREFIX, relinkErrorHandler, relinkRoutes } from './routes/relink.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
+
+/**
+ * Who answers for a URL the router refuses before any route (or its error handler) is known: the
+ * server-rendered pages with their own error page, everything else (bull-board's API too) with JSON.
+ */
+function errorHandlerForUrl(url: string) {
+  const path = url.split('?')[0] ?? '';
+  const under = (prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+  if (under(RELINK_PREFIX)) {
+    return relinkErrorHandler;
+  }
+  if (under(AUTHORIZE_PATH)) {
+    return authorizePageErrorHandler;
+  }
+  if (under('/admin') && !under(QUEUES_BASE_PATH)) {
+    return adminErrorHandler;
+  }
+  return errorHandler;
+}
 
 export type ServerOptions = {
   /**
@@ -46,6 +69,15 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(given) ? given : randomUUID();
     },
+    // The router's own refusals, in our error shapes: a path that is not UTF-8 once percent-decoded
+    // (400 bad_request), a path segment longer than any id (404, as an unknown id).
+    frameworkErrors: (error, req, reply) => {
+      const handler = errorHandlerForUrl(req.url);
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        return handler(new AppError('not_found', 'Nothing exists at this path'), req, reply);
+      }
+      return handler(error.code === 'FST_ERR_BAD_URL' ? badUrlError(error) : error, req, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   server.setValidatorCompiler(validatorCompiler);
   server.setSerializerCompiler(serializerCompiler);
@@ -66,6 +98,13 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
 
   await server.register(formbody, { bodyLimit: opts.bodyLimit ?? 1024 * 1024 });
   addRateLimit(server, app, { ...app.config.apiRateLimit, ...opts.rateLimit });
+  // After the limiter's own preValidation hook, so refused requests still count against the limit.
+  // Not for bull-board: it reaches only Redis, and its own error handler makes every error a 500.
+  server.addHook('preValidation', async (req) => {
+    if (!req.routeOptions.url?.startsWith(QUEUES_BASE_PATH)) {
+      await refuseUnstorableText(req);
+    }
+  });
   await server.register(swagger, {
     openapi: {
       info: {

@@ -5,6 +5,7 @@ import {
 } from '../db/queries/applications.js';
 import { findLiveToken } from '../db/queries/tokens.js';
 import { hashToken } from '../lib/crypto.js';
+import { hasUnstorableText } from '../lib/text.js';
 import type { AppContext } from './context.js';
 
 /** Requests allowed in each window. */
@@ -98,7 +99,8 @@ export function createRateLimitKeys(app: Pick<AppContext, 'db'>, defaults: RateL
       return subject(applicationId, ip);
     },
     forClientId: async (clientId, ip) => {
-      if (!clientId || clientId.length > MAX_LOOKUP_LENGTH) {
+      // Text Postgres cannot compare names no Application (and the request is refused after this).
+      if (!clientId || clientId.length > MAX_LOOKUP_LENGTH || hasUnstorableText(clientId)) {
         return subject(null, ip);
       }
       const applicationId = await applicationOfClientId(clientId, async () => {

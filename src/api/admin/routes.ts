@@ -14,6 +14,8 @@ import type { AppContext } from '../../services/context.js';
 import { retryDeadDeliveries, retryDeadDelivery } from '../../services/operations.js';
 import { cancelRun, retryRun, runJson } from '../../services/provisioning.js';
 import { expiryWarnings } from '../../services/service-accounts.js';
+import { pageErrorHandler } from '../errors.js';
+import { esc } from '../pages/html.js';
 import { checkFormToken, csrfToken } from './auth.js';
 import { layout } from './html.js';
 import {
@@ -67,6 +69,14 @@ function noticeText(raw: string | undefined): string | undefined {
   }
 }
 
+/** The dashboard's errors (a refused query or form, an undecodable URL) as a dashboard page. */
+export const adminErrorHandler = pageErrorHandler((reply, status, message) =>
+  reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(layout({ title: status === 404 ? 'Not found' : 'Cannot do that' }, `<p>${esc(message)}</p>`)),
+);
+
 /** The server-rendered dashboard (DESIGN §6). Mounted inside the admin-auth scope by server.ts. */
 export const adminRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
@@ -74,6 +84,7 @@ export const adminRoutes =
     const adminToken = app.config.adminToken ?? '';
     const csrf = csrfToken(adminToken);
     const schema = { hide: true } as const;
+    server.setErrorHandler(adminErrorHandler);
     const html = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
 
     const loadRuns = async (limit: number, runId?: string): Promise<AdminRun[]> => {

@@ -11,9 +11,10 @@ import type { AppContext } from '../../services/context.js';
 import { REASON_DESCRIPTIONS } from '../../services/reasons.js';
 import { DEFAULT_DELEGATED_SCOPE, isCalendarScope, isServiceAccountScope } from '../../services/scopes.js';
 import { registerServiceAccount, registrationSchema } from '../../services/service-accounts.js';
+import { type ErrorPage, pageErrorHandler } from '../errors.js';
 import { esc, page } from '../pages/html.js';
 
-const PATH = '/enterprise_connect/oauth/authorize';
+export const AUTHORIZE_PATH = '/enterprise_connect/oauth/authorize';
 const CSRF_COOKIE = 'ec_csrf';
 
 const str = (max: number) => z.string().max(max).optional();
@@ -115,7 +116,7 @@ function renderForm(r: Request, csrf: string, form: Partial<Form>, error?: strin
 <p class="muted">${esc(r.application.name)} asks for Enterprise Connect access: <code>${esc(r.scope)}</code>, and at most
 <code>${esc(r.delegatedScope)}</code> for each calendar it is later granted. The credential is checked with the provider before anything is saved.</p>
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
-<form method="post" action="${PATH}">
+<form method="post" action="${AUTHORIZE_PATH}">
 ${hidden('csrf', csrf)}${hidden('client_id', r.application.clientId)}${hidden('redirect_uri', r.redirectUri)}
 ${hidden('scope', r.scope)}${hidden('delegated_scope', r.delegatedScope)}${hidden('state', r.state)}
 <label for="provider">Provider</label>
@@ -152,6 +153,15 @@ function registrationFrom(form: Form, r: Request): unknown {
     : { ...base, provider: 'google', admin_email: form.admin_email, credentials: form.credentials };
 }
 
+const problemPage: ErrorPage = (reply, status, problem) =>
+  reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(page('Cannot connect', `<h1>This link cannot be used</h1><p class="error">${esc(problem)}</p>`));
+
+/** The authorize page's errors (a refused query or form, an undecodable URL) as its own HTML page. */
+export const authorizePageErrorHandler = pageErrorHandler(problemPage);
+
 /**
  * Cronofy's Enterprise Connect authorize URL: a server-rendered page where an admin picks Google or
  * Microsoft and pastes the credential. It is verified live, then the browser is sent back to
@@ -161,19 +171,16 @@ function registrationFrom(form: Form, r: Request): unknown {
 export const authorizePageRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
   async (server) => {
-    const problemPage = (reply: FastifyReply, problem: string) =>
-      reply
-        .code(400)
-        .type('text/html; charset=utf-8')
-        .send(
-          page('Cannot connect', `<h1>This link cannot be used</h1><p class="error">${esc(problem)}</p>`),
-        );
+    server.setErrorHandler(authorizePageErrorHandler);
 
     const showForm = (reply: FastifyReply, r: Request, form: Partial<Form>, error?: string, status = 200) => {
       const csrf = randomBytes(24).toString('base64url');
       return reply
         .code(status)
-        .header('set-cookie', `${CSRF_COOKIE}=${csrf}; Path=${PATH}; HttpOnly; SameSite=Strict; Max-Age=3600`)
+        .header(
+          'set-cookie',
+          `${CSRF_COOKIE}=${csrf}; Path=${AUTHORIZE_PATH}; HttpOnly; SameSite=Strict; Max-Age=3600`,
+        )
         .header('cache-control', 'no-store')
         .header('x-frame-options', 'DENY')
         .header(
@@ -184,16 +191,20 @@ export const authorizePageRoutes =
         .send(renderForm(r, csrf, form, error));
     };
 
-    server.get(PATH, { schema: { querystring: authorizeQuery, hide: true } }, async (req, reply) => {
-      const r = await checkRequest(app, req.query);
-      return 'problem' in r ? problemPage(reply, r.problem) : showForm(reply, r, {});
-    });
+    server.get(
+      AUTHORIZE_PATH,
+      { schema: { querystring: authorizeQuery, hide: true } },
+      async (req, reply) => {
+        const r = await checkRequest(app, req.query);
+        return 'problem' in r ? problemPage(reply, 400, r.problem) : showForm(reply, r, {});
+      },
+    );
 
-    server.post(PATH, { schema: { body: formBody, hide: true } }, async (req, reply) => {
+    server.post(AUTHORIZE_PATH, { schema: { body: formBody, hide: true } }, async (req, reply) => {
       const form = req.body;
       const r = await checkRequest(app, form);
       if ('problem' in r) {
-        return problemPage(reply, r.problem);
+        return problemPage(reply, 400, r.problem);
       }
       const cookie = cookieValue(req, CSRF_COOKIE);
       if (!cookie || !form.csrf || !safeEqual(cookie, form.csrf)) {

@@ -9,9 +9,10 @@ import {
   relinkView,
   requestProfileCheck,
 } from '../../services/relink.js';
+import { type ErrorPage, pageErrorHandler } from '../errors.js';
 import { esc, page } from '../pages/html.js';
 
-const PREFIX = '/relink';
+export const RELINK_PREFIX = '/relink';
 
 const PROVIDER_LABELS = { google: 'Google Workspace', microsoft: 'Microsoft 365' } as const;
 const KIND_LABELS = { user: 'user', room: 'room', shared_mailbox: 'shared mailbox' } as const;
@@ -96,7 +97,7 @@ function renderCheckNow(v: RelinkView, flash: string | undefined, now: number): 
   const form =
     v.state === 'paused'
       ? ''
-      : `<form method="post" action="${PREFIX}/${esc(v.profileId)}/check"><button type="submit">Check now</button>
+      : `<form method="post" action="${RELINK_PREFIX}/${esc(v.profileId)}/check"><button type="submit">Check now</button>
 <span class="muted">At most one check a minute.</span></form>`;
   return `<div class="card"><h2>Check now</h2>${notes.join('')}${form}</div>`;
 }
@@ -163,6 +164,22 @@ function html(reply: FastifyReply, status: number, body: string) {
 }
 
 /**
+ * Errors under /relink: a refused request (an undecodable URL, text that cannot be stored) is a miss
+ * like any other, the 404 page; rate limits keep their 429, and failures their status.
+ */
+const relinkErrorPage: ErrorPage = (reply, status, message) =>
+  status === 429 || status >= 500
+    ? html(
+        reply,
+        status,
+        page('Try again later', `<h1>Try again later</h1><p class="error">${esc(message)}</p>`),
+      )
+    : html(reply, 404, notFoundPage());
+
+/** The error handler of every /relink route, and of URLs under /relink the router cannot decode. */
+export const relinkErrorHandler = pageErrorHandler(relinkErrorPage);
+
+/**
  * A form posted from another site. No cookie token here (the authorize page's double-submit cookie
  * guards a session; this page has none): the Profile id in the path is the only credential, so a
  * site that does not know it cannot address the form, and one that does can post it itself. Refusing
@@ -203,6 +220,7 @@ export const relinkRoutes =
         const notFound = async (_req: FastifyRequest, reply: FastifyReply) =>
           html(reply, 404, notFoundPage());
         scope.setNotFoundHandler(notFound);
+        scope.setErrorHandler(relinkErrorHandler);
         // Over-long segments miss the parametric routes (the router's param length limit) and land here.
         scope.get('/*', { schema: { hide: true } }, notFound);
         scope.post('/*', { schema: { hide: true } }, notFound);
@@ -228,7 +246,7 @@ export const relinkRoutes =
               403,
               page(
                 'Not allowed',
-                `<h1>This form was sent from another site</h1><p class="error">Open <a href="${PREFIX}/${esc(profileId)}">the connection page</a> and press “Check now” there.</p>`,
+                `<h1>This form was sent from another site</h1><p class="error">Open <a href="${RELINK_PREFIX}/${esc(profileId)}">the connection page</a> and press “Check now” there.</p>`,
               ),
             );
           }
@@ -236,9 +254,12 @@ export const relinkRoutes =
           if (result.outcome === 'not_found') {
             return notFound(req, reply);
           }
-          return reply.code(303).header('location', `${PREFIX}/${profileId}?check=${result.outcome}`).send();
+          return reply
+            .code(303)
+            .header('location', `${RELINK_PREFIX}/${profileId}?check=${result.outcome}`)
+            .send();
         });
       },
-      { prefix: PREFIX },
+      { prefix: RELINK_PREFIX },
     );
   };
