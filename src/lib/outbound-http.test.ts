@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkOutboundUrl, isPrivateAddress, parseOutboundUrl, postJson } from './outbound-http.js';
+import {
+  checkOutboundUrl,
+  checkOutboundUrls,
+  isPrivateAddress,
+  parseOutboundUrl,
+  postJson,
+} from './outbound-http.js';
 
 describe('outbound URL safety', () => {
   it('classifies addresses', () => {
@@ -41,5 +47,18 @@ describe('outbound URL safety', () => {
     ).toEqual({
       error: expect.stringMatching(/private/),
     });
+  });
+
+  it('checks a bulk of URLs by host: each host once, a problem per URL', async () => {
+    const urls = Array.from({ length: 1_000 }, (_, i) => `http://localhost:9/cb/${i}`);
+    const problems = await checkOutboundUrls(
+      [...urls, 'ftp://x.example.com/', 'http://nx.invalid/cb'],
+      false,
+    );
+    expect(problems.size).toBe(1_002);
+    expect(problems.get('http://localhost:9/cb/999')).toMatch(/host localhost resolves to a private/);
+    expect(problems.get('ftp://x.example.com/')).toMatch(/http or https/);
+    expect(problems.get('http://nx.invalid/cb')).toMatch(/does not resolve|did not resolve/);
+    expect((await checkOutboundUrls(urls, true)).size).toBe(0);
   });
 });

@@ -77,28 +77,83 @@ export function parseOutboundUrl(raw: string): URL {
   return url;
 }
 
-/** Resolves the URL's host and refuses private targets unless `allowPrivate`. */
-export async function checkOutboundUrl(raw: string, allowPrivate: boolean): Promise<URL> {
-  const url = parseOutboundUrl(raw);
-  if (allowPrivate) {
-    return url;
+/** How long a callback host may take to resolve when a request names it. */
+export const RESOLVE_TIMEOUT_MS = 5_000;
+
+function resolveHost(host: string, timeoutMs: number): Promise<string[]> {
+  if (isIP(host)) {
+    return Promise.resolve([host]);
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host)
-    ? [host]
-    : await new Promise<string[]>((resolve, reject) => {
-        dnsLookup(host, { all: true }, (err, found: LookupAddress[]) => {
-          if (err) {
-            reject(new OutboundUrlError(`host ${host} does not resolve`));
-          } else {
-            resolve(found.map((a) => a.address));
-          }
-        });
-      });
-  if (addresses.some(isPrivateAddress)) {
+  return new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new OutboundUrlError(`host ${host} did not resolve within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    dnsLookup(host, { all: true }, (err, found: LookupAddress[]) => {
+      clearTimeout(timer);
+      if (err) {
+        reject(new OutboundUrlError(`host ${host} does not resolve`));
+      } else {
+        resolve(found.map((a) => a.address));
+      }
+    });
+  });
+}
+
+const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '');
+
+async function checkHost(host: string, timeoutMs: number): Promise<void> {
+  if ((await resolveHost(host, timeoutMs)).some(isPrivateAddress)) {
     throw new OutboundUrlError(`host ${host} resolves to a private, loopback or link-local address`);
   }
+}
+
+/** Resolves the URL's host and refuses private targets unless `allowPrivate`. */
+export async function checkOutboundUrl(
+  raw: string,
+  allowPrivate: boolean,
+  timeoutMs = RESOLVE_TIMEOUT_MS,
+): Promise<URL> {
+  const url = parseOutboundUrl(raw);
+  if (!allowPrivate) {
+    await checkHost(hostOf(url), timeoutMs);
+  }
   return url;
+}
+
+/**
+ * `checkOutboundUrl` for many URLs at once (a bulk request): each distinct host is resolved once,
+ * all at the same time, each within `timeoutMs`. Returns the problem of each URL that has one.
+ */
+export async function checkOutboundUrls(
+  raws: string[],
+  allowPrivate: boolean,
+  timeoutMs = RESOLVE_TIMEOUT_MS,
+): Promise<Map<string, string>> {
+  const problems = new Map<string, string>();
+  const byHost = new Map<string, string[]>();
+  for (const raw of new Set(raws)) {
+    try {
+      const host = hostOf(parseOutboundUrl(raw));
+      byHost.set(host, [...(byHost.get(host) ?? []), raw]);
+    } catch (err) {
+      problems.set(raw, (err as Error).message);
+    }
+  }
+  if (!allowPrivate) {
+    await Promise.all(
+      [...byHost].map(async ([host, urls]) => {
+        try {
+          await checkHost(host, timeoutMs);
+        } catch (err) {
+          for (const raw of urls) {
+            problems.set(raw, err instanceof OutboundUrlError ? err.message : 'is not a usable URL');
+          }
+        }
+      }),
+    );
+  }
+  return problems;
 }
 
 export type PostResult = { status: number } | { error: string };

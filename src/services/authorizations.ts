@@ -11,7 +11,7 @@ import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/serv
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { describeError, ForbiddenError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
-import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
+import { checkOutboundUrls } from '../lib/outbound-http.js';
 import { type Mailbox, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import type { AppContext } from './context.js';
 import { deliveryIdFor, storeDelivery } from './deliveries.js';
@@ -19,6 +19,16 @@ import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.j
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
 
 export const MAX_AUTHORIZATIONS_PER_REQUEST = 1_000;
+/** Distinct callback hosts one request may name (each is resolved before the request is answered). */
+export const MAX_CALLBACK_HOSTS = 20;
+
+const callbackHost = (raw: string) => {
+  try {
+    return new URL(raw).host.toLowerCase();
+  } catch {
+    return raw;
+  }
+};
 
 export const authorizationRequestSchema = z.object({
   email: z.email({ error: 'must be an email address' }).max(320),
@@ -64,6 +74,16 @@ export async function requestAuthorizations(
   ) {
     throw new ForbiddenError('The Service Account token lacks service_account/accounts/manage');
   }
+  const callbackUrls = entries.map((e) => e.callback_url);
+  if (new Set(callbackUrls.map(callbackHost)).size > MAX_CALLBACK_HOSTS) {
+    throw new ValidationError('Invalid service account authorization', {
+      service_account_authorizations: [
+        `callback URLs name more than ${MAX_CALLBACK_HOSTS} different hosts; split the request`,
+      ],
+    });
+  }
+  // Every distinct host is resolved once, all at once, each within a deadline.
+  const urlProblems = await checkOutboundUrls(callbackUrls, app.config.outbound.allowPrivate);
   const fields: Record<string, string[]> = {};
   const seen = new Set<string>();
   for (const [i, entry] of entries.entries()) {
@@ -73,10 +93,9 @@ export async function requestAuthorizations(
         `${at}scope "${entry.scope}" is not within the delegated scope "${serviceAccount.delegatedScope}"`,
       );
     }
-    try {
-      await checkOutboundUrl(entry.callback_url, app.config.outbound.allowPrivate);
-    } catch (err) {
-      fields[`${at}callback_url`] = [err instanceof OutboundUrlError ? err.message : 'is not a usable URL'];
+    const urlProblem = urlProblems.get(entry.callback_url);
+    if (urlProblem) {
+      fields[`${at}callback_url`] = [urlProblem];
     }
     const key = entry.email.toLowerCase();
     if (seen.has(key)) {

@@ -175,6 +175,30 @@ describe('the hand-off to the app', () => {
     expect(new Set(withCode.map((r) => authOf(r).email)).size).toBe(withCode.length);
   }, 300_000);
 
+  it('a bulk request naming more than 20 callback hosts is refused before anything is recorded', async () => {
+    const app = await t.createApplication();
+    const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
+    const res = await api<{ errors: Record<string, { description: string }[]> }>(
+      t,
+      sa.access_token,
+      'POST',
+      '/v1/service_account_authorizations',
+      {
+        service_account_authorizations: Array.from({ length: 21 }, (_, i) => ({
+          email: `user${i}@example.com`,
+          callback_url: `http://host${i}.example.com/cb`,
+          scope: 'read_only',
+        })),
+      },
+    );
+    expect(res.status).toBe(422);
+    expect(res.json.errors.service_account_authorizations?.[0]?.description).toMatch(/more than 20/);
+    const [stored] = await db().execute<{ n: number }>(
+      sql`select count(*)::int as n from authorization_requests where service_account_id = ${sa.service_account_id}`,
+    );
+    expect(stored?.n).toBe(0);
+  });
+
   it('a Service Account revoked mid-run: the run is cancelled, and nothing is activated, minted or sent after', async () => {
     const app = await t.createApplication();
     const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
