@@ -5,7 +5,7 @@ import { buildServer } from '../api/server.js';
 import { type Config, loadConfig } from '../config.js';
 import { runMigrations } from '../db/migrate.js';
 import { activeDemoRuns } from '../db/queries/admin.js';
-import { QUEUE_NAMES } from '../jobs/define-job.js';
+import { QUEUE_NAMES } from '../jobs/catalog.js';
 import { startWorkers } from '../jobs/worker.js';
 import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
 import { createLogger } from '../logger.js';

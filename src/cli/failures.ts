@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { countDeadDeliveries, deadDeliveries, runsWithFailures } from '../db/queries/admin.js';
-import { reasonsOfRuns } from '../db/queries/runs.js';
+import { reasonsOfRuns } from '../db/queries/run-items.js';
 import type { Runtime } from '../runtime.js';
 import { retryDeadDeliveries, retryFailedItems } from '../services/operations.js';
 import { withRuntime, writeOut } from './context.js';

@@ -44,10 +44,6 @@ export function registerProcessCommands(program: Command): void {
       exitOnSignals(shutdown);
       logger.info({ queues: workers.workers.map((w) => w.name) }, 'workers started');
       // After a crash or a Redis flush, put back work Postgres says is unfinished.
-      await runtime.app.enqueue(
-        'runs.reconcile',
-        {},
-        { jobId: `reconcile-boot-${Math.floor(Date.now() / 60_000)}` },
-      );
+      await runtime.app.enqueue('runs.reconcile', {}, { round: Math.floor(Date.now() / 60_000) });
     });
 }

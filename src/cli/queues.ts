@@ -1,7 +1,7 @@
 import type { Metrics } from 'bullmq';
 import type { Command } from 'commander';
 import { outboxCounts } from '../db/queries/deliveries.js';
-import { QUEUE_NAMES, type QueueName } from '../jobs/define-job.js';
+import { QUEUE_NAMES, type QueueName } from '../jobs/catalog.js';
 import { JobQueues } from '../jobs/queues.js';
 import { QUEUE_STATES } from '../metrics/scrape.js';
 import { withDeps, writeOut } from './context.js';

@@ -1,18 +1,6 @@
-import { startDirectorySync, syncClaimSchema, syncJobId } from '../services/directory-sync.js';
-import { defineJob } from './define-job.js';
+import { startDirectorySync } from '../services/directory-sync.js';
+import type { Handler } from './handler.js';
 
-/** Starts one claimed directory sync of a Service Account (queued by the sweep): queues its first page. */
-export const directorySync = defineJob({
-  name: 'directory.sync',
-  queue: 'directory',
-  payload: syncClaimSchema,
-  attempts: 5,
-  backoffMs: 2_000,
-  jobId: syncJobId,
-  handle: async (payload, ctx) => {
-    const first = await startDirectorySync(ctx.app, payload);
-    if (first) {
-      await ctx.app.enqueue('directory.sync-page', first);
-    }
-  },
-});
+/** `directory.sync`: starts one directory sync claimed by the sweep — queues its first page. */
+export const handleDirectorySync: Handler<'directory.sync'> = async (payload, ctx) =>
+  startDirectorySync(ctx.app, payload);

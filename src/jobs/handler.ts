@@ -1,19 +1,6 @@
-import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../services/context.js';
-
-/**
- * The queues every worker serves. Separate queues keep slow provider work from delaying other work.
- * (Callbacks and notifications are not a queue: the delivery pump sends them from the outbox.)
- */
-export const QUEUE_NAMES = [
-  'authorizations',
-  'provisioning',
-  'profiles',
-  'directory',
-  'maintenance',
-] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
+import type { Effects, JobData, JobName } from './catalog.js';
 
 export type JobContext = {
   app: AppContext;
@@ -27,25 +14,10 @@ export type JobContext = {
   jobId: string;
 };
 
-export type JobDefinition<N extends string = string, S extends z.ZodType = z.ZodType> = {
-  name: N;
-  queue: QueueName;
-  payload: S;
-  /** Attempts in total, including the first. Default 5. */
-  attempts: number;
-  /** First retry delay; doubles each attempt, with jitter. Default 5 s. */
-  backoffMs?: number;
-  /** Deterministic job id from the payload, so enqueuing the same work twice is one job. */
-  jobId?: (payload: z.infer<S>) => string;
-  handle: (payload: z.infer<S>, ctx: JobContext) => Promise<void>;
-};
-
 /**
- * A job is one file: name, queue, payload schema, retry policy and handler. The payload is
- * validated when enqueued and again when dequeued; an invalid one fails for good (never retried).
+ * The handler of one catalog entry. It receives the validated payload and may return the jobs to
+ * queue next (its effects): the job runner queues them once the handler returned, i.e. after the
+ * handler's transactions committed. A handler that throws queues nothing.
  */
-export function defineJob<const N extends string, S extends z.ZodType>(
-  def: JobDefinition<N, S>,
-): JobDefinition<N, S> {
-  return def;
-}
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler with nothing to queue next returns nothing.
+export type Handler<N extends JobName> = (payload: JobData<N>, ctx: JobContext) => Promise<Effects | void>;

@@ -1,34 +1,29 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ValidationError } from '../errors.js';
-import type { JobDefinition, QueueName } from './define-job.js';
-import { QUEUE_NAMES } from './define-job.js';
-import { buildRegistry, type JobName, type JobPayload } from './registry.js';
-
-export type EnqueueOptions = {
-  /** Run no earlier than this many ms from now. */
-  delayMs?: number;
-  /** Overrides the job's deterministic id (e.g. one per retry round). */
-  jobId?: string;
-  /** Lower runs first (BullMQ priority); used to keep small runs ahead of huge ones. */
-  priority?: number;
-};
-
-export type Enqueue = <N extends JobName>(
-  name: N,
-  payload: JobPayload<N>,
-  opts?: EnqueueOptions,
-) => Promise<void>;
+import {
+  type Effects,
+  type Enqueue,
+  type EnqueueBulk,
+  type EnqueueOptions,
+  type JobName,
+  jobEntry,
+  jobIdOf,
+  QUEUE_NAMES,
+  type QueueName,
+} from './catalog.js';
 
 /** Completed jobs are removed quickly: Postgres is the record, Redis carries only work in flight. */
 const REMOVE_ON_COMPLETE = { age: 600, count: 1000 } as const;
 const REMOVE_ON_FAIL = { age: 7 * 86_400, count: 10_000 } as const;
 
-export function jobOptions(def: JobDefinition, payload: unknown, opts: EnqueueOptions = {}): JobsOptions {
-  const jobId = opts.jobId ?? def.jobId?.(payload);
+/** BullMQ options of a job from its catalog entry; `payload` is the validated payload. */
+export function jobOptions(name: JobName, payload: unknown, opts: EnqueueOptions = {}): JobsOptions {
+  const entry = jobEntry(name);
+  const jobId = jobIdOf(name, payload as never, opts.round);
   return {
-    attempts: def.attempts,
-    backoff: { type: 'exponential', delay: def.backoffMs ?? 5_000, jitter: 0.5 },
+    attempts: entry.attempts,
+    backoff: { type: 'exponential', delay: entry.backoffMs ?? 5_000, jitter: 0.5 },
     removeOnComplete: REMOVE_ON_COMPLETE,
     removeOnFail: REMOVE_ON_FAIL,
     ...(jobId === undefined ? {} : { jobId }),
@@ -37,9 +32,16 @@ export function jobOptions(def: JobDefinition, payload: unknown, opts: EnqueueOp
   };
 }
 
-/** The BullMQ queues of this deployment and a typed, validating `enqueue`. */
+function validate(name: string, payload: unknown): unknown {
+  const parsed = jobEntry(name).payload.safeParse(payload);
+  if (!parsed.success) {
+    throw new ValidationError(`Invalid payload for job ${name}: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+/** The BullMQ queues of this deployment and a typed, validating `enqueue`, all from the catalog. */
 export class JobQueues {
-  readonly registry = buildRegistry();
   private readonly queues = new Map<QueueName, Queue>();
 
   constructor(
@@ -60,46 +62,53 @@ export class JobQueues {
     return QUEUE_NAMES.map((n) => this.queue(n));
   }
 
-  private definition(name: string): JobDefinition {
-    const def = this.registry.get(name);
-    if (!def) {
-      throw new Error(`Unknown job "${name}"`);
-    }
-    return def;
-  }
-
-  private validate(def: JobDefinition, payload: unknown): unknown {
-    const parsed = def.payload.safeParse(payload);
-    if (!parsed.success) {
-      throw new ValidationError(`Invalid payload for job ${def.name}: ${parsed.error.message}`);
-    }
-    return parsed.data;
-  }
-
   enqueue: Enqueue = async (name, payload, opts) => {
-    const def = this.definition(name);
-    const data = this.validate(def, payload);
-    await this.queue(def.queue).add(name, data, jobOptions(def, data, opts));
+    const data = validate(name, payload);
+    await this.queue(jobEntry(name).queue).add(name, data, jobOptions(name, data, opts));
   };
 
   /** Many jobs of one name in one round trip per 1,000. */
-  async enqueueBulk<N extends JobName>(
-    name: N,
-    payloads: JobPayload<N>[],
-    opts: EnqueueOptions = {},
-  ): Promise<void> {
-    const def = this.definition(name);
-    const queue = this.queue(def.queue);
+  enqueueBulk: EnqueueBulk = async (name, payloads, opts = {}) => {
+    const queue = this.queue(jobEntry(name).queue);
     for (let i = 0; i < payloads.length; i += 1000) {
       const chunk = payloads.slice(i, i + 1000).map((p) => {
-        const data = this.validate(def, p);
-        return { name, data, opts: jobOptions(def, data, opts) };
+        const data = validate(name, p);
+        return { name, data, opts: jobOptions(name, data, opts) };
       });
       await queue.addBulk(chunk);
     }
-  }
+  };
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}
+
+/**
+ * Queues what a step returned, in order: consecutive requests of one name with the same options go
+ * in one round trip (a page's provisioning batches share their priority).
+ */
+export async function applyEffects(
+  app: { enqueue: Enqueue; enqueueBulk: EnqueueBulk },
+  effects: Effects,
+): Promise<void> {
+  let i = 0;
+  while (i < effects.length) {
+    const first = effects[i] as Effects[number];
+    const key = JSON.stringify(first.opts ?? {});
+    let end = i + 1;
+    while (
+      end < effects.length &&
+      effects[end]?.name === first.name &&
+      JSON.stringify(effects[end]?.opts ?? {}) === key
+    ) {
+      end += 1;
+    }
+    if (end - i === 1) {
+      await app.enqueue(first.name, first.payload as never, first.opts);
+    } else {
+      await app.enqueueBulk(first.name, effects.slice(i, end).map((e) => e.payload) as never[], first.opts);
+    }
+    i = end;
   }
 }

@@ -1,56 +1,68 @@
-import type { z } from 'zod';
-import { accountsProvision } from './accounts-provision.job.js';
-import { authorizeMailbox } from './authorize-mailbox.job.js';
-import type { JobDefinition } from './define-job.js';
-import { directoryListPage } from './directory-list-page.job.js';
-import { directorySyncFinish } from './directory-sync-finish.job.js';
-import { directorySyncPage } from './directory-sync-page.job.js';
-import { directorySync } from './directory-sync-start.job.js';
-import { directorySyncSweep } from './directory-sync-sweep.job.js';
-import { profilesCheck } from './profiles-check.job.js';
-import { profilesCheckSweep } from './profiles-check-sweep.job.js';
-import { runFinish } from './run-finish.job.js';
-import { runStart } from './run-start.job.js';
-import { runsReconcile } from './runs-reconcile.job.js';
-import { serviceAccountsHealthCheck } from './service-accounts-health-check.job.js';
-import { serviceAccountsHealthSweep } from './service-accounts-health-sweep.job.js';
-import { serviceAccountsPauseProfiles } from './service-accounts-pause-profiles.job.js';
-import { tokensCleanup } from './tokens-cleanup.job.js';
+import { handleAccountsProvision } from './accounts-provision.job.js';
+import { handleAuthorizationsProcess } from './authorizations-process.job.js';
+import { JOBS, type JobEntry, type JobName } from './catalog.js';
+import { handleDirectoryListPage } from './directory-list-page.job.js';
+import { handleDirectorySync } from './directory-sync.job.js';
+import { handleDirectorySyncFinish } from './directory-sync-finish.job.js';
+import { handleDirectorySyncPage } from './directory-sync-page.job.js';
+import { handleDirectorySyncSweep } from './directory-sync-sweep.job.js';
+import type { Handler, JobContext } from './handler.js';
+import { handleProfilesCheck } from './profiles-check.job.js';
+import { handleProfilesCheckSweep } from './profiles-check-sweep.job.js';
+import { handleRunsFinish } from './runs-finish.job.js';
+import { handleRunsReconcile } from './runs-reconcile.job.js';
+import { handleRunsStart } from './runs-start.job.js';
+import { handleServiceAccountsHealthCheck } from './service-accounts-health-check.job.js';
+import { handleServiceAccountsHealthSweep } from './service-accounts-health-sweep.job.js';
+import { handleServiceAccountsPauseProfiles } from './service-accounts-pause-profiles.job.js';
+import { handleTokensCleanup } from './tokens-cleanup.job.js';
 
-/** Every job the workers know. Adding a job = adding its file and one line here. */
-export const JOBS = [
-  authorizeMailbox,
-  runStart,
-  directoryListPage,
-  accountsProvision,
-  runFinish,
-  runsReconcile,
-  profilesCheckSweep,
-  profilesCheck,
-  serviceAccountsHealthSweep,
-  serviceAccountsHealthCheck,
-  serviceAccountsPauseProfiles,
-  tokensCleanup,
-  directorySyncSweep,
-  directorySync,
-  directorySyncPage,
-  directorySyncFinish,
-] as const;
+/** Catalog name → handler. The compiler wants one per catalog entry; buildRegistry checks again at start. */
+export const HANDLERS = {
+  'authorizations.process': handleAuthorizationsProcess,
+  'runs.start': handleRunsStart,
+  'directory.list-page': handleDirectoryListPage,
+  'accounts.provision': handleAccountsProvision,
+  'runs.finish': handleRunsFinish,
+  'runs.reconcile': handleRunsReconcile,
+  'profiles.check-sweep': handleProfilesCheckSweep,
+  'profiles.check': handleProfilesCheck,
+  'service-accounts.health-sweep': handleServiceAccountsHealthSweep,
+  'service-accounts.health-check': handleServiceAccountsHealthCheck,
+  'service-accounts.pause-profiles': handleServiceAccountsPauseProfiles,
+  'tokens.cleanup': handleTokensCleanup,
+  'directory.sync-sweep': handleDirectorySyncSweep,
+  'directory.sync': handleDirectorySync,
+  'directory.sync-page': handleDirectorySyncPage,
+  'directory.sync-finish': handleDirectorySyncFinish,
+} as const satisfies { [N in JobName]: Handler<N> };
 
-type AnyJob = (typeof JOBS)[number];
-export type JobName = AnyJob['name'];
-export type JobPayload<N extends JobName> = z.input<Extract<AnyJob, { name: N }>['payload']>;
+/** A catalog entry with its name and handler: what the job runner needs of a job. */
+export type RegisteredJob = JobEntry & {
+  name: JobName;
+  handle: (payload: unknown, ctx: JobContext) => ReturnType<Handler<JobName>>;
+};
 
-/** Name → definition; refuses to start with two jobs of one name. */
+/**
+ * Name → catalog entry + handler. Refuses (throws) a catalog entry without a handler and a handler
+ * without a catalog entry, so a worker never starts with a job it cannot run or one nobody can queue.
+ */
 export function buildRegistry(
-  jobs: readonly JobDefinition[] = JOBS as unknown as JobDefinition[],
-): Map<string, JobDefinition> {
-  const registry = new Map<string, JobDefinition>();
-  for (const job of jobs) {
-    if (registry.has(job.name)) {
-      throw new Error(`Job "${job.name}" is defined twice`);
+  handlers: Readonly<Record<string, unknown>> = HANDLERS,
+  catalog: Readonly<Record<string, JobEntry>> = JOBS,
+): Map<string, RegisteredJob> {
+  const registry = new Map<string, RegisteredJob>();
+  for (const [name, entry] of Object.entries(catalog)) {
+    const handle = handlers[name];
+    if (typeof handle !== 'function') {
+      throw new Error(`Job "${name}" is in the catalog but has no handler`);
     }
-    registry.set(job.name, job);
+    registry.set(name, { ...entry, name: name as JobName, handle: handle as RegisteredJob['handle'] });
+  }
+  for (const name of Object.keys(handlers)) {
+    if (!Object.hasOwn(catalog, name)) {
+      throw new Error(`Handler "${name}" has no catalog entry`);
+    }
   }
   return registry;
 }

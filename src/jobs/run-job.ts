@@ -1,21 +1,13 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { isAppError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isProviderError } from '../providers/types.js';
 import type { AppContext } from '../services/context.js';
-import type { JobDefinition } from './define-job.js';
+import { applyEffects } from './queues.js';
+import type { RegisteredJob } from './registry.js';
 
-/** How long a rate-limited job waits when the error names no delay. */
-const DEFAULT_RATE_LIMIT_DELAY_MS = 10_000;
-
+/** A rate limit (ours, the quota limiter's or a provider's: one RateLimitedError) delays the job. */
 function rateLimitDelay(err: unknown): number | undefined {
-  if (err instanceof RateLimitedError) {
-    return err.retryAfterMs;
-  }
-  if (isProviderError(err) && err.reason === 'rate_limited') {
-    return err.retryAfterMs ?? DEFAULT_RATE_LIMIT_DELAY_MS;
-  }
-  return undefined;
+  return err instanceof RateLimitedError ? err.retryAfterMs : undefined;
 }
 
 /** How a job attempt ended: `error` is retried by the queue, `failed` is final, `delayed` was rate limited. */
@@ -31,12 +23,12 @@ export type JobObserver = (o: {
 
 /**
  * The BullMQ processor for every job: validates the payload (invalid → fails for good), runs the
- * handler, and turns our errors into BullMQ's retry decisions: non-retryable → UnrecoverableError;
- * rate limited → this job alone is delayed without spending an attempt; anything else is retried
+ * handler, queues the jobs it returned (its effects: after its transactions committed), and turns
+ * our errors into BullMQ's retry decisions: non-retryable → UnrecoverableError; rate limited → this job alone is delayed without spending an attempt; anything else is retried
  * with exponential backoff and jitter.
  */
 export function createProcessor(
-  registry: Map<string, JobDefinition>,
+  registry: ReadonlyMap<string, RegisteredJob>,
   app: AppContext,
   signal: AbortSignal,
   observe?: JobObserver,
@@ -66,7 +58,7 @@ export function createProcessor(
 }
 
 function processJob(
-  registry: Map<string, JobDefinition>,
+  registry: ReadonlyMap<string, RegisteredJob>,
   app: AppContext,
   signal: AbortSignal,
 ): (job: Job, token?: string) => Promise<void> {
@@ -86,7 +78,7 @@ function processJob(
       throw new UnrecoverableError(`Invalid payload: ${parsed.error.message}`);
     }
     try {
-      await def.handle(parsed.data, {
+      const effects = await def.handle(parsed.data, {
         app,
         logger,
         signal,
@@ -94,6 +86,9 @@ function processJob(
         maxAttempts: job.opts.attempts ?? def.attempts,
         jobId: job.id ?? '',
       });
+      if (effects && effects.length > 0) {
+        await applyEffects(app, effects);
+      }
     } catch (err) {
       const delayMs = rateLimitDelay(err);
       if (delayMs !== undefined && token) {

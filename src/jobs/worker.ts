@@ -1,8 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { validateSchedules } from '../scheduler/register.js';
+import { schedules } from '../scheduler/schedules.js';
 import type { AppContext } from '../services/context.js';
-import { QUEUE_NAMES, type QueueName } from './define-job.js';
+import { QUEUE_NAMES, type QueueName } from './catalog.js';
 import { type DeliveryPumpOptions, startDeliveryPump } from './delivery-pump.js';
 import { buildRegistry } from './registry.js';
 import { createProcessor, type JobObserver } from './run-job.js';
@@ -32,10 +34,12 @@ export type WorkerOptions = {
 
 /**
  * Starts one BullMQ Worker per queue and the delivery pump; `close()` stops taking work and waits
- * for what is active.
+ * for what is active. Refuses to start when the catalog and the handlers disagree or a schedule
+ * names an unknown job.
  */
 export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
   const registry = buildRegistry();
+  validateSchedules(schedules(app.config.scheduler), registry);
   const controller = new AbortController();
   // Every provider call of every active job listens to this one signal.
   setMaxListeners(0, controller.signal);

@@ -111,6 +111,11 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+/** The first `chars` characters of SHA-256(text), base64url: a short, stable key for a list of ids. */
+export function shortDigest(text: string, chars = 16): string {
+  return createHash('sha256').update(text, 'utf8').digest('base64url').slice(0, chars);
+}
+
 /** `base64(HMAC-SHA256(body, secret))`, the value of one entry of `Cronofy-HMAC-SHA256`. */
 export function hmacSignature(body: string, secret: string): string {
   return createHmac('sha256', secret).update(body, 'utf8').digest('base64');

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { type MetricsSnapshot, metricsSnapshot } from '../db/queries/metrics.js';
-import { QUEUE_NAMES } from '../jobs/define-job.js';
+import { QUEUE_NAMES } from '../jobs/catalog.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Logger } from '../logger.js';
 import type { ProcessMetrics } from './process.js';

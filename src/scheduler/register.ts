@@ -1,5 +1,4 @@
-import type { JobDefinition } from '../jobs/define-job.js';
-import { QUEUE_NAMES } from '../jobs/define-job.js';
+import { JOBS, type JobEntry, QUEUE_NAMES } from '../jobs/catalog.js';
 import { type JobQueues, jobOptions } from '../jobs/queues.js';
 import type { Logger } from '../logger.js';
 import type { Schedule } from './schedules.js';
@@ -13,11 +12,11 @@ import type { Schedule } from './schedules.js';
 /** Fails on a schedule naming an unknown job, an invalid payload, or an id used twice. */
 export function validateSchedules(
   list: readonly Schedule[],
-  registry: Map<string, JobDefinition>,
-): Map<string, JobDefinition> {
-  const defs = new Map<string, JobDefinition>();
+  jobs: ReadonlyMap<string, JobEntry> = new Map(Object.entries(JOBS)),
+): Map<string, JobEntry> {
+  const defs = new Map<string, JobEntry>();
   for (const s of list) {
-    const def = registry.get(s.job);
+    const def = jobs.get(s.job);
     if (!def) {
       throw new Error(`Schedule "${s.id}" names unknown job "${s.job}"`);
     }
@@ -43,11 +42,11 @@ export async function registerSchedules(
   list: readonly Schedule[],
   logger: Logger,
 ): Promise<RegisterResult> {
-  const defs = validateSchedules(list, queues.registry);
+  const defs = validateSchedules(list);
   const upserted: string[] = [];
   for (const s of list) {
-    const def = defs.get(s.id) as JobDefinition;
-    const { jobId: _jobId, delay: _delay, deduplication: _dedup, ...opts } = jobOptions(def, {});
+    const def = defs.get(s.id) as JobEntry;
+    const { jobId: _jobId, delay: _delay, deduplication: _dedup, ...opts } = jobOptions(s.job, {});
     const repeat = 'everyMs' in s ? { every: s.everyMs } : { pattern: s.pattern, tz: s.tz ?? 'UTC' };
     await queues.queue(def.queue).upsertJobScheduler(s.id, repeat, { name: s.job, data: {}, opts });
     upserted.push(s.id);

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { JobName } from '../jobs/registry.js';
+import type { JobName } from '../jobs/catalog.js';
 
 /**
  * One recurring job: `every` milliseconds, or a cron `pattern` (in `tz`, default UTC). The id is the

@@ -10,6 +10,7 @@ import {
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { describeError, ForbiddenError, ValidationError } from '../errors.js';
+import type { AuthorizationJob } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrls } from '../lib/outbound-http.js';
 import { type Mailbox, type MailboxCalendar, ProviderError } from '../providers/types.js';
@@ -37,15 +38,6 @@ export const authorizationRequestSchema = z.object({
   state: z.string().max(2048).nullish(),
 });
 export type AuthorizationRequest = z.infer<typeof authorizationRequestSchema>;
-
-/** The job payload: the recorded request's id only. */
-export const authorizationJobSchema = z.object({
-  authorizationRequestId: z.string().startsWith('azr_').max(64),
-});
-export type AuthorizationJob = z.infer<typeof authorizationJobSchema>;
-
-/** Deterministic job id: one job per recorded request, however often it is queued. */
-export const authorizationJobId = (p: AuthorizationJob) => `authz-${p.authorizationRequestId}`;
 
 /** The same ask posted again within this long (a client retrying after a timeout) is not repeated. */
 export const AUTHORIZATION_DEDUPE_MS = 10 * 60_000;

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import type { Enqueue, JobQueues } from '../jobs/queues.js';
+import type { Enqueue, EnqueueBulk } from '../jobs/catalog.js';
 import type { Keyring } from '../lib/crypto.js';
 import type { Logger } from '../logger.js';
 import type { DirectoryProvider, ServiceCredentials } from '../providers/types.js';
@@ -29,6 +29,6 @@ export type AppContext = {
   redis: () => Redis;
   enqueue: Enqueue;
   /** Many jobs of one name in one round trip per 1,000 (sweeps fanning out). */
-  enqueueBulk: JobQueues['enqueueBulk'];
+  enqueueBulk: EnqueueBulk;
   providers: ProviderAccess;
 };

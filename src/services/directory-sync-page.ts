@@ -1,3 +1,4 @@
+import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
 import {
   type DisconnectedBySync,
   disconnectMailboxProfiles,
@@ -7,11 +8,11 @@ import {
   renameMailboxes,
   renewDirectorySyncLease,
 } from '../db/queries/directory-sync.js';
-import { upsertDirectoryEntries } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import type { MailboxKind } from '../db/schema/columns.js';
-import type { RunInclude } from '../db/schema/provisioning-runs.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import { type Effects, jobRequest } from '../jobs/catalog.js';
+import type { RunInclude } from '../lib/provisioning.js';
 import type { Logger } from '../logger.js';
 import { isProviderError, type ProviderError, SERVICE_ACCOUNT_REASONS } from '../providers/types.js';
 import { backoffMs } from './backoff.js';
@@ -260,11 +261,10 @@ async function abandonSync(
   throw err;
 }
 
-/** Queues what a page asked for (after its transaction committed): the next step, notifications. */
-export async function applyPageResult(app: Pick<AppContext, 'enqueue'>, result: PageResult): Promise<void> {
+/** The job a page asks for next, queued after its transaction committed: the next page, or the finish. */
+export function pageResultEffects(result: PageResult): Effects {
   if (result.next && 'page' in result.next) {
-    await app.enqueue('directory.sync-page', result.next.page);
-  } else if (result.next) {
-    await app.enqueue('directory.sync-finish', result.next.finish);
+    return [jobRequest('directory.sync-page', result.next.page)];
   }
+  return result.next ? [jobRequest('directory.sync-finish', result.next.finish)] : [];
 }

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
 import {
   accountsPastGrace,
@@ -8,10 +7,11 @@ import {
   removeUnlistedEntries,
 } from '../db/queries/directory-sync.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
-import { RUN_INCLUDES, type RunInclude } from '../db/schema/provisioning-runs.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { isAppError } from '../errors.js';
+import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
+import type { RunInclude } from '../lib/provisioning.js';
 import type { Logger } from '../logger.js';
 import { revokeAccount } from './accounts.js';
 import { backoffMs } from './backoff.js';
@@ -21,7 +21,6 @@ import {
   ENTRY_KINDS,
   firstPage,
   holdsLease,
-  type PageStep,
   SYNC_KINDS,
   SYNC_LEASE_MS,
   type SyncNext,
@@ -35,9 +34,9 @@ import { createRun } from './provisioning.js';
 import { scopeWithin } from './scopes.js';
 
 export {
-  applyPageResult,
   type PageResult,
   type PageStep,
+  pageResultEffects,
   SYNC_KINDS,
   SYNC_LEASE_MS,
   type SyncStep,
@@ -74,33 +73,6 @@ export const DIRECTORY_SWEEP_MAX_BATCHES = 10;
 export const REMOVAL_GRACE_MS = 7 * 86_400_000;
 /** Accounts revoked per sync at most; the rest are revoked by the next sync. */
 export const REVOKE_BATCH = 500;
-
-const count = z.number().int().min(0).max(1_000_000_000);
-const kindTallySchema = z.object({ listed: count, added: count });
-
-/** Payload of `directory.sync`: a claimed sync. */
-export const syncClaimSchema = z.object({
-  serviceAccountId: z.string().startsWith('ser_').max(64),
-  /** The sync's start (ms): entries it lists get `last_seen_at` = this. */
-  syncId: z.number().int().positive(),
-  /** The lease the step must still hold (`next_directory_sync_at`, ms). */
-  leaseAt: z.number().int().positive(),
-});
-/** Payload of `directory.sync-finish`. */
-export const syncStepSchema = syncClaimSchema.extend({
-  tally: z.object({ users: kindTallySchema, rooms: kindTallySchema }),
-});
-/** Payload of `directory.sync-page`. */
-export const syncPageStepSchema = syncStepSchema.extend({
-  kind: z.enum(RUN_INCLUDES),
-  page: z.number().int().min(0).max(10_000_000),
-  /** The provider's cursor of this page (a Graph nextLink can be long); null for the first page. */
-  cursor: z.string().min(1).max(16_384).nullable(),
-});
-
-/** Job ids of one sync's steps start with this. */
-export const syncJobId = (p: { serviceAccountId: string; syncId: number }) =>
-  `dirsync-${p.serviceAccountId}-${p.syncId}`;
 
 /**
  * `directory.sync-sweep`: claims the active Service Accounts whose sync is due (through the
@@ -140,9 +112,9 @@ export async function sweepDirectorySyncs(
 export async function startDirectorySync(
   app: Pick<AppContext, 'db'>,
   sync: Omit<SyncStep, 'tally'>,
-): Promise<PageStep | undefined> {
+): Promise<Effects> {
   const sa = await findServiceAccount(app.db, sync.serviceAccountId);
-  return holdsLease(sa, sync.leaseAt) ? firstPage(sync) : undefined;
+  return holdsLease(sa, sync.leaseAt) ? [jobRequest('directory.sync-page', firstPage(sync))] : [];
 }
 
 export type FinishOptions = SyncOptions & {

@@ -2,36 +2,30 @@
  * The listing half of a provisioning run: `runs.start` and `directory.list-page` (one provider page
  * per job, stored with the next page's cursor). The provisioning half is provisioning-pipeline.ts.
  */
-import {
-  alreadyProvisioned,
-  findRun,
-  insertRunItems,
-  lockRun,
-  recordListedPage,
-  updateRun,
-  upsertDirectoryEntries,
-} from '../db/queries/runs.js';
+
+import { alreadyProvisioned } from '../db/queries/accounts.js';
+import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
+import { insertRunItems } from '../db/queries/run-items.js';
+import { findRun, lockRun, recordListedPage, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
-import type { RunInclude } from '../db/schema/provisioning-runs.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
+import { PROVISION_BATCH, type RunInclude } from '../lib/provisioning.js';
 import type { DirectoryRoom, DirectoryUser } from '../providers/types.js';
 import type { AppContext } from './context.js';
-import {
-  isActive,
-  LIST_PAGE_SIZE,
-  noEffects,
-  type PipelineEffects,
-  PROVISION_BATCH,
-  priorityForPage,
-} from './provisioning-pipeline.js';
+import { isActive, LIST_PAGE_SIZE, priorityForPage } from './provisioning-pipeline.js';
 import { REASON_DESCRIPTIONS } from './reasons.js';
 
+/** A run's `directory.list-page` job for one page. */
+const listPageJob = (runId: string, kind: RunInclude, page: number) =>
+  jobRequest('directory.list-page', { runId, kind, page }, { priority: priorityForPage(page) });
+
 /** `runs.start`: queued → listing, and the first page of each kind. */
-export async function startRun(app: AppContext, runId: string): Promise<PipelineEffects> {
+export async function startRun(app: AppContext, runId: string): Promise<Effects> {
   return app.db.transaction(async (tx) => {
     const run = await lockRun(tx, runId);
-    const fx = noEffects();
+    const fx: Effects = [];
     if (!run || !isActive(run)) {
       return fx;
     }
@@ -40,7 +34,7 @@ export async function startRun(app: AppContext, runId: string): Promise<Pipeline
       const c = cursor[kind] ?? { pageToken: null, done: false, pages: 0 };
       cursor[kind] = c;
       if (!c.done) {
-        fx.listPages.push({ runId, kind, page: c.pages });
+        fx.push(listPageJob(runId, kind, c.pages));
       }
     }
     await updateRun(tx, runId, {
@@ -93,9 +87,9 @@ export async function listPage(
   app: AppContext,
   input: { runId: string; kind: RunInclude; page: number },
   signal: AbortSignal,
-): Promise<PipelineEffects> {
+): Promise<Effects> {
   const run = await findRun(app.db, input.runId);
-  const fx = noEffects();
+  const fx: Effects = [];
   if (!run || !isActive(run)) {
     return fx;
   }
@@ -163,24 +157,27 @@ export async function listPage(
         throw new PageAlreadyStored();
       }
       if (!next.done) {
-        fx.listPages.push({ runId: run.id, kind: input.kind, page: input.page + 1 });
+        fx.push(listPageJob(run.id, input.kind, input.page + 1));
       }
       const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
+      // Batches of one page share their priority, so they are queued in one round trip.
       for (let i = 0; i < pending.length; i += PROVISION_BATCH) {
-        fx.provisionBatches.push({
-          runId: run.id,
-          itemIds: pending.slice(i, i + PROVISION_BATCH),
-          priority: priorityForPage(input.page),
-        });
+        fx.push(
+          jobRequest(
+            'accounts.provision',
+            { runId: run.id, itemIds: pending.slice(i, i + PROVISION_BATCH) },
+            { priority: priorityForPage(input.page) },
+          ),
+        );
       }
       if (run.include.every((k) => cursor[k]?.done) && pending.length === 0) {
-        fx.finish = true; // runs.finish checks that nothing else is pending.
+        fx.push(jobRequest('runs.finish', { runId: run.id })); // It checks that nothing else is pending.
       }
       return fx;
     });
   } catch (err) {
     if (err instanceof PageAlreadyStored) {
-      return noEffects();
+      return [];
     }
     throw err;
   }

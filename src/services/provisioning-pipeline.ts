@@ -1,24 +1,17 @@
 import type { DbOrTx } from '../db/client.js';
 import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
-import {
-  addRunCountsIfActive,
-  countPending,
-  findEntries,
-  findItems,
-  findRun,
-  lockRun,
-  markFailed,
-  markProvisioned,
-  moveItems,
-  updateRun,
-} from '../db/queries/runs.js';
+import { findEntries } from '../db/queries/directory-entries.js';
+import { countPending, findItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
+import { addRunCountsIfActive, findRun, lockRun, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
-import type { ProvisioningRun, RunInclude } from '../db/schema/provisioning-runs.js';
+import { isActiveRunStatus, type ProvisioningRun } from '../db/schema/provisioning-runs.js';
 import type { RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
+import { RateLimitedError } from '../errors.js';
+import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
-import { type MailboxCalendar, ProviderError } from '../providers/types.js';
+import { isProviderError, type MailboxCalendar } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
 import { deliveryIdFor, type NewOutbound, storeDeliveries } from './deliveries.js';
@@ -26,47 +19,17 @@ import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.j
 
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
 export const LIST_PAGE_SIZE = 500;
-/** Items per `accounts.provision` job: one transaction per batch. */
-export const PROVISION_BATCH = 25;
 /** Mailbox checks in flight within one batch (each also waits on the shared quota limiter). */
 export const BATCH_PARALLELISM = 5;
 
 /** Jobs of later pages get a larger BullMQ priority number (run later), so small runs are not starved. */
 export const priorityForPage = (page: number) => Math.min(1 + page, 2_000_000);
 
-export type PipelineEffects = {
-  listPages: { runId: string; kind: RunInclude; page: number }[];
-  provisionBatches: { runId: string; itemIds: string[]; priority: number }[];
-  finish: boolean;
-};
-
-export const noEffects = (): PipelineEffects => ({
-  listPages: [],
-  provisionBatches: [],
-  finish: false,
-});
-
-/** Queues what a pipeline step asked for, after its transaction committed. */
-export async function applyEffects(app: AppContext, runId: string, fx: PipelineEffects): Promise<void> {
-  for (const p of fx.listPages) {
-    await app.enqueue('directory.list-page', p, { priority: priorityForPage(p.page) });
-  }
-  // One round trip per kind of job (batches of one page share their priority).
-  const first = fx.provisionBatches[0];
-  if (first) {
-    await app.enqueueBulk(
-      'accounts.provision',
-      fx.provisionBatches.map((b) => ({ runId: b.runId, itemIds: b.itemIds })),
-      { priority: first.priority },
-    );
-  }
-  if (fx.finish) {
-    await app.enqueue('runs.finish', { runId });
-  }
-}
-
-export const isActive = (run: ProvisioningRun) =>
-  run.status === 'queued' || run.status === 'listing' || run.status === 'provisioning';
+/**
+ * The pipeline's steps (`runs.start`, `directory.list-page`, `accounts.provision`) return the jobs
+ * to queue next (Effects); the job runner queues them once the step's transaction committed.
+ */
+export const isActive = (run: Pick<ProvisioningRun, 'status'>) => isActiveRunStatus(run.status);
 
 type Outcome =
   | { item: RunItem; ok: true; entry: DirectoryEntry; calendars: MailboxCalendar[] }
@@ -101,10 +64,10 @@ async function checkItem(
     const calendars = await provider.listCalendars(mailbox, signal);
     return { item, ok: true, entry: resolved, calendars };
   } catch (err) {
-    if (err instanceof ProviderError && (!err.retryable || lastAttempt)) {
+    if (isProviderError(err) && (!err.retryable || lastAttempt)) {
       return { item, ok: false, reason: err.reason, detail: err.message };
     }
-    if (err instanceof ProviderError && err.reason === 'rate_limited') {
+    if (err instanceof RateLimitedError) {
       throw err; // The whole batch waits; nothing was written.
     }
     if (lastAttempt) {
@@ -151,16 +114,15 @@ export async function provisionBatch(
   app: AppContext,
   input: { runId: string; itemIds: string[] },
   opts: { lastAttempt: boolean; signal: AbortSignal },
-): Promise<PipelineEffects> {
-  const fx = noEffects();
+): Promise<Effects> {
   const run = await findRun(app.db, input.runId);
   if (!run || !isActive(run)) {
-    return fx;
+    return [];
   }
   const sa = await findServiceAccount(app.db, run.serviceAccountId);
   const items = (await findItems(app.db, run.id, input.itemIds)).filter((i) => i.status === 'pending');
   if (items.length === 0) {
-    return fx;
+    return [];
   }
   let decided: Outcome[];
   let transient = 0;
@@ -184,10 +146,10 @@ export async function provisionBatch(
     transient = outcomes.length - decided.length;
   }
   try {
-    await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided, fx));
+    await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided));
   } catch (err) {
     if (err instanceof RunNoLongerActive) {
-      return noEffects(); // Cancelled meanwhile: nothing of this batch is kept.
+      return []; // Cancelled meanwhile: nothing of this batch is kept.
     }
     throw err;
   }
@@ -198,9 +160,9 @@ export async function provisionBatch(
   // Re-read: the last directory page may have been stored while this batch ran.
   const now = await findRun(app.db, run.id);
   if (now?.include.every((k) => now.cursor[k]?.done) && (await countPending(app.db, run.id)) === 0) {
-    fx.finish = true;
+    return [jobRequest('runs.finish', { runId: run.id })];
   }
-  return fx;
+  return [];
 }
 
 class RunNoLongerActive extends Error {}
@@ -218,7 +180,6 @@ async function recordOutcomes(
   run: ProvisioningRun,
   sa: ServiceAccount | undefined,
   decided: Outcome[],
-  fx: PipelineEffects,
 ): Promise<void> {
   if (sa && sa.status !== 'revoked') {
     const status = await lockServiceAccountStatus(tx, sa.id);

@@ -1,24 +1,15 @@
 import { z } from 'zod';
 import { countPendingCallbacks } from '../db/queries/deliveries.js';
-import {
-  addRunCounts,
-  failureReasons,
-  findRun,
-  insertRun,
-  markRunCancelled,
-  moveItems,
-  pageItems,
-  pendingItemIds,
-  updateRun,
-} from '../db/queries/runs.js';
-import { type ProvisioningRun, RUN_INCLUDES, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
+import { failureReasons, moveItems, pageItems, pendingItemIds } from '../db/queries/run-items.js';
+import { addRunCounts, findRun, insertRun, markRunCancelled, updateRun } from '../db/queries/runs.js';
+import { type ProvisioningRun, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
 import { RUN_ITEM_STATUSES, type RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
+import { PROVISION_BATCH, RUN_INCLUDES } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
-import { PROVISION_BATCH } from './provisioning-pipeline.js';
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
 
 export const runRequestSchema = z.object({
@@ -218,13 +209,11 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
     }
     after = ids[ids.length - 1] ?? after;
   }
+  // A round of its own (ms; the reconciler's rounds are minutes): the batches' first jobs may
+  // still exist, failed.
   const round = Date.now();
   for (const itemIds of batches) {
-    await app.enqueue(
-      'accounts.provision',
-      { runId: run.id, itemIds },
-      { jobId: `${run.id}-retry-${round}-${itemIds[0]}`, priority: 1 },
-    );
+    await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
   }
   return { requeued };
 }

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import { claimStalePendingRequests } from '../db/queries/authorization-requests.js';
-import { countPending, findStaleActiveRuns, pendingItemIds, touchRun } from '../db/queries/runs.js';
+import { countPending, pendingItemIds } from '../db/queries/run-items.js';
+import { findStaleActiveRuns, touchRun } from '../db/queries/runs.js';
+import { PROVISION_BATCH } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
-import { PROVISION_BATCH, priorityForPage } from './provisioning-pipeline.js';
+import { priorityForPage } from './provisioning-pipeline.js';
 
 /** A run with no progress for this long is assumed to have lost its queue work. */
 export const STALE_RUN_MS = 120_000;
@@ -26,7 +27,10 @@ export type ReconcileReport = {
  * flushed or jobs dropped, this finds runs without progress and authorization requests still
  * pending and queues their work again from Postgres. (Callbacks and notifications need nothing
  * here: the outbox is Postgres, claimed by lease.) Every job is idempotent, so re-queuing work that was in fact
- * still queued costs a little time and nothing else.
+ * still queued costs a little time and nothing else. Run work is queued again in `round` = this
+ * minute (its job ids: the deterministic id + `-r<minute>`), since the first job may still exist
+ * (stalled, not lost); authorization requests reuse their own id, which is safe: a request's job
+ * that still exists is merely waiting its turn.
  */
 export async function reconcile(
   app: AppContext,
@@ -34,14 +38,14 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const now = opts.now ?? Date.now();
   const report: ReconcileReport = { runs: 0, listPages: 0, batches: 0, finishes: 0, authorizations: 0 };
-  const bucket = Math.floor(now / 60_000);
+  const round = Math.floor(now / 60_000);
   const runs = await findStaleActiveRuns(app.db, new Date(now - (opts.staleRunMs ?? STALE_RUN_MS)), 100);
   for (const run of runs) {
     report.runs += 1;
     // Touch first so concurrent reconcilers and the next sweep leave this run alone for a while.
     await touchRun(app.db, run.id);
     if (run.status === 'queued') {
-      await app.enqueue('runs.start', { runId: run.id }, { jobId: `${run.id}-start-r${bucket}` });
+      await app.enqueue('runs.start', { runId: run.id }, { round });
       continue;
     }
     let allListed = true;
@@ -49,13 +53,13 @@ export async function reconcile(
       const c = run.cursor[kind];
       if (!c) {
         allListed = false;
-        await app.enqueue('runs.start', { runId: run.id }, { jobId: `${run.id}-start-r${bucket}` });
+        await app.enqueue('runs.start', { runId: run.id }, { round });
       } else if (!c.done) {
         allListed = false;
         await app.enqueue(
           'directory.list-page',
           { runId: run.id, kind, page: c.pages },
-          { jobId: `${run.id}-${kind}-${c.pages}-r${bucket}`, priority: priorityForPage(c.pages) },
+          { round, priority: priorityForPage(c.pages) },
         );
         report.listPages += 1;
       }
@@ -65,12 +69,7 @@ export async function reconcile(
       const ids = await pendingItemIds(app.db, run.id, after, 1000);
       for (let i = 0; i < ids.length; i += PROVISION_BATCH) {
         const itemIds = ids.slice(i, i + PROVISION_BATCH);
-        const hash = createHash('sha256').update(itemIds.join(',')).digest('base64url').slice(0, 16);
-        await app.enqueue(
-          'accounts.provision',
-          { runId: run.id, itemIds },
-          { jobId: `${run.id}-b-${hash}-r${bucket}`, priority: 1 },
-        );
+        await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
         report.batches += 1;
       }
       if (ids.length < 1000) {

@@ -164,13 +164,14 @@ export async function requestProfileCheck(
       await app.redis().del(key);
       return { outcome: 'not_checkable', state: 'revoked' };
     }
-    // Its own job id: one per Profile per minute (the window guarantees two allowed requests fall in
+    // A round per minute, so its own job id (`check-now-<id>-<minute>`, see the catalog): one per
+    // Profile per minute (the window guarantees two allowed requests fall in
     // different minutes), never the sweep's `check-<id>-<lease>`. If this enqueue is lost, the claim
     // lapses after CHECK_LEASE_MS and a sweep checks the Profile.
     await app.enqueue(
       'profiles.check',
       { profileId, leaseAt: leaseUntil.getTime() },
-      { jobId: `check-now-${profileId}-${Math.floor(now / 60_000)}` },
+      { round: Math.floor(now / 60_000) },
     );
   } catch (err) {
     await app.redis().del(key);

@@ -82,7 +82,7 @@ export async function breakServiceAccount(
     await app.enqueue(
       'service-accounts.pause-profiles',
       { serviceAccountId: sa.id },
-      { jobId: `pause-${sa.id}-${now.getTime()}` },
+      { round: now.getTime() },
     );
   }
   return marked;

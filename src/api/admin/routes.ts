@@ -9,7 +9,8 @@ import {
   recentRuns,
   serviceAccountsHealth,
 } from '../../db/queries/admin.js';
-import { findRun, pageItems, reasonsOfRuns } from '../../db/queries/runs.js';
+import { pageItems, reasonsOfRuns } from '../../db/queries/run-items.js';
+import { findRun } from '../../db/queries/runs.js';
 import type { AppContext } from '../../services/context.js';
 import { retryDeadDeliveries, retryDeadDelivery } from '../../services/operations.js';
 import { cancelRun, retryRun, runJson } from '../../services/provisioning.js';

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { type Account, accounts } from '../schema/accounts.js';
 import { type Calendar, calendars } from '../schema/calendars.js';
@@ -208,4 +208,28 @@ export async function disconnectProfile(
     .update(profiles)
     .set({ connected: false, disconnectReason: reason, disconnectedAt: new Date(), nextCheckAt })
     .where(eq(profiles.id, profileId));
+}
+
+/** Lower-cased emails among `emails` that already have an active Account with a connected Profile. */
+export async function alreadyProvisioned(
+  db: DbOrTx,
+  serviceAccountId: string,
+  emails: string[],
+): Promise<Set<string>> {
+  if (emails.length === 0) {
+    return new Set();
+  }
+  const rows = await db
+    .select({ emailLower: accounts.emailLower })
+    .from(accounts)
+    .innerJoin(profiles, eq(profiles.accountId, accounts.id))
+    .where(
+      and(
+        eq(accounts.serviceAccountId, serviceAccountId),
+        eq(accounts.status, 'active'),
+        eq(profiles.connected, true),
+        inArray(accounts.emailLower, emails),
+      ),
+    );
+  return new Set(rows.map((r) => r.emailLower));
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import type { RunInclude } from '../../lib/provisioning.js';
 import { applications } from './applications.js';
 import { idColumn, lifecycleDates, oneOf, tstz } from './columns.js';
 import { serviceAccounts } from './service-accounts.js';
@@ -14,10 +15,15 @@ export const RUN_STATUSES = [
   'failed',
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export const ACTIVE_RUN_STATUSES = ['queued', 'listing', 'provisioning'] as const;
-
-export const RUN_INCLUDES = ['users', 'rooms'] as const;
-export type RunInclude = (typeof RUN_INCLUDES)[number];
+/** The statuses of a run still at work (listing or provisioning); every other status is final. */
+export const ACTIVE_RUN_STATUSES = [
+  'queued',
+  'listing',
+  'provisioning',
+] as const satisfies readonly RunStatus[];
+export type ActiveRunStatus = (typeof ACTIVE_RUN_STATUSES)[number];
+export const isActiveRunStatus = (status: string): status is ActiveRunStatus =>
+  (ACTIVE_RUN_STATUSES as readonly string[]).includes(status);
 
 export const VERIFY_STRATEGIES = ['mailbox', 'directory'] as const;
 export type VerifyStrategy = (typeof VERIFY_STRATEGIES)[number];

@@ -1,0 +1,44 @@
+import { inArray, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { directoryEntries } from '../schema/directory-entries.js';
+
+export type EntryInput = typeof directoryEntries.$inferInsert;
+
+/** Upserts a page of directory entries; returns id and email_lower of each. */
+export async function upsertDirectoryEntries(
+  db: DbOrTx,
+  rows: EntryInput[],
+): Promise<{ id: string; emailLower: string }[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  return db
+    .insert(directoryEntries)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [directoryEntries.serviceAccountId, directoryEntries.emailLower],
+      set: {
+        kind: sql`excluded.kind`,
+        email: sql`excluded.email`,
+        providerId: sql`excluded.provider_id`,
+        name: sql`excluded.name`,
+        suspended: sql`excluded.suspended`,
+        hasMailbox: sql`excluded.has_mailbox`,
+        capacity: sql`excluded.capacity`,
+        building: sql`excluded.building`,
+        floor: sql`excluded.floor`,
+        resourceType: sql`excluded.resource_type`,
+        lastSeenAt: sql`excluded.last_seen_at`,
+        removedAt: null,
+        updatedAt: new Date(),
+      },
+    })
+    .returning({ id: directoryEntries.id, emailLower: directoryEntries.emailLower });
+}
+
+export async function findEntries(db: DbOrTx, ids: string[]) {
+  if (ids.length === 0) {
+    return [];
+  }
+  return db.select().from(directoryEntries).where(inArray(directoryEntries.id, ids));
+}

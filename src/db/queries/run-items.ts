@@ -1,0 +1,179 @@
+import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
+
+export type NewRunItem = typeof runItems.$inferInsert;
+
+/** Inserts items, skipping emails the run already has; returns the inserted rows. */
+export async function insertRunItems(db: DbOrTx, rows: NewRunItem[]): Promise<RunItem[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  return db
+    .insert(runItems)
+    .values(rows)
+    .onConflictDoNothing({ target: [runItems.runId, runItems.emailLower] })
+    .returning();
+}
+
+export async function findItems(db: DbOrTx, runId: string, ids: string[]): Promise<RunItem[]> {
+  if (ids.length === 0) {
+    return [];
+  }
+  return db
+    .select()
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), inArray(runItems.id, ids)));
+}
+
+/**
+ * Moves items from `from` to `to` (only those still in `from`, so a job running twice changes
+ * nothing the second time); returns the ids actually moved.
+ */
+export async function moveItems(
+  db: DbOrTx,
+  ids: string[],
+  from: RunItemStatus,
+  to: {
+    status: RunItemStatus;
+    errorKey?: string | null;
+    errorDescription?: string | null;
+    accountId?: string | null;
+  },
+): Promise<string[]> {
+  if (ids.length === 0) {
+    return [];
+  }
+  const rows = await db
+    .update(runItems)
+    .set({
+      status: to.status,
+      errorKey: to.errorKey ?? null,
+      errorDescription: to.errorDescription ?? null,
+      ...(to.accountId === undefined ? {} : { accountId: to.accountId }),
+      attempts: sql`${runItems.attempts} + 1`,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(runItems.id, ids), eq(runItems.status, from)))
+    .returning({ id: runItems.id });
+  return rows.map((r) => r.id);
+}
+
+/** A page of a run's items in id order, optionally of one status and reason. */
+export async function pageItems(
+  db: DbOrTx,
+  runId: string,
+  opts: {
+    status?: RunItemStatus | undefined;
+    errorKey?: string | undefined;
+    after?: string | undefined;
+    limit: number;
+  },
+): Promise<RunItem[]> {
+  return db
+    .select()
+    .from(runItems)
+    .where(
+      and(
+        eq(runItems.runId, runId),
+        opts.status ? eq(runItems.status, opts.status) : undefined,
+        opts.errorKey ? eq(runItems.errorKey, opts.errorKey) : undefined,
+        opts.after ? gt(runItems.id, opts.after) : undefined,
+      ),
+    )
+    .orderBy(asc(runItems.id))
+    .limit(opts.limit);
+}
+
+export async function countPending(db: DbOrTx, runId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending')));
+  return row?.n ?? 0;
+}
+
+export type ReasonCount = { runId: string; status: string; errorKey: string; count: number };
+
+/** Failed and skipped items by reason for several runs in one query, most frequent first. */
+export async function reasonsOfRuns(db: DbOrTx, runIds: string[]): Promise<ReasonCount[]> {
+  if (runIds.length === 0) {
+    return [];
+  }
+  return db
+    .select({
+      runId: runItems.runId,
+      status: runItems.status,
+      errorKey: sql<string>`coalesce(${runItems.errorKey}, 'unknown')`,
+      count: sql<number>`count(*)::int`,
+    })
+    .from(runItems)
+    .where(and(inArray(runItems.runId, runIds), inArray(runItems.status, ['failed', 'skipped'])))
+    .groupBy(runItems.runId, runItems.status, sql`3`)
+    .orderBy(desc(sql`4`));
+}
+
+export async function failureReasons(db: DbOrTx, runId: string): Promise<ReasonCount[]> {
+  return reasonsOfRuns(db, [runId]);
+}
+
+/** Pending item ids of a run, in id order after `after` (for the reconciler). */
+export async function pendingItemIds(
+  db: DbOrTx,
+  runId: string,
+  after: string,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: runItems.id })
+    .from(runItems)
+    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending'), gt(runItems.id, after)))
+    .orderBy(asc(runItems.id))
+    .limit(limit);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Marks items provisioned with their Accounts, in one statement; only items still pending move.
+ * Returns the ids that moved.
+ */
+export async function markProvisioned(
+  db: DbOrTx,
+  pairs: { itemId: string; accountId: string }[],
+): Promise<string[]> {
+  if (pairs.length === 0) {
+    return [];
+  }
+  const values = sql.join(
+    pairs.map((p) => sql`(${p.itemId}, ${p.accountId})`),
+    sql`, `,
+  );
+  const rows = await db.execute<{ id: string }>(sql`
+    update run_items set status = 'provisioned', account_id = v.account_id, error_key = null, error_description = null,
+      attempts = run_items.attempts + 1, updated_at = now()
+    from (values ${values}) as v(id, account_id)
+    where run_items.id = v.id and run_items.status = 'pending'
+    returning run_items.id`);
+  return [...rows].map((r) => r.id);
+}
+
+/** Marks items failed, each with its own reason, in one statement; only pending items move. */
+export async function markFailed(
+  db: DbOrTx,
+  rows: { itemId: string; errorKey: string; errorDescription: string }[],
+): Promise<string[]> {
+  if (rows.length === 0) {
+    return [];
+  }
+  const values = sql.join(
+    rows.map((r) => sql`(${r.itemId}, ${r.errorKey}, ${r.errorDescription})`),
+    sql`, `,
+  );
+  const moved = await db.execute<{ id: string }>(sql`
+    update run_items set status = 'failed', error_key = v.error_key, error_description = v.error_description,
+      attempts = run_items.attempts + 1, updated_at = now()
+    from (values ${values}) as v(id, error_key, error_description)
+    where run_items.id = v.id and run_items.status = 'pending'
+    returning run_items.id`);
+  return [...moved].map((r) => r.id);
+}
