@@ -1,10 +1,49 @@
 /**
- * One error model for the whole service. Every failure we expect carries a stable `code`, whether
- * trying again may help (`retryable`), and structured `context` for logs. The API maps codes to HTTP
- * statuses in one place (api/errors.ts); the job runner maps `retryable` to BullMQ's retry or
- * UnrecoverableError (jobs/run-job.ts).
+ * One error model for the whole service. Every failure we expect carries a stable `code` from the
+ * closed set below, whether trying again may help (`retryable`), and structured `context` for logs.
+ * The API maps each code to an HTTP status in one exhaustive switch (api/errors.ts); the job runner
+ * maps `retryable` to BullMQ's retry or UnrecoverableError, and RateLimitedError to a delay
+ * (jobs/run-job.ts).
  */
 export type ErrorContext = Record<string, unknown>;
+
+/**
+ * The reasons a provider failure carries: a ProviderError's code, and the `error_key` of callbacks and
+ * run items (documented in the README). Whether each is retryable lives with the port
+ * (providers/types.ts `PROVIDER_REASONS`); `rate_limited` is always a RateLimitedError.
+ */
+export const PROVIDER_REASON_CODES = [
+  'user_not_found',
+  'user_suspended',
+  'mailbox_not_enabled',
+  'delegation_not_granted',
+  'consent_revoked',
+  'invalid_credentials',
+  'insufficient_permissions',
+  'rate_limited',
+  'provider_unavailable',
+] as const;
+export type ProviderReason = (typeof PROVIDER_REASON_CODES)[number];
+
+export const OAUTH_ERRORS = [
+  'invalid_grant',
+  'invalid_client',
+  'invalid_request',
+  'unsupported_grant_type',
+] as const;
+export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
+
+/** Every code an AppError may carry. Adding one means giving it an HTTP status in api/errors.ts. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'internal_error'
+  | `oauth_${OAuthErrorCode}`
+  | ProviderReason;
 
 export type AppErrorOptions = {
   retryable?: boolean;
@@ -12,12 +51,12 @@ export type AppErrorOptions = {
   cause?: unknown;
 };
 
-export class AppError extends Error {
-  readonly code: string;
+export class AppError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
   readonly retryable: boolean;
   readonly context: ErrorContext;
 
-  constructor(code: string, message: string, opts: AppErrorOptions = {}) {
+  constructor(code: C, message: string, opts: AppErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AppError';
     this.code = code;
@@ -30,7 +69,7 @@ export class AppError extends Error {
 export type FieldProblem = string | { key: string; description: string };
 
 /** Input from outside (CLI args, bodies, payloads) that cannot be used. Never retryable. */
-export class ValidationError extends AppError {
+export class ValidationError extends AppError<'validation_failed'> {
   constructor(
     message: string,
     readonly fields: Record<string, FieldProblem[]> = {},
@@ -41,15 +80,21 @@ export class ValidationError extends AppError {
   }
 }
 
-export class NotFoundError extends AppError {
+export class NotFoundError extends AppError<'not_found'> {
   constructor(what: string, id: string) {
     super('not_found', `${what} ${id} not found`, { context: { what, id } });
     this.name = 'NotFoundError';
   }
 }
 
-/** A provider or our own limiter says "not now": retry after `retryAfterMs`, do not count as a failure. */
-export class RateLimitedError extends AppError {
+/**
+ * The one "not now": our API limiter, the provider quota limiter or a provider itself (then the
+ * subclass ProviderRateLimitedError, naming the provider) says retry after `retryAfterMs`. Never a
+ * failure: a job is delayed without spending an attempt, the API answers 429 with Retry-After.
+ */
+export class RateLimitedError extends AppError<'rate_limited'> {
+  declare readonly retryable: true;
+
   constructor(
     readonly retryAfterMs: number,
     message = 'rate limited',
@@ -73,7 +118,7 @@ export function describeError(err: unknown): string {
 }
 
 /** Missing, unknown, expired or revoked credentials (HTTP 401). */
-export class UnauthorizedError extends AppError {
+export class UnauthorizedError extends AppError<'unauthorized'> {
   constructor(message = 'Valid credentials are required') {
     super('unauthorized', message);
     this.name = 'UnauthorizedError';
@@ -81,7 +126,7 @@ export class UnauthorizedError extends AppError {
 }
 
 /** Valid credentials without the right (scope, delegated scope, another Application's object) (HTTP 403). */
-export class ForbiddenError extends AppError {
+export class ForbiddenError extends AppError<'forbidden'> {
   constructor(message: string) {
     super('forbidden', message);
     this.name = 'ForbiddenError';
@@ -89,23 +134,15 @@ export class ForbiddenError extends AppError {
 }
 
 /** A request that conflicts with current state (HTTP 409), e.g. retrying a run that is still going. */
-export class ConflictError extends AppError {
+export class ConflictError extends AppError<'conflict'> {
   constructor(message: string) {
     super('conflict', message);
     this.name = 'ConflictError';
   }
 }
 
-export const OAUTH_ERRORS = [
-  'invalid_grant',
-  'invalid_client',
-  'invalid_request',
-  'unsupported_grant_type',
-] as const;
-export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
-
 /** RFC 6749 §5.2 token endpoint errors: HTTP 400 `{"error": code}`. */
-export class OAuthError extends AppError {
+export class OAuthError extends AppError<`oauth_${OAuthErrorCode}`> {
   constructor(
     readonly error: OAuthErrorCode,
     readonly description?: string,

@@ -1,9 +1,15 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import postgres from 'postgres';
-import { AppError, type FieldProblem, OAuthError, RateLimitedError, ValidationError } from '../errors.js';
-import { isProviderError } from '../providers/types.js';
-import { REASON_DESCRIPTIONS } from '../services/reasons.js';
+import {
+  AppError,
+  type ErrorCode,
+  type FieldProblem,
+  isAppError,
+  OAuthError,
+  RateLimitedError,
+  ValidationError,
+} from '../errors.js';
 
 /**
  * The one place errors become HTTP responses (DESIGN §6):
@@ -15,12 +21,14 @@ import { REASON_DESCRIPTIONS } from '../services/reasons.js';
  * - server-rendered pages: the same statuses and headers, their own HTML page (`pageErrorHandler`).
  * Only 5xx and unknown errors are logged as errors.
  */
-export function codeToStatus(code: string): number {
+export function codeToStatus(code: ErrorCode): number {
   switch (code) {
     case 'bad_request':
+    case 'oauth_invalid_grant':
+    case 'oauth_invalid_client':
+    case 'oauth_invalid_request':
+    case 'oauth_unsupported_grant_type':
       return 400;
-    case 'validation_failed':
-      return 422;
     case 'unauthorized':
       return 401;
     case 'forbidden':
@@ -29,12 +37,28 @@ export function codeToStatus(code: string): number {
       return 404;
     case 'conflict':
       return 409;
+    case 'validation_failed':
+      return 422;
     case 'rate_limited':
       return 429;
+    case 'internal_error':
+      return 500;
+    // A provider's final refusal: the service that expects one (a credential check) turns it into a
+    // ValidationError; one that reaches here was not expected, and is logged as ours.
+    case 'user_not_found':
+    case 'user_suspended':
+    case 'mailbox_not_enabled':
+    case 'delegation_not_granted':
+    case 'consent_revoked':
+    case 'invalid_credentials':
+    case 'insufficient_permissions':
+      return 502;
     case 'provider_unavailable':
       return 503;
-    default:
-      return 500;
+    default: {
+      const unmapped: never = code;
+      throw new Error(`No HTTP status for error code ${String(unmapped)}`);
+    }
   }
 }
 
@@ -100,7 +124,7 @@ type Rendered = { status: number; body: unknown; message: string };
 
 function render(error: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): Rendered {
   const requestId = req.id;
-  const appError = (code: string, message: string): Rendered => ({
+  const appError = (code: ErrorCode, message: string): Rendered => ({
     status: codeToStatus(code),
     body: { error: { code, message, requestId } },
     message,
@@ -148,22 +172,13 @@ function render(error: FastifyError | Error, req: FastifyRequest, reply: Fastify
       message: error.message,
     };
   }
-  if (isProviderError(error) && !error.retryable) {
-    const description = `${REASON_DESCRIPTIONS[error.reason]}: ${error.message}`;
-    return {
-      status: 422,
-      body: { errors: { credentials: [{ key: `errors.${error.reason}`, description }] } },
-      message: description,
-    };
+  if (error instanceof RateLimitedError) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+    if (isTokenEndpoint(req)) {
+      return tokenEndpointRateLimited(reply, error.message);
+    }
   }
-  if (error instanceof RateLimitedError || (isProviderError(error) && error.retryAfterMs !== undefined)) {
-    const ms = error instanceof RateLimitedError ? error.retryAfterMs : (error.retryAfterMs ?? 1000);
-    reply.header('retry-after', String(Math.max(1, Math.ceil(ms / 1000))));
-  }
-  if (error instanceof RateLimitedError && isTokenEndpoint(req)) {
-    return tokenEndpointRateLimited(reply, error.message);
-  }
-  if (error instanceof AppError) {
+  if (isAppError(error)) {
     const rendered = appError(error.code, error.message);
     if (rendered.status >= 500) {
       req.log.error({ err: error }, 'request failed');

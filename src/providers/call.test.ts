@@ -4,7 +4,7 @@ import { RateLimitedError } from '../errors.js';
 import { callProvider } from './call.js';
 import { NoopLimiter, type ProviderLimiter } from './limiter.js';
 import { REAL_PROVIDER_URLS, resolveRuntime } from './runtime.js';
-import { ProviderError } from './types.js';
+import { ProviderError, providerError } from './types.js';
 
 const rt = (over: Partial<Parameters<typeof resolveRuntime>[0]> = {}) =>
   resolveRuntime({
@@ -17,7 +17,7 @@ const rt = (over: Partial<Parameters<typeof resolveRuntime>[0]> = {}) =>
 const spec = { provider: 'google' as const, api: 'google.directory' as const, op: 'test' };
 const toError = (err: unknown) =>
   err instanceof ProviderError ? err : new ProviderError('google', 'provider_unavailable', String(err));
-const limited = (ms: number) => new ProviderError('google', 'rate_limited', '429', { retryAfterMs: ms });
+const limited = (ms: number) => providerError('google', 'rate_limited', '429', { retryAfterMs: ms });
 
 describe('callProvider', () => {
   it('waits out provider 429s within the budget, honouring Retry-After', async () => {

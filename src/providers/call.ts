@@ -2,7 +2,13 @@ import { isAppError, RateLimitedError } from '../errors.js';
 import type { ProviderApi } from './quotas.js';
 import type { ResolvedRuntime } from './runtime.js';
 import { sleep, withTimeout } from './signals.js';
-import { ProviderError, type ProviderName } from './types.js';
+import {
+  isProviderError,
+  ProviderError,
+  type ProviderFailure,
+  type ProviderName,
+  ProviderRateLimitedError,
+} from './types.js';
 
 export type CallSpec = {
   provider: ProviderName;
@@ -15,17 +21,18 @@ export type CallSpec = {
 
 /**
  * One provider call, the way every adapter makes it: take a permit from the shared limiter, run
- * the request with a timeout and the caller's signal, map any failure to a ProviderError. A provider
+ * the request with a timeout and the caller's signal, map any failure to a ProviderFailure. A provider
  * 429 is waited out in-process within a small budget (Retry-After honoured), because the SDKs' own
- * retries are switched off; past the budget the caller gets `rate_limited` with `retryAfterMs` and
- * the queue delays the job. Every other error is thrown at once: the queue owns the retry policy.
+ * retries are switched off; past the budget the caller gets a ProviderRateLimitedError with
+ * `retryAfterMs` and the queue delays the job. Every other error is thrown at once: the queue owns
+ * the retry policy.
  */
 export async function callProvider<T>(
   rt: ResolvedRuntime,
   spec: CallSpec,
   signal: AbortSignal | undefined,
   run: (signal: AbortSignal) => Promise<T>,
-  toError: (err: unknown) => ProviderError,
+  toError: (err: unknown) => ProviderFailure,
 ): Promise<T> {
   let retries = 0;
   let waitedMs = 0;
@@ -49,10 +56,10 @@ export async function callProvider<T>(
     } catch (err) {
       const mapped = toProviderError(spec, err, toError);
       report(rt, spec, mapped.reason, started);
-      if (mapped.reason !== 'rate_limited' || retries >= rt.rateLimitRetries || signal?.aborted) {
+      if (!(mapped instanceof RateLimitedError) || retries >= rt.rateLimitRetries || signal?.aborted) {
         throw mapped;
       }
-      const waitMs = mapped.retryAfterMs ?? 1000 * 2 ** retries;
+      const waitMs = mapped.retryAfterMs;
       if (waitedMs + waitMs > rt.rateLimitMaxWaitMs) {
         throw mapped;
       }
@@ -84,16 +91,14 @@ function report(rt: ResolvedRuntime, spec: CallSpec, outcome: string, started: n
 function toProviderError(
   spec: CallSpec,
   err: unknown,
-  toError: (err: unknown) => ProviderError,
-): ProviderError {
-  if (err instanceof ProviderError) {
+  toError: (err: unknown) => ProviderFailure,
+): ProviderFailure {
+  if (isProviderError(err)) {
     return err;
   }
   if (err instanceof RateLimitedError) {
-    return new ProviderError(spec.provider, 'rate_limited', err.message, {
-      retryAfterMs: err.retryAfterMs,
-      cause: err,
-    });
+    // The quota limiter's refusal, named after the provider it protects.
+    return new ProviderRateLimitedError(spec.provider, err.retryAfterMs, err.message, { cause: err });
   }
   if (isAppError(err)) {
     return new ProviderError(spec.provider, 'provider_unavailable', err.message, { cause: err });

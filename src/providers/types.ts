@@ -3,7 +3,7 @@
  * our own types (no SDK type leaks out of providers/). Implementations: providers/google/,
  * providers/microsoft/; an in-memory fake in providers/fake/.
  */
-import { AppError } from '../errors.js';
+import { AppError, type ProviderReason, RateLimitedError } from '../errors.js';
 import { storableText } from '../lib/text.js';
 
 export type ProviderName = 'google' | 'microsoft';
@@ -99,9 +99,12 @@ export interface DirectoryProvider {
   close(): Promise<void>;
 }
 
+export type { ProviderReason } from '../errors.js';
+
 /**
- * The stable reason codes every provider failure becomes. They are the `error_key` of callbacks and
- * run items (documented in the README).
+ * The stable reason codes every provider failure becomes (listed in errors.ts, as they are error
+ * codes too), and whether each is worth retrying. They are the `error_key` of callbacks and run items
+ * (documented in the README).
  */
 export const PROVIDER_REASONS = {
   user_not_found: { retryable: false },
@@ -113,9 +116,7 @@ export const PROVIDER_REASONS = {
   insufficient_permissions: { retryable: false },
   rate_limited: { retryable: true },
   provider_unavailable: { retryable: true },
-} as const satisfies Record<string, { retryable: boolean }>;
-
-export type ProviderReason = keyof typeof PROVIDER_REASONS;
+} as const satisfies Record<ProviderReason, { retryable: boolean }>;
 
 /** Reasons that mean the Service Account itself is broken (not just one mailbox). */
 export const SERVICE_ACCOUNT_REASONS: readonly ProviderReason[] = [
@@ -125,16 +126,24 @@ export const SERVICE_ACCOUNT_REASONS: readonly ProviderReason[] = [
   'insufficient_permissions',
 ];
 
-export class ProviderError extends AppError {
-  readonly reason: ProviderReason;
-  readonly retryAfterMs: number | undefined;
+/** A reason other than `rate_limited`: a provider's refusal, or its being unreachable. */
+export type ProviderFailureReason = Exclude<ProviderReason, 'rate_limited'>;
+
+export type ProviderErrorOptions = { status?: number; providerCode?: string; cause?: unknown };
+
+/**
+ * A provider refused (a final reason) or could not be reached (`provider_unavailable`). A provider's
+ * rate limit is a ProviderRateLimitedError instead: `providerError()` picks the class by reason.
+ */
+export class ProviderError extends AppError<ProviderFailureReason> {
+  readonly reason: ProviderFailureReason;
   readonly provider: ProviderName;
 
   constructor(
     provider: ProviderName,
-    reason: ProviderReason,
+    reason: ProviderFailureReason,
     message: string,
-    opts: { retryAfterMs?: number; status?: number; providerCode?: string; cause?: unknown } = {},
+    opts: ProviderErrorOptions = {},
   ) {
     // Messages quote provider answers and are stored (run items, Service Account errors).
     super(reason, storableText(message), {
@@ -145,10 +154,51 @@ export class ProviderError extends AppError {
     this.name = 'ProviderError';
     this.provider = provider;
     this.reason = reason;
-    this.retryAfterMs = opts.retryAfterMs;
   }
 }
 
-export function isProviderError(err: unknown): err is ProviderError {
-  return err instanceof ProviderError;
+/**
+ * A provider, or the quota limiter in front of it, throttled: the one rate-limit type
+ * (RateLimitedError), naming the provider and carrying the `rate_limited` reason like any failure.
+ */
+export class ProviderRateLimitedError extends RateLimitedError {
+  readonly reason = 'rate_limited' as const;
+  readonly provider: ProviderName;
+
+  constructor(
+    provider: ProviderName,
+    retryAfterMs: number,
+    message: string,
+    opts: ProviderErrorOptions = {},
+  ) {
+    super(retryAfterMs, storableText(message), {
+      context: { provider, status: opts.status, providerCode: opts.providerCode },
+      cause: opts.cause,
+    });
+    this.name = 'ProviderRateLimitedError';
+    this.provider = provider;
+  }
+}
+
+/** Whatever a provider call throws: a refusal, an outage or a rate limit, each with its reason. */
+export type ProviderFailure = ProviderError | ProviderRateLimitedError;
+
+/** How long a rate-limited call waits when the provider names no delay (no Retry-After). */
+export const DEFAULT_RETRY_AFTER_MS = 1000;
+
+/** The failure for `reason`: a ProviderRateLimitedError for `rate_limited`, else a ProviderError. */
+export function providerError(
+  provider: ProviderName,
+  reason: ProviderReason,
+  message: string,
+  opts: ProviderErrorOptions & { retryAfterMs?: number | undefined } = {},
+): ProviderFailure {
+  const { retryAfterMs, ...rest } = opts;
+  return reason === 'rate_limited'
+    ? new ProviderRateLimitedError(provider, retryAfterMs ?? DEFAULT_RETRY_AFTER_MS, message, rest)
+    : new ProviderError(provider, reason, message, rest);
+}
+
+export function isProviderError(err: unknown): err is ProviderFailure {
+  return err instanceof ProviderError || err instanceof ProviderRateLimitedError;
 }

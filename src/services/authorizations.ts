@@ -13,7 +13,7 @@ import { describeError, ForbiddenError, ValidationError } from '../errors.js';
 import type { AuthorizationJob } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrls } from '../lib/outbound-http.js';
-import { type Mailbox, type MailboxCalendar, ProviderError } from '../providers/types.js';
+import { isProviderError, type Mailbox, type MailboxCalendar } from '../providers/types.js';
 import type { AppContext } from './context.js';
 import { deliveryIdFor, storeDelivery } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
@@ -181,7 +181,7 @@ export async function processAuthorization(
     try {
       result = await resolveMailbox(app, sa, req.email, opts.signal);
     } catch (err) {
-      if (!(err instanceof ProviderError) || (err.retryable && !opts.lastAttempt)) {
+      if (!isProviderError(err) || (err.retryable && !opts.lastAttempt)) {
         throw err;
       }
       result = { ok: false, reason: err.reason, detail: err.message };

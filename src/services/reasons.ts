@@ -1,4 +1,5 @@
-import type { ProviderReason } from '../providers/types.js';
+import { ValidationError } from '../errors.js';
+import { isProviderError, type ProviderFailure, type ProviderReason } from '../providers/types.js';
 
 /** What each reason code means to a person (callbacks' `error_description`, run items, dashboard). */
 export const REASON_DESCRIPTIONS: Record<
@@ -26,4 +27,34 @@ export function oauthErrorFor(reason: ReasonCode): string {
   return reason === 'rate_limited' || reason === 'provider_unavailable'
     ? 'temporarily_unavailable'
     : 'access_denied';
+}
+
+/** A provider failure as a person reads it: what the reason means, its code, the provider's words. */
+export function describeProviderFailure(err: ProviderFailure): string {
+  return `${REASON_DESCRIPTIONS[err.reason]} (${err.reason}): ${err.message}`;
+}
+
+/** `describeProviderFailure` for anything thrown; undefined when it is not a provider failure. */
+export function providerFailureMessage(err: unknown): string | undefined {
+  return isProviderError(err) ? describeProviderFailure(err) : undefined;
+}
+
+/**
+ * A provider's final refusal of a Service Account's credential (wrong key, delegation or consent
+ * missing) as bad input: a ValidationError on `credentials` whose key names the reason, so the API
+ * answers 422 (Cronofy's shape). Anything else, a retryable failure included, is returned as it is.
+ */
+export function asCredentialRefusal(err: unknown): unknown {
+  if (!isProviderError(err) || err.retryable) {
+    return err;
+  }
+  return new ValidationError(
+    describeProviderFailure(err),
+    {
+      credentials: [
+        { key: `errors.${err.reason}`, description: `${REASON_DESCRIPTIONS[err.reason]}: ${err.message}` },
+      ],
+    },
+    { cause: err, context: { provider: err.provider, reason: err.reason } },
+  );
 }

@@ -1,11 +1,15 @@
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import type { DirectoryRoom } from '../providers/types.js';
+import type { DirectoryPage, DirectoryRoom } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { asCredentialRefusal } from './reasons.js';
 
 /** Upper bound on rooms listed in one `GET /v1/resources` (pages of the provider's directory). */
 export const MAX_RESOURCES = 20_000;
 
-/** The Service Account's room resources, listed live from the directory. */
+/**
+ * The Service Account's room resources, listed live from the directory. A final refusal of its
+ * credential is a ValidationError on `credentials` (as at registration).
+ */
 export async function listResources(
   app: AppContext,
   sa: ServiceAccount,
@@ -15,7 +19,11 @@ export async function listResources(
   const rooms: DirectoryRoom[] = [];
   let cursor: string | null = null;
   do {
-    const page = await provider.listRoomsPage(cursor, signal ? { signal } : {});
+    const page: DirectoryPage<DirectoryRoom> = await provider
+      .listRoomsPage(cursor, signal ? { signal } : {})
+      .catch((err: unknown) => {
+        throw asCredentialRefusal(err);
+      });
     rooms.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor && rooms.length < MAX_RESOURCES);

@@ -15,6 +15,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { GoogleServiceAccountKey, ServiceCredentials } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { asCredentialRefusal } from './reasons.js';
 import {
   DEFAULT_DELEGATED_SCOPE,
   DEFAULT_SERVICE_ACCOUNT_SCOPE,
@@ -145,8 +146,9 @@ export type Issue = { kind: 'tokens' } | { kind: 'code'; redirectUri: string };
 
 /**
  * Registers a Service Account: verifies the credential live (a token and one directory page), then
- * stores it encrypted and mints its token pair. A provider refusal surfaces as a ProviderError
- * naming the reason (delegation not granted, wrong secret, consent missing).
+ * stores it encrypted and mints its token pair. A provider's final refusal (delegation not granted,
+ * wrong secret, consent missing) is a ValidationError on `credentials` naming the reason; an
+ * unreachable or throttling provider stays a ProviderError / ProviderRateLimitedError (503 / 429).
  */
 export async function registerServiceAccount(
   app: AppContext,
@@ -184,6 +186,8 @@ export async function registerServiceAccount(
   const provider = app.providers.forCredentials(credentials);
   try {
     await provider.verify();
+  } catch (err) {
+    throw asCredentialRefusal(err);
   } finally {
     await provider.close();
   }

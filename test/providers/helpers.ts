@@ -8,7 +8,7 @@ import type {
   MicrosoftCredentials,
   ProviderReason,
 } from '../../src/providers/types.js';
-import { ProviderError } from '../../src/providers/types.js';
+import { isProviderError } from '../../src/providers/types.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 
 export const quietLogger = pino({ level: 'silent' });
@@ -74,6 +74,6 @@ export async function reasonOf(p: Promise<unknown>): Promise<ProviderReason | 'r
     await p;
     return 'resolved';
   } catch (err) {
-    return err instanceof ProviderError ? err.reason : `not a ProviderError: ${String(err)}`;
+    return isProviderError(err) ? err.reason : `not a ProviderError: ${String(err)}`;
   }
 }

@@ -5,15 +5,16 @@
  */
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { RateLimitedError } from '../../src/errors.js';
 import { createDirectoryProvider } from '../../src/providers/index.js';
 import { RedisProviderLimiter } from '../../src/providers/limiter.js';
 import type { QuotaOverrides } from '../../src/providers/quotas.js';
 import type { ProviderUrls } from '../../src/providers/runtime.js';
 import {
   type GoogleCredentials,
+  isProviderError,
   type MailboxCalendar,
   type MicrosoftCredentials,
-  ProviderError,
 } from '../../src/providers/types.js';
 
 export type QuotaWorkerInput = {
@@ -77,10 +78,10 @@ await Promise.all(
         await run();
         bump(ok, name);
       } catch (err) {
-        bump(failed, `${name}:${err instanceof ProviderError ? err.reason : String(err)}`);
-        if (err instanceof ProviderError && err.retryAfterMs !== undefined) {
+        bump(failed, `${name}:${isProviderError(err) ? err.reason : String(err)}`);
+        if (err instanceof RateLimitedError) {
           // What the queue would do: delay this job, not spin.
-          await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs ?? 0, 1000)));
+          await new Promise((r) => setTimeout(r, Math.min(err.retryAfterMs, 1000)));
         }
       }
     }

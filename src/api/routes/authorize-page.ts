@@ -6,9 +6,8 @@ import { findApplicationByClientId } from '../../db/queries/applications.js';
 import type { Application } from '../../db/schema/applications.js';
 import { ValidationError } from '../../errors.js';
 import { safeEqual } from '../../lib/crypto.js';
-import { isProviderError } from '../../providers/types.js';
 import type { AppContext } from '../../services/context.js';
-import { REASON_DESCRIPTIONS } from '../../services/reasons.js';
+import { providerFailureMessage } from '../../services/reasons.js';
 import { DEFAULT_DELEGATED_SCOPE, isCalendarScope, isServiceAccountScope } from '../../services/scopes.js';
 import { registerServiceAccount, registrationSchema } from '../../services/service-accounts.js';
 import { type ErrorPage, pageErrorHandler } from '../errors.js';
@@ -233,17 +232,11 @@ export const authorizePageRoutes =
         });
         return redirectWith(reply, r.redirectUri, { code, state: r.state });
       } catch (err) {
-        if (isProviderError(err)) {
-          return showForm(
-            reply,
-            r,
-            form,
-            `${REASON_DESCRIPTIONS[err.reason]} (${err.reason}): ${err.message}`,
-            422,
-          );
-        }
-        if (err instanceof ValidationError) {
-          return showForm(reply, r, form, err.message, 422);
+        // A refused credential is a ValidationError naming the provider's reason; an unreachable or
+        // throttling provider is shown the same way, so the admin can try again.
+        const problem = err instanceof ValidationError ? err.message : providerFailureMessage(err);
+        if (problem !== undefined) {
+          return showForm(reply, r, form, problem, 422);
         }
         throw err;
       }

@@ -9,6 +9,7 @@ import {
   ProviderError,
   type ProviderName,
   type ProviderReason,
+  providerError,
 } from '../types.js';
 
 /** The operations of the port, as recorded in `calls` and as targets of scripted failures. */
@@ -222,8 +223,8 @@ export class FakeDirectoryProvider implements DirectoryProvider {
     );
     if (hit) {
       hit.times -= 1;
-      throw new ProviderError(this.provider, hit.reason, `fake: scripted ${hit.reason}`, {
-        ...(hit.retryAfterMs === undefined ? {} : { retryAfterMs: hit.retryAfterMs }),
+      throw providerError(this.provider, hit.reason, `fake: scripted ${hit.reason}`, {
+        retryAfterMs: hit.retryAfterMs,
       });
     }
   }

@@ -60,8 +60,8 @@ describe('googleError', () => {
         'retry-after': '3',
       },
     );
-    expect(googleError(withHeader, 'calendar').retryAfterMs).toBe(3000);
-    expect(googleError(apiError(429, 'rateLimitExceeded'), 'calendar').retryAfterMs).toBe(1000);
+    expect(googleError(withHeader, 'calendar')).toMatchObject({ retryAfterMs: 3000 });
+    expect(googleError(apiError(429, 'rateLimitExceeded'), 'calendar')).toMatchObject({ retryAfterMs: 1000 });
   });
 
   it('treats errors without a response (network, timeout) as provider_unavailable', () => {

@@ -1,5 +1,5 @@
 import { parseRetryAfter } from '../signals.js';
-import { ProviderError, type ProviderReason } from '../types.js';
+import { isProviderError, type ProviderFailure, type ProviderReason, providerError } from '../types.js';
 
 /**
  * Google failures → our reason codes (docs/providers.md has the table). googleapis/gaxios throw a
@@ -123,22 +123,22 @@ function reasonFor(p: Parsed, kind: GoogleCallKind): ProviderReason {
   return 'provider_unavailable';
 }
 
-export function googleError(err: unknown, kind: GoogleCallKind): ProviderError {
-  if (err instanceof ProviderError) {
+export function googleError(err: unknown, kind: GoogleCallKind): ProviderFailure {
+  if (isProviderError(err)) {
     return err;
   }
   const p = parse(err);
   const reason = reasonFor(p, kind);
   const message = p.status === undefined ? `Google request failed: ${p.description}` : p.description;
-  return new ProviderError('google', reason, message, {
+  return providerError('google', reason, message, {
     ...(p.status === undefined ? {} : { status: p.status }),
     ...(p.code === undefined ? {} : { providerCode: p.code }),
-    ...(reason === 'rate_limited' ? { retryAfterMs: p.retryAfterMs ?? 1000 } : {}),
+    retryAfterMs: p.retryAfterMs,
     cause: err,
   });
 }
 
 /** Whether the failure came from the token endpoint (used to refine `invalid_grant`). */
 export function isTokenEndpointError(err: unknown): boolean {
-  return parse(err instanceof ProviderError ? err.cause : err).tokenEndpoint;
+  return parse(isProviderError(err) ? err.cause : err).tokenEndpoint;
 }

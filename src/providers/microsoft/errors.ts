@@ -1,5 +1,11 @@
 import { parseRetryAfter } from '../signals.js';
-import { ProviderError, type ProviderReason } from '../types.js';
+import {
+  isProviderError,
+  ProviderError,
+  type ProviderFailure,
+  type ProviderReason,
+  providerError,
+} from '../types.js';
 
 /**
  * Microsoft failures → our reason codes (docs/providers.md has the table). The token endpoint's
@@ -43,8 +49,8 @@ function isGraphError(err: unknown): err is GraphErrorLike & Error {
 }
 
 /** A token-endpoint failure (an msal-node error). */
-export function tokenError(err: unknown): ProviderError {
-  if (err instanceof ProviderError) {
+export function tokenError(err: unknown): ProviderFailure {
+  if (isProviderError(err)) {
     return err;
   }
   if (!isMsalError(err)) {
@@ -69,12 +75,10 @@ export function tokenError(err: unknown): ProviderError {
   } else {
     reason = 'invalid_credentials';
   }
-  return new ProviderError('microsoft', reason, description, {
+  return providerError('microsoft', reason, description, {
     ...(status === undefined ? {} : { status }),
     ...(aadsts === undefined ? { providerCode: err.errorCode ?? '' } : { providerCode: `AADSTS${aadsts}` }),
-    ...(reason === 'rate_limited'
-      ? { retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs ?? 1000 }
-      : {}),
+    retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs,
     cause: err,
   });
 }
@@ -82,8 +86,8 @@ export function tokenError(err: unknown): ProviderError {
 /** Where the failing Graph call went: a 404 on a mailbox route is about that mailbox. */
 export type GraphCallKind = 'directory' | 'mailbox';
 
-export function graphError(err: unknown, kind: GraphCallKind): ProviderError {
-  if (err instanceof ProviderError) {
+export function graphError(err: unknown, kind: GraphCallKind): ProviderFailure {
+  if (isProviderError(err)) {
     return err;
   }
   if (!isGraphError(err)) {
@@ -95,12 +99,10 @@ export function graphError(err: unknown, kind: GraphCallKind): ProviderError {
   const code = err.code ?? '';
   const message = err.message || code || `Graph answered ${status}`;
   const reason = graphReason(status, code, kind);
-  return new ProviderError('microsoft', reason, message, {
+  return providerError('microsoft', reason, message, {
     ...(status > 0 ? { status } : {}),
     ...(code ? { providerCode: code } : {}),
-    ...(reason === 'rate_limited'
-      ? { retryAfterMs: parseRetryAfter(err.headers?.get?.('retry-after')) ?? 1000 }
-      : {}),
+    retryAfterMs: reason === 'rate_limited' ? parseRetryAfter(err.headers?.get?.('retry-after')) : undefined,
     cause: err,
   });
 }
