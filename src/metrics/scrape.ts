@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { type MetricsSnapshot, metricsSnapshot } from '../db/queries/metrics.js';
+import { isActiveRunStatus } from '../db/schema/provisioning-runs.js';
 import { QUEUE_NAMES } from '../jobs/catalog.js';
 import type { JobQueues } from '../jobs/queues.js';
 import type { Logger } from '../logger.js';
@@ -139,7 +140,7 @@ export function createMetricsEndpoint(opts: ScrapeOptions): MetricsEndpoint {
       await from('postgres', snapshot, (s) => {
         const sum = (k: 'listed' | 'provisioned' | 'skipped' | 'failed') =>
           s.runs.reduce((n, r) => n + r[k], 0);
-        const active = s.runs.filter((r) => ['queued', 'listing', 'provisioning'].includes(r.status));
+        const active = s.runs.filter((r) => isActiveRunStatus(r.status));
         const activePending = active.reduce((n, r) => n + r.listed - r.provisioned - r.skipped - r.failed, 0);
         this.set({ status: 'listed' }, sum('listed'));
         this.set({ status: 'provisioned' }, sum('provisioned'));

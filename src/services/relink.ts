@@ -164,8 +164,7 @@ export async function requestProfileCheck(
       await app.redis().del(key);
       return { outcome: 'not_checkable', state: 'revoked' };
     }
-    // A round per minute, so its own job id (`check-now-<id>-<minute>`, see the catalog): one per
-    // Profile per minute (the window guarantees two allowed requests fall in
+    // Round = this minute: one job per Profile per minute (the window puts two allowed requests in
     // different minutes), never the sweep's `check-<id>-<lease>`. If this enqueue is lost, the claim
     // lapses after CHECK_LEASE_MS and a sweep checks the Profile.
     await app.enqueue(
