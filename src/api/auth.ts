@@ -1,13 +1,14 @@
 import type { FastifyRequest } from 'fastify';
-import { findAccountView } from '../db/queries/accounts.js';
-import { findServiceAccount } from '../db/queries/service-accounts.js';
-import type { Application } from '../db/schema/applications.js';
-import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import type { Token } from '../db/schema/tokens.js';
-import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { authenticateClientSecret } from '../services/applications.js';
+import { UnauthorizedError } from '../errors.js';
+import { type Application, authenticateClientSecret } from '../services/applications.js';
 import type { AppContext } from '../services/context.js';
-import { authenticateAccessToken } from '../services/tokens.js';
+import {
+  type AccountBearer,
+  authenticateAccessToken,
+  authenticateAccountToken,
+  authenticateServiceAccountToken,
+  type ServiceAccountBearer,
+} from '../services/tokens.js';
 
 /**
  * Three kinds of caller (DESIGN §6): an Application (`Bearer <client_secret>`), a Service Account
@@ -30,39 +31,19 @@ export async function requireApplication(app: AppContext, req: FastifyRequest): 
   return found;
 }
 
-export type ServiceAccountCaller = { token: Token; serviceAccount: ServiceAccount };
+export type ServiceAccountCaller = ServiceAccountBearer;
 
-export async function requireServiceAccountToken(
+export function requireServiceAccountToken(
   app: AppContext,
   req: FastifyRequest,
 ): Promise<ServiceAccountCaller> {
-  const { token, subject } = await authenticateAccessToken(app.db, bearerOf(req));
-  if (subject.type !== 'service_account') {
-    throw new ForbiddenError('This endpoint needs a Service Account token');
-  }
-  const serviceAccount = await findServiceAccount(app.db, subject.serviceAccountId);
-  if (
-    !serviceAccount ||
-    serviceAccount.status === 'revoked' ||
-    serviceAccount.applicationId !== token.applicationId
-  ) {
-    throw new UnauthorizedError('The Service Account was revoked');
-  }
-  return { token, serviceAccount };
+  return authenticateServiceAccountToken(app.db, bearerOf(req));
 }
 
-export type AccountCaller = { token: Token; accountId: string };
+export type AccountCaller = AccountBearer;
 
-export async function requireAccountToken(app: AppContext, req: FastifyRequest): Promise<AccountCaller> {
-  const { token, subject } = await authenticateAccessToken(app.db, bearerOf(req));
-  if (subject.type !== 'account') {
-    throw new ForbiddenError('This endpoint needs an Account token');
-  }
-  const view = await findAccountView(app.db, subject.accountId);
-  if (view?.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
-    throw new UnauthorizedError('The Account was revoked');
-  }
-  return { token, accountId: subject.accountId };
+export function requireAccountToken(app: AppContext, req: FastifyRequest): Promise<AccountCaller> {
+  return authenticateAccountToken(app.db, bearerOf(req));
 }
 
 type Callers = { application: Application; service_account: ServiceAccountCaller; account: AccountCaller };

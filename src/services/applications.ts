@@ -14,6 +14,8 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { hashToken, type Keyring, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 
+export type { Application };
+
 export type ApplicationsDeps = { db: Db; keyring: Keyring };
 
 export type CreatedApplication = { application: Application; clientId: string; clientSecret: string };
@@ -204,4 +206,12 @@ export async function authenticateClientSecret(
 export async function signingSecrets(deps: ApplicationsDeps, applicationId: string): Promise<string[]> {
   const rows = await listActiveSecrets(deps.db, applicationId);
   return rows.map((r) => deps.keyring.decrypt(r.secretEncrypted));
+}
+
+/** The Application with this public client id (the authorize page's `client_id`). */
+export function findApplicationByClient(
+  deps: Pick<ApplicationsDeps, 'db'>,
+  clientId: string,
+): Promise<Application | undefined> {
+  return findApplicationByClientId(deps.db, clientId);
 }

@@ -1,8 +1,34 @@
-import { deadDeliveries, runsWithFailures } from '../db/queries/admin.js';
+import {
+  countDeadDeliveries,
+  type DisconnectedGroup,
+  type DisconnectedProfile,
+  deadDeliveries,
+  disconnectedGroups,
+  disconnectedProfiles,
+  type RunWithServiceAccount,
+  recentRuns,
+  runsWithFailures,
+  type ServiceAccountHealth,
+  serviceAccountsHealth,
+} from '../db/queries/admin.js';
 import { reviveDelivery } from '../db/queries/deliveries.js';
+import { pingDatabase } from '../db/queries/health.js';
+import { pageItems, type ReasonCount, reasonsOfRuns } from '../db/queries/run-items.js';
 import { findRun } from '../db/queries/runs.js';
+import type { OutboundDelivery } from '../db/schema/outbound-deliveries.js';
+import type { ProvisioningRun } from '../db/schema/provisioning-runs.js';
+import type { RunItem } from '../db/schema/run-items.js';
 import type { AppContext } from './context.js';
 import { retryRun } from './provisioning.js';
+
+export type {
+  DisconnectedGroup,
+  DisconnectedProfile,
+  OutboundDelivery,
+  RunItem,
+  RunWithServiceAccount,
+  ServiceAccountHealth,
+};
 
 /**
  * Operators' retries, shared by `/admin` and `ec failures --retry`: dead-lettered deliveries get one
@@ -45,4 +71,73 @@ export async function retryFailedItems(app: AppContext, runIds?: string[]): Prom
     out.push({ runId: run.id, requeued });
   }
   return out;
+}
+
+/*
+ * What the dashboard (/admin) and the ops commands read: plain domain values, rendered by their callers.
+ */
+
+/** Recent runs (or the one `runId`) with their Service Account, newest first. */
+export function recentRunsWithServiceAccounts(
+  app: AppContext,
+  opts: { limit: number; runId?: string },
+): Promise<RunWithServiceAccount[]> {
+  return recentRuns(app.db, opts);
+}
+
+/** How many items of each run failed or were skipped, by reason. */
+export function failureReasonsOfRuns(app: AppContext, runIds: string[]): Promise<ReasonCount[]> {
+  return reasonsOfRuns(app.db, runIds);
+}
+
+/** One run by id, whoever owns it (operators see every Application's). */
+export function findAnyRun(app: AppContext, runId: string): Promise<ProvisioningRun | undefined> {
+  return findRun(app.db, runId);
+}
+
+/** A run's failed items (optionally for one reason), first `limit`. */
+export async function failedItemsOfRun(
+  app: AppContext,
+  runId: string,
+  opts: { reason?: string | undefined; limit: number },
+): Promise<RunItem[]> {
+  return pageItems(app.db, runId, { status: 'failed', errorKey: opts.reason, limit: opts.limit });
+}
+
+/** Service Accounts with their Profile counts, broken ones first. */
+export function serviceAccountsWithHealth(app: AppContext, limit: number): Promise<ServiceAccountHealth[]> {
+  return serviceAccountsHealth(app.db, limit);
+}
+
+/** Disconnected Profiles grouped by reason. */
+export function disconnectedProfileGroups(app: AppContext, limit: number): Promise<DisconnectedGroup[]> {
+  return disconnectedGroups(app.db, limit);
+}
+
+/** Disconnected Profiles (optionally for one reason), soonest re-check first. */
+export function listDisconnectedProfiles(
+  app: AppContext,
+  opts: { reason?: string | undefined; limit: number },
+): Promise<DisconnectedProfile[]> {
+  return disconnectedProfiles(app.db, opts);
+}
+
+/** Dead-lettered deliveries, newest first, and how many there are in all. */
+export async function deadLetters(
+  app: AppContext,
+  limit: number,
+): Promise<{ deliveries: OutboundDelivery[]; total: number }> {
+  const [deliveries, total] = await Promise.all([deadDeliveries(app.db, limit), countDeadDeliveries(app.db)]);
+  return { deliveries, total };
+}
+
+/** Readiness: `ok` or the error message for each of Postgres and Redis. */
+export async function readiness(app: AppContext): Promise<{ postgres: string; redis: string }> {
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+  const [postgres, redis] = await Promise.all([outcome(pingDatabase(app.db)), outcome(app.redis().ping())]);
+  return { postgres, redis };
 }

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { countPendingCallbacks } from '../db/queries/deliveries.js';
 import { failureReasons, moveItems, pageItems, pendingItemIds } from '../db/queries/run-items.js';
-import { addRunCounts, findRun, insertRun, markRunCancelled, updateRun } from '../db/queries/runs.js';
+import {
+  addRunCounts,
+  findRun,
+  insertRun,
+  listRuns,
+  markRunCancelled,
+  updateRun,
+} from '../db/queries/runs.js';
 import { type ProvisioningRun, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
 import { RUN_ITEM_STATUSES, type RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
@@ -59,6 +66,15 @@ export async function createRun(
   });
   await app.enqueue('runs.start', { runId: run.id });
   return run;
+}
+
+/** This Service Account's most recent runs, newest first. */
+export function listRunsOf(
+  app: AppContext,
+  sa: Pick<ServiceAccount, 'id'>,
+  limit: number,
+): Promise<ProvisioningRun[]> {
+  return listRuns(app.db, { serviceAccountId: sa.id, limit });
 }
 
 /** A run of this Service Account (404 for anyone else's). */

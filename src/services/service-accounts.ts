@@ -24,6 +24,8 @@ import {
 } from './scopes.js';
 import { mintAuthorizationCode, mintTokenPair, type TokenPair } from './tokens.js';
 
+export type { ServiceAccount };
+
 /** Credentials expiring within this many days are flagged: whole tenants break at once when they lapse. */
 export const EXPIRY_WARNING_DAYS = 30;
 

@@ -12,11 +12,14 @@ import {
   revokeSubjectTokens,
 } from '../db/queries/tokens.js';
 import type { Application } from '../db/schema/applications.js';
+import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import type { Token, TokenSubject } from '../db/schema/tokens.js';
-import { OAuthError, UnauthorizedError } from '../errors.js';
+import { ForbiddenError, OAuthError, UnauthorizedError } from '../errors.js';
 import { hashToken, type Keyring, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 import { revokeAccount } from './accounts.js';
+
+export type { Token };
 
 /** Access token lifetimes, as Cronofy issues them: Service Account tokens live shorter. */
 export const ACCOUNT_TOKEN_TTL_SECS = 3_600;
@@ -104,7 +107,20 @@ export async function authenticateClient(
   return app;
 }
 
-export type TokenResponse = Record<string, unknown>;
+/** The token endpoint's answer (Cronofy's field names); the route's response schema mirrors it. */
+export type TokenResponse = {
+  token_type: 'bearer';
+  access_token: string;
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+  sub: string;
+  service_account_id?: string;
+  account_id?: string;
+  linking_profile?:
+    | { provider_name: string; provider_service: string; profile_id: string; profile_name: string }
+    | undefined;
+};
 
 /** The token endpoint's answer in Cronofy's shape; `profile` is the Account's (its `linking_profile`). */
 function responseFor(
@@ -113,7 +129,7 @@ function responseFor(
   profile: { id: string; provider: string; profileName: string } | undefined,
 ): TokenResponse {
   const base = {
-    token_type: 'bearer',
+    token_type: 'bearer' as const,
     access_token: pair.accessToken,
     expires_in: pair.expiresIn,
     refresh_token: pair.refreshToken,
@@ -274,4 +290,46 @@ export async function authenticateAccessToken(db: Db, accessToken: string): Prom
     throw new UnauthorizedError('The access token is unknown, expired or revoked');
   }
   return { token: row, subject: subjectOf(row) };
+}
+
+/** A Service Account token and its Service Account (active or broken, of the token's Application). */
+export type ServiceAccountBearer = { token: Token; serviceAccount: ServiceAccount };
+
+/**
+ * An access token that must be a Service Account's: 403 for another kind of token, 401 once the
+ * Service Account is revoked (or belongs to another Application).
+ */
+export async function authenticateServiceAccountToken(
+  db: Db,
+  accessToken: string,
+): Promise<ServiceAccountBearer> {
+  const { token, subject } = await authenticateAccessToken(db, accessToken);
+  if (subject.type !== 'service_account') {
+    throw new ForbiddenError('This endpoint needs a Service Account token');
+  }
+  const serviceAccount = await findServiceAccount(db, subject.serviceAccountId);
+  if (
+    !serviceAccount ||
+    serviceAccount.status === 'revoked' ||
+    serviceAccount.applicationId !== token.applicationId
+  ) {
+    throw new UnauthorizedError('The Service Account was revoked');
+  }
+  return { token, serviceAccount };
+}
+
+/** An Account token and its Account's id. */
+export type AccountBearer = { token: Token; accountId: string };
+
+/** An access token that must be an Account's: 403 for another kind, 401 once the Account is revoked. */
+export async function authenticateAccountToken(db: Db, accessToken: string): Promise<AccountBearer> {
+  const { token, subject } = await authenticateAccessToken(db, accessToken);
+  if (subject.type !== 'account') {
+    throw new ForbiddenError('This endpoint needs an Account token');
+  }
+  const view = await findAccountView(db, subject.accountId);
+  if (view?.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
+    throw new UnauthorizedError('The Account was revoked');
+  }
+  return { token, accountId: subject.accountId };
 }

@@ -1,6 +1,10 @@
-import type { DisconnectedGroup, DisconnectedProfile, ServiceAccountHealth } from '../../db/queries/admin.js';
-import type { OutboundDelivery } from '../../db/schema/outbound-deliveries.js';
-import type { RunItem } from '../../db/schema/run-items.js';
+import type {
+  DisconnectedGroup,
+  DisconnectedProfile,
+  OutboundDelivery,
+  RunItem,
+  ServiceAccountHealth,
+} from '../../services/operations.js';
 import type { RunView } from '../../services/provisioning.js';
 import { REASON_DESCRIPTIONS } from '../../services/reasons.js';
 import { expiryWarnings } from '../../services/service-accounts.js';
