@@ -19,6 +19,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['src/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          // Against a local Redis Cluster only: `npm run test:cluster` (vitest.cluster.config.ts).
+          exclude: ['test/cluster/**', 'node_modules/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,

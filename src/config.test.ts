@@ -7,7 +7,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ ENCRYPTION_KEYS: KEY });
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'ec' });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'ec', cluster: null });
     expect(config.http).toEqual({
       host: '127.0.0.1',
       port: 8080,
@@ -147,5 +147,67 @@ describe('loadConfig', () => {
       expect(proxy).toContain(`"${bad}"`);
     }
     expect(proxy).not.toContain('"10.0.0.0/8"');
+  });
+});
+
+describe('the scale-out variables (REDIS_CLUSTER_NODES, DATABASE_POOL_MODE, WORKER_HEALTH_PORT)', () => {
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env, 'test');
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+    return [];
+  };
+
+  it('is standalone Redis, session pooling and no health port by default', () => {
+    const c = loadConfig({}, 'test');
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', queuePrefix: 'ec', cluster: null });
+    expect(c.databasePoolMode).toBe('session');
+    expect(c.worker.healthPort).toBeUndefined();
+  });
+
+  it('builds a cluster from REDIS_CLUSTER_NODES and hash-tags QUEUE_PREFIX', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-1:7001,[::1]:7002' }, 'test');
+    expect(c.redis.cluster?.nodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-1', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(c.redis.queuePrefix).toBe('{ec}');
+    // A prefix that already has a hash tag is kept as it is.
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: 'a:1', QUEUE_PREFIX: 'prod:{ec}' }, 'test').redis.queuePrefix,
+    ).toBe('prod:{ec}');
+    // Credentials and TLS come from REDIS_URL.
+    const auth = loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'rediss://u:p%40ss@x:6380' }, 'test');
+    expect(auth.redis.cluster).toMatchObject({ username: 'u', password: 'p@ss', tls: true });
+  });
+
+  it('reads a redis+cluster:// URL, and leaves a standalone prefix untagged', () => {
+    const c = loadConfig({ REDIS_URL: 'redis+cluster://:pw@r1:7000,r2:7001', QUEUE_PREFIX: 'ecx' }, 'test');
+    expect(c.redis.cluster).toEqual({
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+      username: undefined,
+      password: 'pw',
+      tls: false,
+    });
+    expect(c.redis.queuePrefix).toBe('{ecx}');
+    expect(loadConfig({ QUEUE_PREFIX: 'ecx' }, 'test').redis.queuePrefix).toBe('ecx');
+  });
+
+  it('names bad values', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'a:1,nope' })).toEqual([
+      'REDIS_CLUSTER_NODES: "nope" is not host:port (expected host:port,host:port,…)',
+    ]);
+    expect(problemsOf({ REDIS_URL: 'redis+cluster://r1' })).toEqual(['REDIS_URL: "r1" is not host:port']);
+    expect(
+      problemsOf({ DATABASE_POOL_MODE: 'statement', WORKER_HEALTH_PORT: 'x' }).map((p) => p.split(':')[0]),
+    ).toEqual(['WORKER_HEALTH_PORT', 'DATABASE_POOL_MODE']);
+    const c = loadConfig({ DATABASE_POOL_MODE: 'transaction', WORKER_HEALTH_PORT: '9464' }, 'test');
+    expect([c.databasePoolMode, c.worker.healthPort]).toEqual(['transaction', 9464]);
   });
 });

@@ -1,5 +1,12 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import {
+  clusterOfNodes,
+  hashTaggedPrefix,
+  parseClusterUrl,
+  parseRedisNodes,
+  type RedisClusterTarget,
+} from './lib/redis.js';
 
 /**
  * The whole configuration of every process, parsed once from the environment at the entry points
@@ -79,8 +86,19 @@ const schema = z.object({
     .default('postgres://postgres@127.0.0.1:5432/postgres'),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .regex(/^rediss?(\+cluster)?:\/\//, 'must be a redis://, rediss:// or redis+cluster://host:port,… URL')
     .default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((raw, ctx) => {
+      const nodes = parseRedisNodes(raw);
+      if (typeof nodes === 'string') {
+        ctx.addIssue({ code: 'custom', message: `${nodes} (expected host:port,host:port,…)` });
+        return [];
+      }
+      return nodes;
+    })
+    .optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_:{}-]{1,64}$/, 'must be 1-64 characters of [A-Za-z0-9_:{}-]')
@@ -102,6 +120,8 @@ const schema = z.object({
   DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
   WORKER_LOCK_SECONDS: seconds(30),
+  WORKER_HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),
+  DATABASE_POOL_MODE: z.enum(['session', 'transaction']).default('session'),
   // Sized so one Application redeems a 100,000-account run well within its codes' 10 minutes.
   API_RATE_LIMIT_PER_SECOND: wholeNumber(2_000),
   API_RATE_LIMIT_PER_MINUTE: wholeNumber(60_000),
@@ -120,7 +140,13 @@ export type EncryptionKey = { id: string; key: Buffer };
 export type Config = {
   mode: ConfigMode;
   databaseUrl: string;
-  redis: { url: string; queuePrefix: string };
+  /** `transaction` behind PgBouncer in transaction mode: no prepared statements. */
+  databasePoolMode: 'session' | 'transaction';
+  /**
+   * `cluster` when REDIS_CLUSTER_NODES or a `redis+cluster://` REDIS_URL names one; then `queuePrefix`
+   * is hash-tagged (`ec` → `{ec}`) so every key of the deployment hashes to one slot.
+   */
+  redis: { url: string; queuePrefix: string; cluster: RedisClusterTarget | null };
   /** `trustProxy`: the proxies whose X-Forwarded-For is believed; false (the default) believes none. */
   http: { host: string; port: number; publicUrl: string; trustProxy: string[] | false };
   /** Requests per Application (unknown callers: per address) in each window. */
@@ -143,7 +169,7 @@ export type Config = {
   };
   outbound: { allowPrivate: boolean };
   /** How long a job's lock lasts without renewal: a killed worker's jobs run again after about this long. */
-  worker: { lockSecs: number };
+  worker: { lockSecs: number; healthPort: number | undefined };
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 };
 
@@ -177,12 +203,24 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const fromUrl = parseClusterUrl(e.REDIS_URL);
+  if (typeof fromUrl === 'string') {
+    throw new ConfigError([`REDIS_URL: ${fromUrl}`]);
+  }
+  const cluster: RedisClusterTarget | null = e.REDIS_CLUSTER_NODES
+    ? clusterOfNodes(e.REDIS_CLUSTER_NODES, e.REDIS_URL)
+    : fromUrl;
   const usingDemoKey = !e.ENCRYPTION_KEYS;
   const encryptionKeys = e.ENCRYPTION_KEYS ?? keyring.parse(DEMO_ENCRYPTION_KEYS);
   return {
     mode,
     databaseUrl: e.DATABASE_URL,
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    databasePoolMode: e.DATABASE_POOL_MODE,
+    redis: {
+      url: e.REDIS_URL,
+      queuePrefix: cluster ? hashTaggedPrefix(e.QUEUE_PREFIX) : e.QUEUE_PREFIX,
+      cluster,
+    },
     http: {
       host: e.HOST,
       port: e.PORT,
@@ -206,7 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       directorySyncIntervalSecs: e.DIRECTORY_SYNC_INTERVAL_SECONDS,
     },
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
-    worker: { lockSecs: e.WORKER_LOCK_SECONDS },
+    worker: { lockSecs: e.WORKER_LOCK_SECONDS, healthPort: e.WORKER_HEALTH_PORT },
     logLevel: e.LOG_LEVEL,
   };
 }

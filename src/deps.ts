@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createDatabase, type Database, type Db } from './db/client.js';
 import { Keyring } from './lib/crypto.js';
+import { createRedisClient, type RedisClient, type RedisTarget } from './lib/redis.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -15,25 +15,31 @@ export type Deps = {
   database: Database;
   db: Db;
   keyring: Keyring;
-  redis: () => Redis;
+  redis: () => RedisClient;
   close: () => Promise<void>;
 };
 
 export type DepsOptions = { dbPoolSize?: number; applicationName?: string };
 
-export function createRedis(url: string, logger: Logger): Redis {
+/** The process's shared connection (BullMQ, the quota limiter, metrics): a server or a Redis Cluster. */
+export function createRedis(target: RedisTarget, logger: Logger): RedisClient {
   // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not fail after retries).
-  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true, enableReadyCheck: true });
+  const redis = createRedisClient(target, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    enableReadyCheck: true,
+  });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   return redis;
 }
 
 export function createDeps(config: Config, logger: Logger, opts: DepsOptions = {}): Deps {
   const database = createDatabase(config.databaseUrl, {
+    poolMode: config.databasePoolMode,
     ...(opts.dbPoolSize === undefined ? {} : { max: opts.dbPoolSize }),
     ...(opts.applicationName === undefined ? {} : { applicationName: opts.applicationName }),
   });
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   return {
     config,
     logger,
@@ -41,7 +47,7 @@ export function createDeps(config: Config, logger: Logger, opts: DepsOptions = {
     db: database.db,
     keyring: new Keyring(config.encryptionKeys),
     redis: () => {
-      redis ??= createRedis(config.redis.url, logger);
+      redis ??= createRedis(config.redis, logger);
       return redis;
     },
     close: async () => {

@@ -6,9 +6,9 @@ import type {
   FastifyTypeProvider,
   RawServerDefault,
 } from 'fastify';
-import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors.js';
+import { createRedisClient } from '../lib/redis.js';
 import type { AppContext } from '../services/context.js';
 import { createRateLimitKeys, type RateLimitSubject, type RateLimits } from '../services/rate-limit-keys.js';
 
@@ -50,7 +50,8 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
   app: AppContext,
   defaults: RateLimits,
 ): void {
-  const redis = new Redis(app.config.redis.url, {
+  // A server or a Redis Cluster, as configured (lib/redis.ts).
+  const redis = createRedisClient(app.config.redis, {
     enableOfflineQueue: false,
     connectTimeout: 1_000,
     commandTimeout: 1_000,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { buildServer } from '../api/server.js';
 import { type Config, loadConfig } from '../config.js';
 import { runMigrations } from '../db/migrate.js';
 import { activeDemoRuns } from '../db/queries/admin.js';
 import { QUEUE_NAMES } from '../jobs/catalog.js';
 import { startWorkers } from '../jobs/worker.js';
+import { createRedisClient, parseClusterUrl } from '../lib/redis.js';
 import { createShutdown, exitOnSignals } from '../lib/shutdown.js';
 import { createLogger } from '../logger.js';
 import { createRuntime, type Runtime } from '../runtime.js';
@@ -46,7 +46,11 @@ const int = (v: string) => {
 
 /** Fails fast (with the usual "start Postgres/Redis" hint) instead of retrying forever. */
 async function checkRedis(url: string): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const cluster = parseClusterUrl(url);
+  const probe = createRedisClient(
+    { url, cluster: typeof cluster === 'string' ? null : cluster },
+    { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null },
+  );
   probe.on('error', () => {});
   try {
     await probe.connect();

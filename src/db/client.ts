@@ -18,11 +18,18 @@ export type DatabaseOptions = {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * `transaction` when a pooler hands each transaction to any server connection (PgBouncer
+   * `pool_mode = transaction`): prepared statements would be looked up on a connection that never
+   * saw them, so none are used. Default `session`.
+   */
+  poolMode?: 'session' | 'transaction';
 };
 
 export function createDatabase(url: string, opts: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
+    prepare: opts.poolMode !== 'transaction',
     onnotice: () => {},
     connection: { application_name: opts.applicationName ?? 'enterprise-connect' },
   });

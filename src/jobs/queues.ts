@@ -1,6 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { ValidationError } from '../errors.js';
+import type { RedisClient } from '../lib/redis.js';
 import {
   type Effects,
   type Enqueue,
@@ -45,7 +45,7 @@ export class JobQueues {
   private readonly queues = new Map<QueueName, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     readonly prefix: string,
   ) {}
 

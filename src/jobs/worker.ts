@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { MetricsTime, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import { validateSchedules } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
 import type { AppContext } from '../services/context.js';
@@ -37,7 +37,7 @@ export type WorkerOptions = {
  * for what is active. Refuses to start when the catalog and the handlers disagree or a schedule
  * names an unknown job.
  */
-export function startWorkers(app: AppContext, connection: Redis, opts: WorkerOptions = {}): WorkerSet {
+export function startWorkers(app: AppContext, connection: RedisClient, opts: WorkerOptions = {}): WorkerSet {
   const registry = buildRegistry();
   validateSchedules(schedules(app.config.scheduler), registry);
   const controller = new AbortController();

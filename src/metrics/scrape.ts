@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { type MetricsSnapshot, metricsSnapshot } from '../db/queries/metrics.js';
 import { isActiveRunStatus } from '../db/schema/provisioning-runs.js';
 import { QUEUE_NAMES } from '../jobs/catalog.js';
 import type { JobQueues } from '../jobs/queues.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 import type { ProcessMetrics } from './process.js';
 import { readSharedMetrics } from './share.js';
@@ -22,7 +22,7 @@ export const QUEUE_STATES = [
 
 export type ScrapeOptions = {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   queues: JobQueues;
   /** This process's job/provider/limiter figures (from createProcessMetrics). */
   process: ProcessMetrics;

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -23,7 +23,7 @@ export type Publisher = { publish: () => Promise<void>; close: () => Promise<voi
 
 /** Publishes `registry` every `intervalMs` until closed; close removes this process's snapshot. */
 export function startMetricsPublisher(opts: {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   registry: Registry;
   logger: Logger;
@@ -54,7 +54,7 @@ export function startMetricsPublisher(opts: {
 
 /** The fresh snapshots, each metric value labelled with its process; stale ones are deleted. */
 export async function readSharedMetrics(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   now = Date.now(),
 ): Promise<unknown[][]> {

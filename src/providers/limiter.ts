@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors.js';
+import type { RedisClient } from '../lib/redis.js';
 import {
   API_QUOTAS,
   DEFAULT_SAFETY_MARGIN,
@@ -58,7 +58,7 @@ export interface ProviderLimiter {
 
 export type RedisLimiterOptions = {
   /** An ioredis client; the limiter does not close it. */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every key, e.g. `${QUEUE_PREFIX}:quota` (keep the `{…}` hash tag for Redis Cluster). */
   keyPrefix: string;
   /** Share of each rate quota used. Default 0.95. */
@@ -89,7 +89,7 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) - now)
 `;
 
-type SlotRedis = Redis & {
+type SlotRedis = RedisClient & {
   ecAcquireSlot(key: string, limit: number, leaseMs: number, id: string): Promise<number>;
 };
 

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import type { Enqueue, EnqueueBulk } from '../jobs/catalog.js';
 import type { Keyring } from '../lib/crypto.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 import type { DirectoryProvider, ServiceCredentials } from '../providers/types.js';
 
@@ -26,7 +26,7 @@ export type AppContext = {
   logger: Logger;
   db: Db;
   keyring: Keyring;
-  redis: () => Redis;
+  redis: () => RedisClient;
   enqueue: Enqueue;
   /** Many jobs of one name in one round trip per 1,000 (sweeps fanning out). */
   enqueueBulk: EnqueueBulk;

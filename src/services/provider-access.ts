@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Keyring } from '../lib/crypto.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 import { createDirectoryProvider, ProviderRegistry } from '../providers/index.js';
 import { type ProviderLimiter, RedisProviderLimiter, type WaitEvent } from '../providers/limiter.js';
@@ -14,7 +14,7 @@ import type { ProviderAccess } from './context.js';
  */
 export function createProviderAccess(opts: {
   urls: ProviderUrls;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   keyring: Keyring;
   logger: Logger;

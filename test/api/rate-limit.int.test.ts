@@ -358,7 +358,7 @@ describe('with the limiter’s Redis unreachable', () => {
     await withServer(
       {
         rateLimit: { perSecond: 1_000, perMinute: 2 },
-        config: (c) => ({ ...c, redis: { ...c.redis, url: 'redis://127.0.0.1:1' } }),
+        config: (c) => ({ ...c, redis: { ...c.redis, url: 'redis://127.0.0.1:1', cluster: null } }),
       },
       async (server) => {
         const request: InjectOptions = {

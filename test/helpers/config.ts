@@ -1,5 +1,5 @@
 import { type Config, loadConfig } from '../../src/config.js';
-import { TEST_REDIS_URL } from './redis.js';
+import { TEST_REDIS_CLUSTER_NODES, TEST_REDIS_URL } from './redis.js';
 
 /** A test key, so tests also exercise a real (non-demo) keyring. */
 export const TEST_ENCRYPTION_KEYS = 'test1:dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=';
@@ -14,6 +14,7 @@ export function testConfig(opts: {
     {
       DATABASE_URL: opts.databaseUrl,
       REDIS_URL: TEST_REDIS_URL,
+      ...(TEST_REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES } : {}),
       QUEUE_PREFIX: opts.queuePrefix,
       ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
       OUTBOUND_ALLOW_PRIVATE: 'true',

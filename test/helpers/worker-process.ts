@@ -13,6 +13,9 @@ export function childEnv(t: TestApp, extra: Record<string, string> = {}): Record
     NO_PROXY: '127.0.0.1,localhost',
     DATABASE_URL: t.config.databaseUrl,
     REDIS_URL: t.config.redis.url,
+    ...(t.config.redis.cluster
+      ? { REDIS_CLUSTER_NODES: t.config.redis.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') }
+      : {}),
     QUEUE_PREFIX: t.config.redis.queuePrefix,
     ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     GOOGLE_TOKEN_URL: `${t.sandbox.url}/token`,

@@ -1,14 +1,14 @@
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../../src/errors.js';
+import type { RedisClient } from '../../src/lib/redis.js';
 import { RedisProviderLimiter, type WaitEvent } from '../../src/providers/limiter.js';
-import { TEST_REDIS_URL, useRedisPrefix } from '../helpers/redis.js';
+import { keysMatching, testRedis, useRedisPrefix } from '../helpers/redis.js';
 
 const prefix = useRedisPrefix();
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 
-function redis(): Redis {
-  const r = new Redis(TEST_REDIS_URL);
+function redis(): RedisClient {
+  const r = testRedis();
   clients.push(r);
   return r;
 }
@@ -122,8 +122,9 @@ describe('RedisProviderLimiter', () => {
     await limiter.acquire(req);
     await expect(limiter.acquire(req)).rejects.toBeInstanceOf(RateLimitedError);
     // The per-user point of the refused acquire was returned.
-    const keys = await clients[0]?.keys(`${prefix}:e:google.calendar.user:*`);
-    const values = await Promise.all((keys ?? []).map((k) => clients[0]?.get(k)));
+    const client = clients[0] as RedisClient;
+    const keys = await keysMatching(client, `${prefix}:e:google.calendar.user:*`);
+    const values = await Promise.all(keys.map((k) => client.get(k)));
     expect(values.map(Number)).toEqual([1]);
   });
 

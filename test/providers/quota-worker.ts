@@ -3,9 +3,9 @@
  * through the real adapters and a RedisProviderLimiter on the shared Redis prefix, for `durationMs`,
  * then prints one JSON line with what it did. Input: the JSON in QUOTA_WORKER_INPUT.
  */
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { RateLimitedError } from '../../src/errors.js';
+import { createRedisClient, type RedisTarget } from '../../src/lib/redis.js';
 import { createDirectoryProvider } from '../../src/providers/index.js';
 import { RedisProviderLimiter } from '../../src/providers/limiter.js';
 import type { QuotaOverrides } from '../../src/providers/quotas.js';
@@ -19,7 +19,8 @@ import {
 
 export type QuotaWorkerInput = {
   urls: ProviderUrls;
-  redisUrl: string;
+  /** The tests' Redis: a server or a cluster (TEST_REDIS_TARGET). */
+  redis: RedisTarget;
   keyPrefix: string;
   serviceAccountId: string;
   overrides: QuotaOverrides;
@@ -40,7 +41,7 @@ export type QuotaWorkerOutput = {
 };
 
 const input = JSON.parse(process.env.QUOTA_WORKER_INPUT ?? '{}') as QuotaWorkerInput;
-const redis = new Redis(input.redisUrl, { maxRetriesPerRequest: 3 });
+const redis = createRedisClient(input.redis, { maxRetriesPerRequest: 3 });
 const limiter = new RedisProviderLimiter({ redis, keyPrefix: input.keyPrefix, maxWaitMs: input.maxWaitMs });
 const runtime = {
   urls: input.urls,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QuotaOverrides } from '../../src/providers/quotas.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { runJsonChild } from '../helpers/json-child.js';
-import { TEST_REDIS_URL, useRedisPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_TARGET, useRedisPrefix } from '../helpers/redis.js';
 import { googleCredentials, microsoftCredentials, sandboxUrls } from './helpers.js';
 import type { QuotaWorkerInput, QuotaWorkerOutput } from './quota-worker.js';
 
@@ -65,7 +65,7 @@ describe('shared quotas across worker processes', () => {
     await sb.control.resetCounters();
     const input: QuotaWorkerInput = {
       urls: sandboxUrls(sb),
-      redisUrl: TEST_REDIS_URL,
+      redis: TEST_REDIS_TARGET,
       keyPrefix: `${prefix}:quota`,
       serviceAccountId: 'ser_hammered',
       overrides: OVERRIDES,
