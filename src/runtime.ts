@@ -43,6 +43,7 @@ export function createRuntime(config: Config, logger: Logger, opts: DepsOptions 
     redis: deps.redis,
     enqueue: queues.enqueue,
     enqueueBulk: queues.enqueueBulk.bind(queues),
+    liveJobs: queues.liveJobs,
     providers,
   };
   return {

@@ -279,6 +279,13 @@ export type EnqueueBulk = <N extends JobName>(
   opts?: EnqueueOptions,
 ) => Promise<void>;
 
+/**
+ * The validated payloads of a job's jobs that will still run: waiting, prioritized, delayed (a
+ * `Retry-After` or a backoff), waiting for children, or active (a stalled one goes back to waiting).
+ * Completed and failed jobs are not listed: they run no more, even while their ids are kept.
+ */
+export type LiveJobs = <N extends JobName>(name: N) => Promise<JobData<N>[]>;
+
 /** A job a step asks for, queued by the job runner once the step's transaction committed. */
 export type JobRequest<N extends JobName = JobName> = {
   [K in N]: { name: K; payload: JobPayload<K>; opts?: EnqueueOptions };

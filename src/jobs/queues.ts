@@ -6,6 +6,7 @@ import {
   type Enqueue,
   type EnqueueBulk,
   type EnqueueOptions,
+  type JobData,
   type JobName,
   jobEntry,
   jobIdOf,
@@ -16,6 +17,8 @@ import {
 /** Completed jobs are removed quickly: Postgres is the record, Redis carries only work in flight. */
 const REMOVE_ON_COMPLETE = { age: 600, count: 1000 } as const;
 const REMOVE_ON_FAIL = { age: 7 * 86_400, count: 10_000 } as const;
+/** Jobs read per Redis round trip when listing live jobs. */
+const LIVE_PAGE = 1000;
 
 /** BullMQ options of a job from its catalog entry; `payload` is the validated payload. */
 export function jobOptions(name: JobName, payload: unknown, opts: EnqueueOptions = {}): JobsOptions {
@@ -65,6 +68,31 @@ export class JobQueues {
   enqueue: Enqueue = async (name, payload, opts) => {
     const data = validate(name, payload);
     await this.queue(jobEntry(name).queue).add(name, data, jobOptions(name, data, opts));
+  };
+
+  /**
+   * Every live job of `name` (see `LiveJobs`), read 1,000 at a time per state. Active jobs are read
+   * first and again last, so a job that moves between states while the lists are read (waiting →
+   * active, active → delayed for a retry) is still seen.
+   */
+  liveJobs = async <N extends JobName>(name: N): Promise<JobData<N>[]> => {
+    const queue = this.queue(jobEntry(name).queue);
+    const found = new Map<string, JobData<N>>();
+    for (const state of ['active', 'wait', 'prioritized', 'delayed', 'waiting-children', 'active'] as const) {
+      for (let start = 0; ; start += LIVE_PAGE) {
+        const jobs = await queue.getJobs([state], start, start + LIVE_PAGE - 1, true);
+        for (const job of jobs) {
+          // A job removed between the list read and its hash read comes back undefined.
+          if (job?.id !== undefined && job.name === name) {
+            found.set(job.id, job.data as JobData<N>);
+          }
+        }
+        if (jobs.length < LIVE_PAGE) {
+          break;
+        }
+      }
+    }
+    return [...found.values()];
   };
 
   /** Many jobs of one name in one round trip per 1,000. */

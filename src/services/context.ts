@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import type { Enqueue, EnqueueBulk } from '../jobs/catalog.js';
+import type { Enqueue, EnqueueBulk, LiveJobs } from '../jobs/catalog.js';
 import type { Keyring } from '../lib/crypto.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
@@ -30,5 +30,7 @@ export type AppContext = {
   enqueue: Enqueue;
   /** Many jobs of one name in one round trip per 1,000 (sweeps fanning out). */
   enqueueBulk: EnqueueBulk;
+  /** The payloads of a job's jobs that will still run (the reconciler re-queues only what is not). */
+  liveJobs: LiveJobs;
   providers: ProviderAccess;
 };

@@ -22,30 +22,67 @@ export type ReconcileReport = {
   authorizations: number;
 };
 
+/** The run work still queued (or running) in Redis, by run: what the reconciler must not queue again. */
+type LiveRunWork = {
+  starts: Set<string>;
+  /** `<runId> <kind>` of every live directory page. */
+  pages: Set<string>;
+  /** Item ids of every live provisioning batch. */
+  items: Set<string>;
+};
+
+const NOTHING_LIVE: LiveRunWork = { starts: new Set(), pages: new Set(), items: new Set() };
+/** Time a step has between committing its items and queuing their batches (far more than it needs). */
+const ENQUEUE_GRACE_MS = 10_000;
+
+async function liveRunWork(app: AppContext): Promise<LiveRunWork> {
+  const [starts, pages, batches] = await Promise.all([
+    app.liveJobs('runs.start'),
+    app.liveJobs('directory.list-page'),
+    app.liveJobs('accounts.provision'),
+  ]);
+  return {
+    starts: new Set(starts.map((s) => s.runId)),
+    pages: new Set(pages.map((p) => `${p.runId} ${p.kind}`)),
+    items: new Set(batches.flatMap((b) => b.itemIds)),
+  };
+}
+
 /**
  * Postgres is the record; Redis only carries work in flight. After a worker was killed, Redis
  * flushed or jobs dropped, this finds runs without progress and authorization requests still
  * pending and queues their work again from Postgres. (Callbacks and notifications need nothing
- * here: the outbox is Postgres, claimed by lease.) Every job is idempotent, so re-queuing work that was in fact
- * still queued costs a little time and nothing else. Run work is queued again in `round` = this
- * minute (its job ids: the deterministic id + `-r<minute>`), since the first job may still exist
- * (stalled, not lost); authorization requests reuse their own id, which is safe: a request's job
+ * here: the outbox is Postgres, claimed by lease.)
+ *
+ * A run without progress is often merely waiting (a 3-minute `Retry-After`, a backoff, a busy
+ * queue), so run work is queued again only when no job that will still run covers it: the live
+ * jobs are read from Redis first, and only a run step, directory page or pending item that none of
+ * them covers is queued again — after a Redis flush, all of it; while a batch waits out a
+ * `Retry-After`, none of it. What is queued again gets `round` = this minute (its job ids: the
+ * deterministic id + `-r<minute>`), because a completed or failed job keeps its id for a while and
+ * BullMQ ignores an add whose id exists. Authorization requests reuse their own id: a request's job
  * that still exists is merely waiting its turn.
  */
 export async function reconcile(
   app: AppContext,
-  opts: { staleRunMs?: number; staleAuthorizationMs?: number; now?: number } = {},
+  opts: { staleRunMs?: number; staleAuthorizationMs?: number; enqueueGraceMs?: number; now?: number } = {},
 ): Promise<ReconcileReport> {
   const now = opts.now ?? Date.now();
   const report: ReconcileReport = { runs: 0, listPages: 0, batches: 0, finishes: 0, authorizations: 0 };
   const round = Math.floor(now / 60_000);
   const runs = await findStaleActiveRuns(app.db, new Date(now - (opts.staleRunMs ?? STALE_RUN_MS)), 100);
+  // Read once, before the items: a batch that completes meanwhile has moved its items out of pending.
+  const liveReadAt = Date.now();
+  const live = runs.length > 0 ? await liveRunWork(app) : NOTHING_LIVE;
   for (const run of runs) {
     report.runs += 1;
     // Touch first so concurrent reconcilers and the next sweep leave this run alone for a while.
     await touchRun(app.db, run.id);
+    const startLive = live.starts.has(run.id);
     if (run.status === 'queued') {
-      await app.enqueue('runs.start', { runId: run.id }, { round });
+      if (!startLive) {
+        await app.enqueue('runs.start', { runId: run.id }, { round });
+      }
       continue;
     }
     let allListed = true;
@@ -53,22 +90,31 @@ export async function reconcile(
       const c = run.cursor[kind];
       if (!c) {
         allListed = false;
-        await app.enqueue('runs.start', { runId: run.id }, { round });
+        if (!startLive) {
+          await app.enqueue('runs.start', { runId: run.id }, { round });
+        }
       } else if (!c.done) {
         allListed = false;
-        await app.enqueue(
-          'directory.list-page',
-          { runId: run.id, kind, page: c.pages },
-          { round, priority: priorityForPage(c.pages) },
-        );
-        report.listPages += 1;
+        if (!live.pages.has(`${run.id} ${kind}`)) {
+          await app.enqueue(
+            'directory.list-page',
+            { runId: run.id, kind, page: c.pages },
+            { round, priority: priorityForPage(c.pages) },
+          );
+          report.listPages += 1;
+        }
       }
     }
     let after = '';
     for (;;) {
-      const ids = await pendingItemIds(app.db, run.id, after, 1000);
-      for (let i = 0; i < ids.length; i += PROVISION_BATCH) {
-        const itemIds = ids.slice(i, i + PROVISION_BATCH);
+      // Items stored just before the live jobs were read may belong to a directory page that had
+      // committed but not yet queued its batches: they are left to the next round.
+      const ids = await pendingItemIds(app.db, run.id, after, 1000, {
+        olderThanSecs: (Date.now() - liveReadAt + (opts.enqueueGraceMs ?? ENQUEUE_GRACE_MS)) / 1000,
+      });
+      const lost = ids.filter((id) => !live.items.has(id));
+      for (let i = 0; i < lost.length; i += PROVISION_BATCH) {
+        const itemIds = lost.slice(i, i + PROVISION_BATCH);
         await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
         report.batches += 1;
       }

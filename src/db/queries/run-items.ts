@@ -123,11 +123,22 @@ export async function pendingItemIds(
   runId: string,
   after: string,
   limit: number,
+  opts: { olderThanSecs?: number } = {},
 ): Promise<string[]> {
   const rows = await db
     .select({ id: runItems.id })
     .from(runItems)
-    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending'), gt(runItems.id, after)))
+    .where(
+      and(
+        eq(runItems.runId, runId),
+        eq(runItems.status, 'pending'),
+        gt(runItems.id, after),
+        // Measured on the database's clock, so the caller's clock does not matter.
+        opts.olderThanSecs === undefined
+          ? undefined
+          : sql`${runItems.createdAt} < now() - make_interval(secs => ${opts.olderThanSecs})`,
+      ),
+    )
     .orderBy(asc(runItems.id))
     .limit(limit);
   return rows.map((r) => r.id);
