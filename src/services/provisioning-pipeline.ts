@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../db/client.js';
+import { deterministicDbErrorCode } from '../db/errors.js';
 import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
 import { findEntries } from '../db/queries/directory-entries.js';
 import { countPending, findItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
@@ -151,7 +152,18 @@ export async function provisionBatch(
     if (err instanceof RunNoLongerActive) {
       return []; // Cancelled meanwhile: nothing of this batch is kept.
     }
-    throw err;
+    const code = deterministicDbErrorCode(err);
+    if (code === undefined) {
+      throw err;
+    }
+    // The same rows would fail again on every retry: find the bad one(s) instead.
+    app.logger.warn(
+      { runId: run.id, code, items: decided.length },
+      'batch refused by the database; recording its items one by one',
+    );
+    if (!(await recordOneByOne(app, run, sa, decided))) {
+      return [];
+    }
   }
   if (transient > 0) {
     // What was decided is committed (its callbacks are in the outbox); BullMQ retries the rest.
@@ -166,6 +178,49 @@ export async function provisionBatch(
 }
 
 class RunNoLongerActive extends Error {}
+
+/**
+ * After the database refused a whole batch with a deterministic error (deterministicDbErrorCode):
+ * each outcome in its own transaction, and one the database refuses again is recorded as `failed`
+ * with `invalid_provider_data` (its callback says so), so one bad mailbox never fails its batch
+ * forever. False when the run stopped meanwhile.
+ */
+async function recordOneByOne(
+  app: AppContext,
+  run: ProvisioningRun,
+  sa: ServiceAccount | undefined,
+  decided: Outcome[],
+): Promise<boolean> {
+  for (const outcome of decided) {
+    try {
+      await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, [outcome]));
+    } catch (err) {
+      if (err instanceof RunNoLongerActive) {
+        return false;
+      }
+      const code = deterministicDbErrorCode(err);
+      if (code === undefined) {
+        throw err;
+      }
+      app.logger.warn({ runId: run.id, itemId: outcome.item.id, code }, 'run item refused by the database');
+      const failed: Outcome = {
+        item: outcome.item,
+        ok: false,
+        reason: 'invalid_provider_data',
+        detail: `Postgres error ${code}`,
+      };
+      try {
+        await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, [failed]));
+      } catch (again) {
+        if (again instanceof RunNoLongerActive) {
+          return false;
+        }
+        throw again;
+      }
+    }
+  }
+  return true;
+}
 
 /**
  * Writes a batch's outcomes in a handful of multi-row statements: Accounts, Profiles and Calendars;

@@ -3,7 +3,7 @@ import { isProviderError, type ProviderFailure, type ProviderReason } from '../p
 
 /** What each reason code means to a person (callbacks' `error_description`, run items, dashboard). */
 export const REASON_DESCRIPTIONS: Record<
-  ProviderReason | 'service_account_revoked' | 'scope_not_delegated',
+  ProviderReason | 'service_account_revoked' | 'scope_not_delegated' | 'invalid_provider_data',
   string
 > = {
   user_not_found: 'No user, room or shared mailbox with this email exists in the directory',
@@ -18,6 +18,8 @@ export const REASON_DESCRIPTIONS: Record<
   provider_unavailable: 'The provider could not be reached or failed repeatedly',
   service_account_revoked: 'The Service Account was deleted or revoked',
   scope_not_delegated: 'The requested scope is not within the delegated scope of the Service Account',
+  invalid_provider_data:
+    'The provider returned data for this mailbox that cannot be stored (a value too long, invalid text or one the database refuses)',
 };
 
 export type ReasonCode = keyof typeof REASON_DESCRIPTIONS;

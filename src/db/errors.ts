@@ -1,0 +1,17 @@
+/**
+ * Postgres errors that say "this data can never be stored", as opposed to a conflict, a lost
+ * connection or a deadlock that the same statement may survive next time: a data exception (class 22:
+ * invalid text, a value out of range), a program limit (54000: e.g. a value too long for a btree
+ * index entry) or a check constraint (23514). Retrying the same rows cannot help; a caller writing
+ * a batch finds the bad row by writing the rows one by one.
+ */
+export function deterministicDbErrorCode(err: unknown): string | undefined {
+  // drizzle wraps driver errors (DrizzleQueryError) with the PostgresError as `cause`.
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (name === 'PostgresError' && typeof code === 'string') {
+      return code.startsWith('22') || code === '54000' || code === '23514' ? code : undefined;
+    }
+  }
+  return undefined;
+}
