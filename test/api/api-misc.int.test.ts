@@ -43,7 +43,9 @@ describe('health and docs', () => {
   });
 
   it('serves an OpenAPI document generated from the route schemas', async () => {
-    const res = await fetch(`${t.url}/docs`);
+    // /docs is the rendered reference (openapi.int.test.ts); the document itself is at /docs/json.
+    expect((await fetch(`${t.url}/docs`)).headers.get('content-type')).toMatch(/^text\/html/);
+    const res = await fetch(`${t.url}/docs/json`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\./);

@@ -89,7 +89,13 @@ function samples(): Record<string, Sample | 'skip'> {
   return {
     'GET /healthz': { kind: 'json', auth: [] },
     'GET /readyz': { kind: 'json', auth: [] },
+    // The API reference (@fastify/swagger-ui): an HTML page, its initializer, the document.
     'GET /docs': { kind: 'json', auth: [] },
+    'GET /docs/': { kind: 'json', auth: [] },
+    'GET /docs/static/index.html': { kind: 'json', auth: [] },
+    'GET /docs/static/swagger-initializer.js': { kind: 'json', auth: [] },
+    'GET /docs/json': { kind: 'json', auth: [] },
+    'GET /docs/yaml': { kind: 'json', auth: [] },
     'GET /docs/openapi.json': { kind: 'json', auth: [] },
     'GET /relink/:profileId': {
       kind: 'relink',

@@ -1,22 +1,24 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import {
-  countDeadDeliveries,
-  deadDeliveries,
-  disconnectedGroups,
-  disconnectedProfiles,
-  recentRuns,
-  serviceAccountsHealth,
-} from '../../db/queries/admin.js';
-import { pageItems, reasonsOfRuns } from '../../db/queries/run-items.js';
-import { findRun } from '../../db/queries/runs.js';
 import type { AppContext } from '../../services/context.js';
-import { retryDeadDeliveries, retryDeadDelivery } from '../../services/operations.js';
+import {
+  deadLetters,
+  disconnectedProfileGroups,
+  failedItemsOfRun,
+  failureReasonsOfRuns,
+  findAnyRun,
+  listDisconnectedProfiles,
+  recentRunsWithServiceAccounts,
+  retryDeadDeliveries,
+  retryDeadDelivery,
+  serviceAccountsWithHealth,
+} from '../../services/operations.js';
 import { cancelRun, retryRun, runJson } from '../../services/provisioning.js';
 import { expiryWarnings } from '../../services/service-accounts.js';
 import { pageErrorHandler } from '../errors.js';
 import { esc } from '../pages/html.js';
+import { htmlPage, plainText, redirect } from '../responses.js';
 import { checkFormToken, csrfToken } from './auth.js';
 import { layout } from './html.js';
 import {
@@ -30,6 +32,20 @@ import {
   serviceAccountsTable,
   tiles,
 } from './views.js';
+
+const tags = ['admin'];
+const denied = {
+  401: plainText('ADMIN_TOKEN is required (Bearer, or basic auth with the token as password)'),
+  404: htmlPage('No such run or page'),
+};
+/** A dashboard page (ADMIN_TOKEN). */
+const pageSchema = (summary: string) => ({ tags, summary, response: { 200: htmlPage(summary), ...denied } });
+/** A dashboard form post: redirects back with a notice. */
+const formSchema = (summary: string) => ({
+  tags,
+  summary,
+  response: { 303: redirect('Back to the page, with a notice'), ...denied },
+});
 
 /** Reload every few seconds while a run moves, else now and then. */
 const ACTIVE_REFRESH_SECS = 3;
@@ -84,14 +100,13 @@ export const adminRoutes =
   async (server) => {
     const adminToken = app.config.adminToken ?? '';
     const csrf = csrfToken(adminToken);
-    const schema = { hide: true } as const;
     server.setErrorHandler(adminErrorHandler);
     const html = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
 
     const loadRuns = async (limit: number, runId?: string): Promise<AdminRun[]> => {
-      const rows = await recentRuns(app.db, { limit, ...(runId ? { runId } : {}) });
-      const reasons = await reasonsOfRuns(
-        app.db,
+      const rows = await recentRunsWithServiceAccounts(app, { limit, ...(runId ? { runId } : {}) });
+      const reasons = await failureReasonsOfRuns(
+        app,
         rows.map((r) => r.run.id),
       );
       return rows.map(({ run, serviceAccount }) => ({
@@ -108,14 +123,21 @@ export const adminRoutes =
     const formOk = (req: FastifyRequest, body: { csrf?: string | undefined } | undefined) =>
       checkFormToken(req, adminToken, body?.csrf);
 
-    server.get('/admin/', { schema }, (_req, reply) => reply.redirect('/admin'));
-    server.get('/admin', { schema: { ...schema, querystring: noticeQuery } }, async (req, reply) => {
-      const [runs, sas, groups, dead, deadCount] = await Promise.all([
+    server.get(
+      '/admin/',
+      { schema: { tags, summary: 'To /admin', response: { 302: redirect('To /admin'), ...denied } } },
+      async (_req, reply) => reply.redirect('/admin'),
+    );
+    const overview = {
+      ...pageSchema('Overview: runs, Service Accounts, Profiles, dead letters'),
+      querystring: noticeQuery,
+    };
+    server.get('/admin', { schema: overview }, async (req, reply) => {
+      const [runs, sas, groups, { deliveries: dead, total: deadCount }] = await Promise.all([
         loadRuns(10),
-        serviceAccountsHealth(app.db, 50),
-        disconnectedGroups(app.db, 10),
-        deadDeliveries(app.db, 10),
-        countDeadDeliveries(app.db),
+        serviceAccountsWithHealth(app, 50),
+        disconnectedProfileGroups(app, 10),
+        deadLetters(app, 10),
       ]);
       const body = `
 ${tiles({
@@ -143,22 +165,30 @@ ${tiles({
       );
     });
 
-    server.get('/admin/runs', { schema: { ...schema, querystring: noticeQuery } }, async (req, reply) => {
-      const runs = await loadRuns(100);
-      return html(
-        reply,
-        layout(
-          { title: 'Provisioning runs', refreshSecs: refreshFor(runs), notice: noticeText(req.query.notice) },
-          runsTable(runs, csrf),
-        ),
-      );
-    });
+    server.get(
+      '/admin/runs',
+      { schema: { ...pageSchema('Provisioning runs'), querystring: noticeQuery } },
+      async (req, reply) => {
+        const runs = await loadRuns(100);
+        return html(
+          reply,
+          layout(
+            {
+              title: 'Provisioning runs',
+              refreshSecs: refreshFor(runs),
+              notice: noticeText(req.query.notice),
+            },
+            runsTable(runs, csrf),
+          ),
+        );
+      },
+    );
 
     server.get(
       '/admin/runs/:id',
       {
         schema: {
-          ...schema,
+          ...pageSchema('One run: counts, reasons, failed items'),
           params: runParams,
           querystring: noticeQuery.extend({ reason: z.string().max(100).optional() }),
         },
@@ -168,11 +198,7 @@ ${tiles({
         if (!run) {
           return html(reply.code(404), layout({ title: 'Run not found' }, `<p>No run ${req.params.id}.</p>`));
         }
-        const failed = await pageItems(app.db, run.id, {
-          status: 'failed',
-          errorKey: req.query.reason,
-          limit: 100,
-        });
+        const failed = await failedItemsOfRun(app, run.id, { reason: req.query.reason, limit: 100 });
         return html(
           reply,
           layout(
@@ -190,13 +216,19 @@ ${tiles({
     for (const action of ['retry', 'cancel'] as const) {
       server.post(
         `/admin/runs/:id/${action}`,
-        { schema: { ...schema, params: runParams, body: form } },
+        {
+          schema: {
+            ...formSchema(`${action === 'retry' ? 'Retry' : 'Cancel'} a run`),
+            params: runParams,
+            body: form,
+          },
+        },
         async (req, reply) => {
           const back = `/admin/runs/${req.params.id}`;
           if (!formOk(req, req.body)) {
             return reply.redirect(`${back}?notice=bad-form`, 303);
           }
-          const run = await findRun(app.db, req.params.id);
+          const run = await findAnyRun(app, req.params.id);
           if (!run) {
             return reply.redirect('/admin/runs', 303);
           }
@@ -210,21 +242,30 @@ ${tiles({
       );
     }
 
-    server.get('/admin/service-accounts', { schema }, async (_req, reply) => {
-      const sas = await serviceAccountsHealth(app.db, 500);
-      return html(
-        reply,
-        layout({ title: 'Service Accounts', refreshSecs: IDLE_REFRESH_SECS }, serviceAccountsTable(sas)),
-      );
-    });
+    server.get(
+      '/admin/service-accounts',
+      { schema: pageSchema('Service Accounts and their health') },
+      async (_req, reply) => {
+        const sas = await serviceAccountsWithHealth(app, 500);
+        return html(
+          reply,
+          layout({ title: 'Service Accounts', refreshSecs: IDLE_REFRESH_SECS }, serviceAccountsTable(sas)),
+        );
+      },
+    );
 
     server.get(
       '/admin/profiles',
-      { schema: { ...schema, querystring: z.object({ reason: z.string().max(100).optional() }) } },
+      {
+        schema: {
+          ...pageSchema('Disconnected Profiles, by reason'),
+          querystring: z.object({ reason: z.string().max(100).optional() }),
+        },
+      },
       async (req, reply) => {
         const [groups, list] = await Promise.all([
-          disconnectedGroups(app.db, 100),
-          disconnectedProfiles(app.db, { reason: req.query.reason, limit: 200 }),
+          disconnectedProfileGroups(app, 100),
+          listDisconnectedProfiles(app, { reason: req.query.reason, limit: 200 }),
         ]);
         const body = `<h2>By reason</h2>${disconnectedTable(groups)}
 <h2>${req.query.reason ? `Profiles disconnected for <code>${req.query.reason.replace(/[^a-z0-9_]/gi, '')}</code>` : 'Profiles (soonest re-check first)'}</h2>
@@ -235,9 +276,9 @@ ${disconnectedProfilesTable(list)}${list.length >= 200 ? '<p class="muted">First
 
     server.get(
       '/admin/deliveries',
-      { schema: { ...schema, querystring: noticeQuery } },
+      { schema: { ...pageSchema('Dead-lettered deliveries'), querystring: noticeQuery } },
       async (req, reply) => {
-        const [dead, count] = await Promise.all([deadDeliveries(app.db, 200), countDeadDeliveries(app.db)]);
+        const { deliveries: dead, total: count } = await deadLetters(app, 200);
         const retryAll =
           count > 0
             ? `<form method="post" action="/admin/deliveries/retry-all"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Retry all ${count} dead letters</button></form>`
@@ -254,7 +295,7 @@ ${disconnectedProfilesTable(list)}${list.length >= 200 ? '<p class="muted">First
 
     server.post(
       '/admin/deliveries/:id/retry',
-      { schema: { ...schema, params: deliveryParams, body: form } },
+      { schema: { ...formSchema('Retry one dead-lettered delivery'), params: deliveryParams, body: form } },
       async (req, reply) => {
         if (!formOk(req, req.body)) {
           return reply.redirect('/admin/deliveries?notice=bad-form', 303);
@@ -267,11 +308,15 @@ ${disconnectedProfilesTable(list)}${list.length >= 200 ? '<p class="muted">First
       },
     );
 
-    server.post('/admin/deliveries/retry-all', { schema: { ...schema, body: form } }, async (req, reply) => {
-      if (!formOk(req, req.body)) {
-        return reply.redirect('/admin/deliveries?notice=bad-form', 303);
-      }
-      const n = await retryDeadDeliveries(app);
-      return reply.redirect(`/admin/deliveries?notice=deliveries-retried:${n}`, 303);
-    });
+    server.post(
+      '/admin/deliveries/retry-all',
+      { schema: { ...formSchema('Retry every dead letter'), body: form } },
+      async (req, reply) => {
+        if (!formOk(req, req.body)) {
+          return reply.redirect('/admin/deliveries?notice=bad-form', 303);
+        }
+        const n = await retryDeadDeliveries(app);
+        return reply.redirect(`/admin/deliveries?notice=deliveries-retried:${n}`, 303);
+      },
+    );
   };

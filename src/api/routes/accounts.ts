@@ -6,6 +6,34 @@ import { accountViews, revokeAccount } from '../../services/accounts.js';
 import type { AppContext } from '../../services/context.js';
 import { serviceAccountUserinfo } from '../../services/service-accounts.js';
 import { authenticate, authenticateToken, callerOf, maybeCallerOf } from '../auth.js';
+import { emptyBody, jsonErrors } from '../responses.js';
+
+/** A Profile in Cronofy's shape (`profile_relink_url` while disconnected). */
+const profile = z.looseObject({
+  provider_name: z.string().describe('google | exchange'),
+  provider_service: z.string().describe('gsuite | office365'),
+  profile_id: z.string(),
+  profile_name: z.string(),
+  profile_connected: z.boolean(),
+  profile_relink_url: z.string().optional(),
+});
+
+const calendar = z.looseObject({
+  profile_id: z.string(),
+  calendar_id: z.string(),
+  calendar_name: z.string(),
+  calendar_readonly: z.boolean(),
+  calendar_primary: z.boolean(),
+});
+
+const userinfo = z
+  .looseObject({
+    sub: z.string().describe('acc_… or ser_…'),
+    email: z.string(),
+    'cronofy.type': z.string().describe('account | service_account'),
+    'cronofy.data': z.looseObject({}),
+  })
+  .describe('Userinfo of the Account, or of the Service Account (its provider and domain)');
 
 /** Identity views of an Account (Account token), with Cronofy's field names. */
 export const accountRoutes =
@@ -21,7 +49,11 @@ export const accountRoutes =
       '/v1/userinfo',
       {
         preParsing: authenticateToken(app),
-        schema: { tags: ['accounts'], summary: 'OpenID-style userinfo (Account or Service Account token)' },
+        schema: {
+          tags: ['accounts'],
+          summary: 'OpenID-style userinfo (Account or Service Account token)',
+          response: { 200: userinfo, ...jsonErrors },
+        },
       },
       async (req) => {
         const sa = maybeCallerOf(req, 'service_account');
@@ -34,7 +66,26 @@ export const accountRoutes =
 
     server.get(
       '/v1/account',
-      { preParsing, schema: { tags: ['accounts'], summary: 'The Account' } },
+      {
+        preParsing,
+        schema: {
+          tags: ['accounts'],
+          summary: 'The Account',
+          response: {
+            200: z.object({
+              account: z.looseObject({
+                account_id: z.string(),
+                email: z.string(),
+                name: z.string().nullable(),
+                scope: z.string(),
+                default_tzid: z.string(),
+              }),
+              sub: z.string(),
+            }),
+            ...jsonErrors,
+          },
+        },
+      },
       async (req) => {
         const { views: v } = await views(req);
         return {
@@ -52,7 +103,14 @@ export const accountRoutes =
 
     server.get(
       '/v1/profiles',
-      { preParsing, schema: { tags: ['accounts'], summary: "The Account's Profiles" } },
+      {
+        preParsing,
+        schema: {
+          tags: ['accounts'],
+          summary: "The Account's Profiles",
+          response: { 200: z.object({ profiles: z.array(profile) }), ...jsonErrors },
+        },
+      },
       async (req) => {
         return { profiles: [(await views(req)).views.profileJson] };
       },
@@ -60,7 +118,14 @@ export const accountRoutes =
 
     server.get(
       '/v1/calendars',
-      { preParsing, schema: { tags: ['accounts'], summary: "The Account's Calendars" } },
+      {
+        preParsing,
+        schema: {
+          tags: ['accounts'],
+          summary: "The Account's Calendars",
+          response: { 200: z.object({ sub: z.string(), calendars: z.array(calendar) }), ...jsonErrors },
+        },
+      },
       async (req) => {
         const { views: v } = await views(req);
         return { sub: v.account.id, calendars: v.calendarsJson };
@@ -75,6 +140,7 @@ export const accountRoutes =
           params: z.object({ id: z.string().max(64) }),
           tags: ['accounts'],
           summary: 'Revoke a Profile',
+          response: { 202: emptyBody('Revoked: its tokens stop working'), ...jsonErrors },
         },
       },
       async (req, reply) => {

@@ -2,16 +2,22 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { findApplicationByClientId } from '../../db/queries/applications.js';
-import type { Application } from '../../db/schema/applications.js';
 import { ValidationError } from '../../errors.js';
 import { safeEqual } from '../../lib/crypto.js';
+import { type Application, findApplicationByClient } from '../../services/applications.js';
 import type { AppContext } from '../../services/context.js';
 import { providerFailureMessage } from '../../services/reasons.js';
 import { DEFAULT_DELEGATED_SCOPE, isCalendarScope, isServiceAccountScope } from '../../services/scopes.js';
 import { registerServiceAccount, registrationSchema } from '../../services/service-accounts.js';
 import { type ErrorPage, pageErrorHandler } from '../errors.js';
 import { esc, page } from '../pages/html.js';
+import { htmlPage, redirect } from '../responses.js';
+
+const pageErrors = {
+  400: htmlPage('The link cannot be used (unknown client_id, bad redirect_uri or scope)'),
+  403: htmlPage('The form was not sent from this page (CSRF)'),
+  422: htmlPage('The form again, saying what the provider refused'),
+};
 
 export const AUTHORIZE_PATH = '/enterprise_connect/oauth/authorize';
 const CSRF_COOKIE = 'ec_csrf';
@@ -55,7 +61,7 @@ async function checkRequest(
   if (q.response_type !== undefined && q.response_type !== 'code') {
     return { problem: 'response_type must be "code".' };
   }
-  const application = q.client_id ? await findApplicationByClientId(app.db, q.client_id) : undefined;
+  const application = q.client_id ? await findApplicationByClient(app, q.client_id) : undefined;
   if (!application) {
     return { problem: 'Unknown client_id.' };
   }
@@ -192,14 +198,30 @@ export const authorizePageRoutes =
 
     server.get(
       AUTHORIZE_PATH,
-      { schema: { querystring: authorizeQuery, hide: true } },
+      {
+        schema: {
+          querystring: authorizeQuery,
+          tags: ['pages'],
+          summary: "Cronofy's Enterprise Connect authorize page",
+          response: { 200: htmlPage('Pick Google or Microsoft and paste the credential'), ...pageErrors },
+        },
+      },
       async (req, reply) => {
         const r = await checkRequest(app, req.query);
         return 'problem' in r ? problemPage(reply, 400, r.problem) : showForm(reply, r, {});
       },
     );
 
-    server.post(AUTHORIZE_PATH, { schema: { body: formBody, hide: true } }, async (req, reply) => {
+    const postSchema = {
+      body: formBody,
+      tags: ['pages'],
+      summary: 'Verify the credential live, then redirect with code and state',
+      response: {
+        303: redirect('To redirect_uri with code and state, or error=access_denied'),
+        ...pageErrors,
+      },
+    };
+    server.post(AUTHORIZE_PATH, { schema: postSchema }, async (req, reply) => {
       const form = req.body;
       const r = await checkRequest(app, form);
       if ('problem' in r) {

@@ -9,6 +9,13 @@ import {
 } from '../../services/channels.js';
 import type { AppContext } from '../../services/context.js';
 import { authenticate, callerOf } from '../auth.js';
+import { emptyBody, jsonErrors } from '../responses.js';
+
+const channel = z.looseObject({
+  channel_id: z.string(),
+  callback_url: z.string(),
+  filters: z.looseObject({}),
+});
 
 /**
  * Push-notification Channels of an Account (Account token), as Cronofy's `/v1/channels`: a
@@ -27,7 +34,12 @@ export const channelRoutes =
       '/v1/channels',
       {
         preParsing,
-        schema: { body: createChannelSchema, tags: ['channels'], summary: 'Open a notification Channel' },
+        schema: {
+          body: createChannelSchema,
+          tags: ['channels'],
+          summary: 'Open a notification Channel',
+          response: { 200: z.object({ channel }), ...jsonErrors },
+        },
       },
       async (req) => {
         const channel = await createChannel(app, callerFrom(req), req.body);
@@ -37,7 +49,14 @@ export const channelRoutes =
 
     server.get(
       '/v1/channels',
-      { preParsing, schema: { tags: ['channels'], summary: "The Account's open Channels" } },
+      {
+        preParsing,
+        schema: {
+          tags: ['channels'],
+          summary: "The Account's open Channels",
+          response: { 200: z.object({ channels: z.array(channel) }), ...jsonErrors },
+        },
+      },
       async (req) => {
         const list = await listChannels(app, callerFrom(req));
         return { channels: list.map(channelView) };
@@ -52,6 +71,7 @@ export const channelRoutes =
           params: z.object({ id: z.string().max(64) }),
           tags: ['channels'],
           summary: 'Close a Channel',
+          response: { 202: emptyBody('Closed'), ...jsonErrors },
         },
       },
       async (req, reply) => {

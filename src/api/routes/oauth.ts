@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { OAuthError } from '../../errors.js';
 import type { AppContext } from '../../services/context.js';
 import { authenticateClient, exchangeCode, refreshAccessToken, revoke } from '../../services/tokens.js';
+import { emptyBody, tokenErrors } from '../responses.js';
 
 const optionalString = z.string().max(4096).optional();
 
@@ -25,6 +26,28 @@ const revokeBody = z.object({
   sub: optionalString,
 });
 
+/** The token response, in Cronofy's shape (an Account's, or a Service Account's). */
+const tokenResponse = z
+  .looseObject({
+    token_type: z.literal('bearer'),
+    access_token: z.string(),
+    expires_in: z.number().int(),
+    refresh_token: z.string(),
+    scope: z.string(),
+    sub: z.string().describe('acc_… or ser_…'),
+    account_id: z.string().optional(),
+    service_account_id: z.string().optional(),
+    linking_profile: z
+      .object({
+        provider_name: z.string(),
+        provider_service: z.string(),
+        profile_id: z.string(),
+        profile_name: z.string(),
+      })
+      .optional(),
+  })
+  .describe('Tokens (Cache-Control: no-store)');
+
 /**
  * RFC 6749 token endpoint and RFC 7009 revocation. Client credentials come in the body; any
  * Authorization header is ignored (the official SDK sends `Bearer undefined`); responses are never cached.
@@ -40,7 +63,12 @@ export const oauthRoutes =
     server.post(
       '/oauth/token',
       {
-        schema: { body: tokenBody, tags: ['oauth'], summary: 'Exchange a code or refresh token for tokens' },
+        schema: {
+          body: tokenBody,
+          tags: ['oauth'],
+          summary: 'Exchange a code or refresh token for tokens',
+          response: { 200: tokenResponse, ...tokenErrors },
+        },
       },
       async (req) => {
         const body = req.body;
@@ -60,7 +88,17 @@ export const oauthRoutes =
 
     server.post(
       '/oauth/token/revoke',
-      { schema: { body: revokeBody, tags: ['oauth'], summary: 'Revoke a token, or everything of a sub' } },
+      {
+        schema: {
+          body: revokeBody,
+          tags: ['oauth'],
+          summary: 'Revoke a token, or everything of a sub',
+          response: {
+            200: emptyBody('Revoked (unknown values are not an error): empty body'),
+            ...tokenErrors,
+          },
+        },
+      },
       async (req, reply) => {
         const body = req.body;
         const application = await authenticateClient(app, body.client_id, body.client_secret);

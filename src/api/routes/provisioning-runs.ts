@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { listRuns } from '../../db/queries/runs.js';
 import type { AppContext } from '../../services/context.js';
 import {
   cancelRun,
@@ -9,11 +8,49 @@ import {
   getOwnedRun,
   itemsPage,
   itemsQuerySchema,
+  listRunsOf,
   retryRun,
   runJson,
   runRequestSchema,
 } from '../../services/provisioning.js';
 import { authenticate, callerOf } from '../auth.js';
+import { jsonErrors } from '../responses.js';
+
+/** A run's status and counts; `GET /v1/provisioning_runs/{id}` adds `callbacks_pending`. */
+const run = z.looseObject({
+  id: z.string().describe('run_…'),
+  service_account_id: z.string(),
+  status: z
+    .string()
+    .describe('queued | listing | provisioning | completed | completed_with_errors | cancelled | failed'),
+  listed: z.number().int(),
+  provisioned: z.number().int(),
+  skipped: z.number().int(),
+  failed: z.number().int(),
+  counts: z.looseObject({}),
+  listing_complete: z.boolean(),
+  rate_per_second: z.number(),
+  eta_seconds: z.number().nullable(),
+  failures_by_reason: z.array(z.object({ error_key: z.string(), count: z.number().int() })),
+  skipped_by_reason: z.array(z.object({ error_key: z.string(), count: z.number().int() })),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  callbacks_pending: z.number().int().optional(),
+});
+
+const item = z.looseObject({
+  id: z.string(),
+  email: z.string(),
+  kind: z.string().describe('user | room | shared_mailbox'),
+  status: z.string(),
+  error_key: z.string().nullable(),
+  error_description: z.string().nullable(),
+  account_id: z.string().nullable(),
+});
+
+const conflict = { 409: jsonErrors[404].describe('The run cannot be retried (cancelled, dry run)') };
 
 const params = z.object({
   id: z.string().regex(/^run_[a-z2-7]{26}$/, 'must be a provisioning run id (run_…)'),
@@ -28,7 +65,15 @@ export const provisioningRunRoutes =
 
     server.post(
       '/v1/provisioning_runs',
-      { preParsing, schema: { body: runRequestSchema, tags, summary: 'Onboard the whole directory' } },
+      {
+        preParsing,
+        schema: {
+          body: runRequestSchema,
+          tags,
+          summary: 'Onboard the whole directory',
+          response: { 202: z.object({ provisioning_run: run }).describe('Queued'), ...jsonErrors },
+        },
+      },
       async (req, reply) => {
         const { token, serviceAccount } = callerOf(req, 'service_account');
         const run = await createRun(app, serviceAccount, token.scope, req.body);
@@ -44,18 +89,27 @@ export const provisioningRunRoutes =
           querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
           tags,
           summary: 'Recent runs',
+          response: { 200: z.object({ provisioning_runs: z.array(run) }), ...jsonErrors },
         },
       },
       async (req) => {
         const { serviceAccount } = callerOf(req, 'service_account');
-        const runs = await listRuns(app.db, { serviceAccountId: serviceAccount.id, limit: req.query.limit });
+        const runs = await listRunsOf(app, serviceAccount, req.query.limit);
         return { provisioning_runs: runs.map((r) => runJson(r)) };
       },
     );
 
     server.get(
       '/v1/provisioning_runs/:id',
-      { preParsing, schema: { params, tags, summary: 'Status and exact counts' } },
+      {
+        preParsing,
+        schema: {
+          params,
+          tags,
+          summary: 'Status and exact counts',
+          response: { 200: z.object({ provisioning_run: run }), ...jsonErrors },
+        },
+      },
       async (req) => {
         const run = await getOwnedRun(app, callerOf(req, 'service_account').serviceAccount, req.params.id);
         return { provisioning_run: await describeRun(app, run) };
@@ -66,7 +120,16 @@ export const provisioningRunRoutes =
       '/v1/provisioning_runs/:id/items',
       {
         preParsing,
-        schema: { params, querystring: itemsQuerySchema, tags, summary: 'Items, by status, cursor-paged' },
+        schema: {
+          params,
+          querystring: itemsQuerySchema,
+          tags,
+          summary: 'Items, by status, cursor-paged',
+          response: {
+            200: z.object({ items: z.array(item), next_cursor: z.string().nullable() }),
+            ...jsonErrors,
+          },
+        },
       },
       async (req) => {
         const run = await getOwnedRun(app, callerOf(req, 'service_account').serviceAccount, req.params.id);
@@ -76,7 +139,19 @@ export const provisioningRunRoutes =
 
     server.post(
       '/v1/provisioning_runs/:id/retry',
-      { preParsing, schema: { params, tags, summary: 'Re-queue the failed items' } },
+      {
+        preParsing,
+        schema: {
+          params,
+          tags,
+          summary: 'Re-queue the failed items',
+          response: {
+            202: z.object({ requeued: z.number().int() }).describe('Re-queued'),
+            ...jsonErrors,
+            ...conflict,
+          },
+        },
+      },
       async (req, reply) => {
         const run = await getOwnedRun(app, callerOf(req, 'service_account').serviceAccount, req.params.id);
         const { requeued } = await retryRun(app, run);
@@ -86,7 +161,20 @@ export const provisioningRunRoutes =
 
     server.post(
       '/v1/provisioning_runs/:id/cancel',
-      { preParsing, schema: { params, tags, summary: 'Stop the run; created Accounts stay' } },
+      {
+        preParsing,
+        schema: {
+          params,
+          tags,
+          summary: 'Stop the run; created Accounts stay',
+          response: {
+            202: z
+              .object({ cancelled: z.number().int() })
+              .describe('Pending items that will not be provisioned'),
+            ...jsonErrors,
+          },
+        },
+      },
       async (req, reply) => {
         const run = await getOwnedRun(app, callerOf(req, 'service_account').serviceAccount, req.params.id);
         const { cancelled } = await cancelRun(app, run);

@@ -11,6 +11,11 @@ import {
 } from '../../services/relink.js';
 import { type ErrorPage, pageErrorHandler } from '../errors.js';
 import { esc, page } from '../pages/html.js';
+import { htmlPage, redirect } from '../responses.js';
+
+const tags = ['pages'];
+const missing = { 404: htmlPage('No such Profile (or a malformed id): the 404 page') };
+const notFoundSchema = { tags, summary: 'Any other path under /relink: the 404 page', response: missing };
 
 export const RELINK_PREFIX = '/relink';
 
@@ -222,10 +227,15 @@ export const relinkRoutes =
         scope.setNotFoundHandler(notFound);
         scope.setErrorHandler(relinkErrorHandler);
         // Over-long segments miss the parametric routes (the router's param length limit) and land here.
-        scope.get('/*', { schema: { hide: true } }, notFound);
-        scope.post('/*', { schema: { hide: true } }, notFound);
+        scope.get('/*', { schema: notFoundSchema }, notFound);
+        scope.post('/*', { schema: notFoundSchema }, notFound);
 
-        scope.get('/:profileId', { schema: { hide: true } }, async (req, reply) => {
+        const pageSchema = {
+          tags,
+          summary: "profile_relink_url: the Profile's state and the admin's fix",
+          response: { 200: htmlPage("The Profile's state, reason, next check and fix"), ...missing },
+        };
+        scope.get('/:profileId', { schema: pageSchema }, async (req, reply) => {
           const view = await relinkView(app, paramOf(req));
           if (!view) {
             return notFound(req, reply);
@@ -235,7 +245,16 @@ export const relinkRoutes =
           return html(reply, 200, renderPage(view, flash));
         });
 
-        scope.post('/:profileId/check', { schema: { hide: true } }, async (req, reply) => {
+        const checkSchema = {
+          tags,
+          summary: 'Check now: queue an immediate check (one per Profile per minute)',
+          response: {
+            303: redirect('Back to the page, with what happened'),
+            403: htmlPage('Sent from another site'),
+            ...missing,
+          },
+        };
+        scope.post('/:profileId/check', { schema: checkSchema }, async (req, reply) => {
           const profileId = paramOf(req);
           if (!isProfileId(profileId)) {
             return notFound(req, reply);

@@ -17,6 +17,7 @@ import {
   revokeServiceAccount,
 } from '../../services/service-accounts.js';
 import { authenticate, callerOf } from '../auth.js';
+import { emptyBody, jsonErrors, providerErrors } from '../responses.js';
 
 const idParams = z.object({
   id: z.string().regex(/^ser_[a-z2-7]{26}$/, 'must be a Service Account id (ser_…)'),
@@ -35,6 +36,56 @@ const authorizationsBody = z.union([
   authorizationRequestSchema,
 ]);
 
+const serviceAccountToken = z
+  .looseObject({
+    token_type: z.literal('bearer'),
+    access_token: z.string(),
+    expires_in: z.number().int(),
+    refresh_token: z.string(),
+    scope: z.string(),
+    service_account_id: z.string().describe('ser_…'),
+    sub: z.string(),
+    warnings: z.array(z.string()).describe('e.g. the credential expires within 30 days'),
+  })
+  .describe('The Service Account, verified live, and its token (Cache-Control: no-store)');
+
+const serviceAccountView = z
+  .object({
+    service_account: z.looseObject({
+      service_account_id: z.string(),
+      provider_name: z.enum(['google', 'microsoft']),
+      domain: z.string(),
+      status: z.string().describe('active | broken | revoked'),
+      broken_reason: z.string().nullable(),
+      scope: z.string(),
+      delegated_scope: z.string(),
+      accounts: z.number().int(),
+      profiles_connected: z.number().int(),
+      profiles_disconnected: z.number().int(),
+      last_directory_sync_at: z.string().nullable(),
+      last_error: z.string().nullable(),
+      credential_expires_at: z.string().nullable(),
+      warnings: z.array(z.string()),
+      created_at: z.string(),
+    }),
+  })
+  .describe('Status, counts, last sync, last error, warnings');
+
+const resourcesList = z
+  .object({
+    resources: z.array(
+      z.looseObject({
+        email: z.string(),
+        name: z.string(),
+        capacity: z.number().nullable().optional(),
+        building: z.string().nullable().optional(),
+        floor: z.string().nullable().optional(),
+        resource_type: z.string().nullable().optional(),
+      }),
+    ),
+  })
+  .describe('Rooms, listed live (details with include_details=true)');
+
 /** Service Accounts (Application auth), delegated authorizations and resources (Service Account token). */
 export const serviceAccountRoutes =
   (app: AppContext): FastifyPluginAsyncZod =>
@@ -50,6 +101,7 @@ export const serviceAccountRoutes =
           body: registrationSchema,
           tags: ['service accounts'],
           summary: 'Register a Service Account (verified live)',
+          response: { 201: serviceAccountToken, ...providerErrors },
         },
       },
       async (req, reply) => {
@@ -81,6 +133,7 @@ export const serviceAccountRoutes =
           params: idParams,
           tags: ['service accounts'],
           summary: 'Status and counts of a Service Account',
+          response: { 200: serviceAccountView, ...jsonErrors },
         },
       },
       async (req) => {
@@ -98,6 +151,7 @@ export const serviceAccountRoutes =
           params: idParams,
           tags: ['service accounts'],
           summary: 'Revoke a Service Account and all its Accounts',
+          response: { 202: emptyBody('Revoked, with every Account under it'), ...jsonErrors },
         },
       },
       async (req, reply) => {
@@ -118,6 +172,10 @@ export const serviceAccountRoutes =
           body: authorizationsBody,
           tags: ['service accounts'],
           summary: 'Authorize users, rooms or shared mailboxes',
+          response: {
+            202: emptyBody('Recorded; one signed callback per email follows'),
+            ...jsonErrors,
+          },
         },
       },
       async (req, reply) => {
@@ -140,6 +198,7 @@ export const serviceAccountRoutes =
           }),
           tags: ['resources'],
           summary: 'Room resources of the Service Account',
+          response: { 200: resourcesList, ...providerErrors },
         },
       },
       async (req) => {
