@@ -212,9 +212,16 @@ function track(name: string, proc: ChildProcess): Child {
   return child;
 }
 
+/**
+ * `BENCH_CPU_PROF=<dir>`: every `ec` child writes a V8 CPU profile there when it exits (open it in
+ * Chrome DevTools or speedscope) — how a missed target is investigated.
+ */
+const profileArgs = () =>
+  process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+
 /** Spawns `ec <args>` (bin/ec.js, as users run it) with exactly `env` (plus PATH/HOME/NO_PROXY). */
 export function spawnEc(name: string, args: string[], env: Record<string, string>, opts: SpawnOptions = {}) {
-  const proc = spawn(process.execPath, [EC_BIN, ...args], {
+  const proc = spawn(process.execPath, [...profileArgs(), EC_BIN, ...args], {
     ...opts,
     env: baseEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],

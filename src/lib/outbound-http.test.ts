@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   checkOutboundUrl,
@@ -60,5 +62,39 @@ describe('outbound URL safety', () => {
     expect(problems.get('ftp://x.example.com/')).toMatch(/http or https/);
     expect(problems.get('http://nx.invalid/cb')).toMatch(/does not resolve|did not resolve/);
     expect((await checkOutboundUrls(urls, true)).size).toBe(0);
+  });
+
+  it('sends again on a new connection when a kept-alive one turns out closed, and only then', async () => {
+    const served = new WeakMap<Socket, number>();
+    let dropped = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const n = (served.get(req.socket) ?? 0) + 1;
+        served.set(req.socket, n);
+        if (n > 1 || req.url === '/always-drop') {
+          // What a receiver that closed an idle kept-alive connection looks like to the sender.
+          dropped += 1;
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(200).end('OK');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const post = (path: string) =>
+      postJson(`${base}${path}`, '{}', {}, { timeoutMs: 2_000, allowPrivate: true });
+    try {
+      expect(await post('/a')).toEqual({ status: 200 });
+      expect(await post('/b')).toEqual({ status: 200 });
+      expect(dropped).toBe(1);
+      // A fresh connection that drops is the receiver's answer: no second try.
+      expect(await post('/always-drop')).toEqual({ error: expect.stringMatching(/socket hang up|ECONNRESET/) });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

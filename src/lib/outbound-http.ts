@@ -218,37 +218,46 @@ export function postJson(
   }
   const https = url.protocol === 'https:';
   const send = https ? httpsRequest : httpRequest;
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (result: PostResult) => {
-      if (!done) {
-        done = true;
-        clearTimeout(deadline);
-        resolve(result);
-      }
-    };
-    const req = send(
-      url,
-      {
-        method: 'POST',
-        agent: https ? agents.https : agents.http,
-        lookup: guardedLookup,
-        timeout: opts.timeoutMs,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-          ...headers,
+  const started = Date.now();
+  const attempt = (timeoutMs: number, retryStale: boolean): Promise<PostResult> =>
+    new Promise((resolve) => {
+      let done = false;
+      const finish = (result: PostResult | Promise<PostResult>) => {
+        if (!done) {
+          done = true;
+          clearTimeout(deadline);
+          resolve(result);
+        }
+      };
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          agent: https ? agents.https : agents.http,
+          lookup: guardedLookup,
+          timeout: timeoutMs,
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+            ...headers,
+          },
         },
-      },
-      (res) => {
-        res.resume();
-        finish({ status: res.statusCode ?? 0 });
-      },
-    );
-    const timedOut = () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`));
-    const deadline = setTimeout(timedOut, opts.timeoutMs);
-    req.on('timeout', timedOut);
-    req.on('error', (err) => finish({ error: err.message }));
-    req.end(body);
-  });
+        (res) => {
+          res.resume();
+          finish({ status: res.statusCode ?? 0 });
+        },
+      );
+      const timedOut = () => req.destroy(new Error(`timed out after ${opts.timeoutMs} ms`));
+      const deadline = setTimeout(timedOut, timeoutMs);
+      req.on('timeout', timedOut);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the receiver closed while it sat idle fails on its first write:
+        // that is no answer from the receiver, so try once more on a new connection.
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        const left = opts.timeoutMs - (Date.now() - started);
+        finish(stale && retryStale && left > 0 ? attempt(left, false) : { error: err.message });
+      });
+      req.end(body);
+    });
+  return attempt(opts.timeoutMs, true);
 }

@@ -4,6 +4,7 @@ import { accounts } from '../schema/accounts.js';
 import { authorizationCodes } from '../schema/authorization-codes.js';
 import { type OutboundDelivery, outboundDeliveries } from '../schema/outbound-deliveries.js';
 import { serviceAccounts } from '../schema/service-accounts.js';
+import { jsonRows } from './json-rows.js';
 
 export type NewDelivery = typeof outboundDeliveries.$inferInsert;
 
@@ -17,13 +18,38 @@ export async function insertDeliveriesOnce(db: DbOrTx, rows: NewDelivery[]): Pro
   if (rows.length === 0) {
     return [];
   }
-  const inserted = await db
-    .insert(outboundDeliveries)
-    .values(rows)
-    .onConflictDoNothing()
-    .returning({ id: outboundDeliveries.id });
+  const inserted = await db.execute<{ id: string }>(sql`
+    insert into outbound_deliveries ${jsonRows(
+      rows.map((r) => ({
+        id: r.id,
+        application_id: r.applicationId,
+        kind: r.kind,
+        url: r.url,
+        body_encrypted: r.bodyEncrypted,
+        run_id: r.runId ?? null,
+        account_id: r.accountId ?? null,
+        channel_id: r.channelId ?? null,
+        code_scope: r.codeScope ?? null,
+        next_attempt_at: r.nextAttemptAt ?? null,
+      })),
+      DELIVERY_COLUMNS,
+    )}
+    on conflict do nothing returning id`);
   return inserted.map((r) => r.id);
 }
+
+const DELIVERY_COLUMNS = {
+  id: 'text',
+  application_id: 'text',
+  kind: 'text',
+  url: 'text',
+  body_encrypted: 'text',
+  run_id: 'text',
+  account_id: 'text',
+  channel_id: 'text',
+  code_scope: 'text',
+  next_attempt_at: 'timestamptz',
+};
 
 export async function findDelivery(db: DbOrTx, id: string): Promise<OutboundDelivery | undefined> {
   const [row] = await db.select().from(outboundDeliveries).where(eq(outboundDeliveries.id, id));

@@ -3,6 +3,7 @@ import type { DbOrTx } from '../client.js';
 import { accounts } from '../schema/accounts.js';
 import { authorizationCodes } from '../schema/authorization-codes.js';
 import { type Token, tokens } from '../schema/tokens.js';
+import { jsonRows } from './json-rows.js';
 
 export type NewToken = typeof tokens.$inferInsert;
 
@@ -239,8 +240,36 @@ export async function deleteExpiredBatch(
   return { codes: codes.length, tokens: dead.length };
 }
 
+/** Many codes in one statement (the delivery pump mints one per attempt). */
 export async function insertAuthorizationCodes(db: DbOrTx, rows: NewAuthorizationCode[]): Promise<void> {
   if (rows.length > 0) {
-    await db.insert(authorizationCodes).values(rows);
+    await db.execute(
+      sql`insert into authorization_codes ${jsonRows(
+        rows.map((r) => ({
+          id: r.id,
+          application_id: r.applicationId,
+          code_hash: r.codeHash,
+          subject_type: r.subjectType,
+          account_id: r.accountId ?? null,
+          service_account_id: r.serviceAccountId ?? null,
+          redirect_uri: r.redirectUri,
+          scope: r.scope,
+          expires_at: r.expiresAt,
+          delivery_id: r.deliveryId ?? null,
+        })),
+        {
+          id: 'text',
+          application_id: 'text',
+          code_hash: 'text',
+          subject_type: 'text',
+          account_id: 'text',
+          service_account_id: 'text',
+          redirect_uri: 'text',
+          scope: 'text',
+          expires_at: 'timestamptz',
+          delivery_id: 'text',
+        },
+      )}`,
+    );
   }
 }
