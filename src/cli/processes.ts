@@ -3,8 +3,10 @@ import { buildServer } from '../api/server.js';
 import { startWorkers } from '../jobs/worker.js';
 import { exitOnSignals } from '../lib/shutdown.js';
 import { startMetricsPublisher } from '../metrics/share.js';
-import { createRuntime } from '../runtime.js';
+import { API_ENQUEUE_TIMEOUT_MS, createRuntime } from '../runtime.js';
+import { readiness } from '../services/operations.js';
 import { startProcess } from './context.js';
+import { startHealthServer } from './health-server.js';
 
 /** `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT. */
 export function registerProcessCommands(program: Command): void {
@@ -13,7 +15,11 @@ export function registerProcessCommands(program: Command): void {
     .description('run the HTTP API')
     .action(async () => {
       const { config, logger, shutdown } = startProcess();
-      const runtime = createRuntime(config, logger, { applicationName: 'ec-api' });
+      // Bounded adds: with Redis down, a route that needs the queue answers 503 instead of hanging.
+      const runtime = createRuntime(config, logger, {
+        applicationName: 'ec-api',
+        enqueueTimeoutMs: API_ENQUEUE_TIMEOUT_MS,
+      });
       shutdown.onClose('runtime', runtime.close);
       const server = await buildServer(runtime.app, { queues: runtime.queues, metrics: runtime.metrics });
       shutdown.onClose('http', () => server.close());
@@ -29,6 +35,17 @@ export function registerProcessCommands(program: Command): void {
       const { config, logger, shutdown } = startProcess();
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
       shutdown.onClose('runtime', runtime.close);
+      if (config.worker.healthPort !== undefined) {
+        // Closed after the workers (closers run in reverse): /readyz says 503 while jobs drain.
+        const health = await startHealthServer({
+          port: config.worker.healthPort,
+          readiness: () => readiness(runtime.app),
+          registry: runtime.metrics.registry,
+          logger,
+          accepting: () => !shutdown.signal.aborted,
+        });
+        shutdown.onClose('health', health.close);
+      }
       const workers = startWorkers(runtime.app, runtime.deps.redis(), {
         observeJob: runtime.metrics.observeJob,
       });

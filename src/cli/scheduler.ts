@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { createDeps } from '../deps.js';
-import { JobQueues } from '../jobs/queues.js';
 import { exitOnSignals } from '../lib/shutdown.js';
+import { createRuntime } from '../runtime.js';
 import { startScheduler } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
+import { readiness } from '../services/operations.js';
 import { startProcess } from './context.js';
+import { startHealthServer } from './health-server.js';
 
 /**
  * `ec scheduler`: registers the recurring sweeps as BullMQ job schedulers and stays alive
@@ -16,10 +17,20 @@ export function registerSchedulerCommand(program: Command): void {
     .description('register the recurring sweeps (job schedulers) and stay alive; safe to run twice')
     .action(async () => {
       const { config, logger, shutdown } = startProcess();
-      const deps = createDeps(config, logger, { dbPoolSize: 1, applicationName: 'ec-scheduler' });
-      const queues = new JobQueues(deps.redis(), config.redis.queuePrefix);
-      shutdown.onClose('deps', deps.close);
-      shutdown.onClose('queues', () => queues.close());
+      // A runtime (not bare deps) for the health port's readiness check; its pool stays at one.
+      const runtime = createRuntime(config, logger, { dbPoolSize: 1, applicationName: 'ec-scheduler' });
+      const queues = runtime.queues;
+      shutdown.onClose('runtime', runtime.close);
+      if (config.worker.healthPort !== undefined) {
+        const health = await startHealthServer({
+          port: config.worker.healthPort,
+          readiness: () => readiness(runtime.app),
+          registry: runtime.metrics.registry,
+          logger,
+          accepting: () => !shutdown.signal.aborted,
+        });
+        shutdown.onClose('health', health.close);
+      }
       exitOnSignals(shutdown);
       const list = schedules(config.scheduler);
       const scheduler = await startScheduler(queues, list, logger);
