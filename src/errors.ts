@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'internal_error'
+  | 'service_unavailable'
   | `oauth_${OAuthErrorCode}`
   | ProviderReason;
 
@@ -102,6 +103,23 @@ export class RateLimitedError extends AppError<'rate_limited'> {
   ) {
     super('rate_limited', message, { ...opts, retryable: true });
     this.name = 'RateLimitedError';
+  }
+}
+
+/**
+ * Something this request needs is down (the queue's Redis): nothing was done, try again after
+ * `retryAfterMs`. The API answers 503 with Retry-After instead of holding the request.
+ */
+export class ServiceUnavailableError extends AppError<'service_unavailable'> {
+  declare readonly retryable: true;
+
+  constructor(
+    readonly retryAfterMs: number,
+    message: string,
+    opts: AppErrorOptions = {},
+  ) {
+    super('service_unavailable', message, { ...opts, retryable: true });
+    this.name = 'ServiceUnavailableError';
   }
 }
 

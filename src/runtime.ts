@@ -21,10 +21,23 @@ export type Runtime = {
   close: () => Promise<void>;
 };
 
-export function createRuntime(config: Config, logger: Logger, opts: DepsOptions = {}): Runtime {
-  const deps = createDeps(config, logger, opts);
+export type RuntimeOptions = DepsOptions & {
+  /** Adds to the queues fail after this many ms without Redis (see JobQueuesOptions); the API sets it. */
+  enqueueTimeoutMs?: number;
+};
+
+/** The API's bound on an add: long enough for a busy Redis, short enough to answer 503 quickly. */
+export const API_ENQUEUE_TIMEOUT_MS = 2_000;
+
+export function createRuntime(config: Config, logger: Logger, opts: RuntimeOptions = {}): Runtime {
+  const { enqueueTimeoutMs, ...depsOptions } = opts;
+  const deps = createDeps(config, logger, depsOptions);
   const redis = deps.redis();
-  const queues = new JobQueues(redis, config.redis.queuePrefix);
+  const queues = new JobQueues(
+    redis,
+    config.redis.queuePrefix,
+    enqueueTimeoutMs === undefined ? {} : { addTimeoutMs: enqueueTimeoutMs },
+  );
   const metrics = createProcessMetrics();
   const providers = createProviderAccess({
     onCall: metrics.observeProviderCall,

@@ -8,6 +8,7 @@ import {
   isAppError,
   OAuthError,
   RateLimitedError,
+  ServiceUnavailableError,
   ValidationError,
 } from '../errors.js';
 
@@ -54,6 +55,7 @@ export function codeToStatus(code: ErrorCode): number {
     case 'insufficient_permissions':
       return 502;
     case 'provider_unavailable':
+    case 'service_unavailable':
       return 503;
     default: {
       const unmapped: never = code;
@@ -177,6 +179,9 @@ function render(error: FastifyError | Error, req: FastifyRequest, reply: Fastify
     if (isTokenEndpoint(req)) {
       return tokenEndpointRateLimited(reply, error.message);
     }
+  }
+  if (error instanceof ServiceUnavailableError) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }
   if (isAppError(error)) {
     const rendered = appError(error.code, error.message);

@@ -1,5 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import { ValidationError } from '../errors.js';
+import { ServiceUnavailableError, ValidationError } from '../errors.js';
+import { withDeadline } from '../lib/deadline.js';
 import type { RedisClient } from '../lib/redis.js';
 import {
   type Effects,
@@ -43,6 +44,18 @@ function validate(name: string, payload: unknown): unknown {
   return parsed.data;
 }
 
+export type JobQueuesOptions = {
+  /**
+   * Fail an add that Redis has not acknowledged within this many ms with ServiceUnavailableError
+   * (the API answers 503 instead of holding the request while Redis is down). Default: wait (workers
+   * and the scheduler carry on once Redis is back).
+   */
+  addTimeoutMs?: number;
+};
+
+/** What a 503 for an unavailable queue tells the client to wait. */
+const QUEUE_RETRY_AFTER_MS = 5_000;
+
 /** The BullMQ queues of this deployment and a typed, validating `enqueue`, all from the catalog. */
 export class JobQueues {
   private readonly queues = new Map<QueueName, Queue>();
@@ -50,12 +63,30 @@ export class JobQueues {
   constructor(
     private readonly connection: RedisClient,
     readonly prefix: string,
+    private readonly opts: JobQueuesOptions = {},
   ) {}
+
+  /**
+   * An add within `addTimeoutMs`, else ServiceUnavailableError. The add itself is not cancelled:
+   * the connection's offline queue sends it once Redis answers again, and job ids make that safe.
+   */
+  private bounded<T>(add: Promise<T>): Promise<T> {
+    const ms = this.opts.addTimeoutMs;
+    return ms === undefined
+      ? add
+      : withDeadline(
+          add,
+          ms,
+          () => new ServiceUnavailableError(QUEUE_RETRY_AFTER_MS, 'The job queue is not answering'),
+        );
+  }
 
   queue(name: QueueName): Queue {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // The shared connection already logs its errors (deps.ts); unheard, BullMQ prints each to stderr.
+      queue.on('error', () => {});
       this.queues.set(name, queue);
     }
     return queue;
@@ -67,7 +98,7 @@ export class JobQueues {
 
   enqueue: Enqueue = async (name, payload, opts) => {
     const data = validate(name, payload);
-    await this.queue(jobEntry(name).queue).add(name, data, jobOptions(name, data, opts));
+    await this.bounded(this.queue(jobEntry(name).queue).add(name, data, jobOptions(name, data, opts)));
   };
 
   /**
@@ -103,7 +134,7 @@ export class JobQueues {
         const data = validate(name, p);
         return { name, data, opts: jobOptions(name, data, opts) };
       });
-      await queue.addBulk(chunk);
+      await this.bounded(queue.addBulk(chunk));
     }
   };
 

@@ -131,13 +131,36 @@ export async function deadLetters(
   return { deliveries, total };
 }
 
-/** Readiness: `ok` or the error message for each of Postgres and Redis. */
+/** How long each readiness check may take: a probe must get its answer, not hang with a dead Redis. */
+export const READINESS_TIMEOUT_MS = 1_000;
+
+/**
+ * Readiness: for each of Postgres and Redis, `ok`, `unavailable` (it answered with an error) or
+ * `timeout` (no answer within READINESS_TIMEOUT_MS: the shared Redis connection queues commands
+ * while Redis is away). The driver's message is logged, never returned: probes are unauthenticated.
+ */
 export async function readiness(app: AppContext): Promise<{ postgres: string; redis: string }> {
-  const outcome = (p: Promise<unknown>) =>
-    p.then(
-      () => 'ok',
-      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  const check = async (name: string, ping: () => Promise<unknown>): Promise<string> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), READINESS_TIMEOUT_MS);
+    });
+    const answer = ping().then(
+      () => 'ok' as const,
+      (err: unknown) => {
+        app.logger.warn({ check: name, err: err instanceof Error ? err.message : String(err) }, 'not ready');
+        return 'unavailable' as const;
+      },
     );
-  const [postgres, redis] = await Promise.all([outcome(pingDatabase(app.db)), outcome(app.redis().ping())]);
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const [postgres, redis] = await Promise.all([
+    check('postgres', () => pingDatabase(app.db)),
+    check('redis', () => app.redis().ping()),
+  ]);
   return { postgres, redis };
 }

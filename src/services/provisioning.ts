@@ -12,7 +12,7 @@ import {
 import { type ProvisioningRun, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
 import { RUN_ITEM_STATUSES, type RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, describeError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
 import { PROVISION_BATCH, RUN_INCLUDES } from '../lib/provisioning.js';
@@ -64,7 +64,12 @@ export async function createRun(
     scope: input.scope,
     state: input.state ?? null,
   });
-  await app.enqueue('runs.start', { runId: run.id });
+  try {
+    await app.enqueue('runs.start', { runId: run.id });
+  } catch (err) {
+    // Recorded all the same: the reconciler starts a queued run once Redis answers again.
+    app.logger.warn({ err: describeError(err), runId: run.id }, 'queueing a run start failed');
+  }
   return run;
 }
 
@@ -228,8 +233,13 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
   // A round of its own (ms; the reconciler's rounds are minutes): the batches' first jobs may
   // still exist, failed.
   const round = Date.now();
-  for (const itemIds of batches) {
-    await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
+  try {
+    for (const itemIds of batches) {
+      await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
+    }
+  } catch (err) {
+    // The items are pending in Postgres: the reconciler queues them once Redis answers again.
+    app.logger.warn({ err: describeError(err), runId: run.id }, 'queueing retried items failed');
   }
   return { requeued };
 }

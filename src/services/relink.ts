@@ -1,5 +1,7 @@
 import { claimProfileCheckNow, findProfileForCheck, PAUSED_CHECK_AT } from '../db/queries/profiles.js';
 import type { MailboxKind, ProviderName } from '../db/schema/columns.js';
+import { ServiceUnavailableError } from '../errors.js';
+import { withDeadline } from '../lib/deadline.js';
 import { GOOGLE_SCOPES } from '../providers/google/auth.js';
 import { CHECK_LEASE_MS } from './backoff.js';
 import type { AppContext } from './context.js';
@@ -51,13 +53,20 @@ export type RelinkView = {
 const rateKey = (app: Pick<AppContext, 'config'>, profileId: string) =>
   `${app.config.redis.queuePrefix}:relink-check:${profileId}`;
 
+/** How long the relink page waits for Redis (the check-now window) before doing without it. */
+const REDIS_WAIT_MS = 1_000;
+const redisDown = () => new ServiceUnavailableError(5_000, 'Redis is not answering');
+
 async function checkNowWindow(app: Pick<AppContext, 'config' | 'redis'>, profileId: string) {
-  const [[, value], [, pttl]] = (await app
-    .redis()
-    .multi()
-    .get(rateKey(app, profileId))
-    .pttl(rateKey(app, profileId))
-    .exec()) as [[unknown, string | null], [unknown, number]];
+  const read = app.redis().multi().get(rateKey(app, profileId)).pttl(rateKey(app, profileId)).exec();
+  // Without Redis the page still shows the Profile; only the last check-now request is unknown.
+  const answer = (await withDeadline(read, REDIS_WAIT_MS, redisDown).catch(() => null)) as
+    | [[unknown, string | null], [unknown, number]]
+    | null;
+  if (!answer) {
+    return { queuedAt: null, retryInSecs: 0 };
+  }
+  const [[, value], [, pttl]] = answer;
   const at = Number(value);
   return {
     queuedAt: value !== null && Number.isFinite(at) ? new Date(at) : null,
@@ -152,7 +161,11 @@ export async function requestProfileCheck(
   }
   const now = Date.now();
   const key = rateKey(app, profileId);
-  const set = await app.redis().set(key, String(now), 'PX', CHECK_NOW_INTERVAL_MS, 'NX');
+  const set = await withDeadline(
+    app.redis().set(key, String(now), 'PX', CHECK_NOW_INTERVAL_MS, 'NX'),
+    REDIS_WAIT_MS,
+    redisDown,
+  );
   if (set !== 'OK') {
     const pttl = await app.redis().pttl(key);
     return { outcome: 'rate_limited', retryInSecs: Math.max(1, Math.ceil(pttl / 1000)) };
@@ -173,7 +186,8 @@ export async function requestProfileCheck(
       { round: Math.floor(now / 60_000) },
     );
   } catch (err) {
-    await app.redis().del(key);
+    // Best effort: with Redis gone the window is gone too (or lapses after CHECK_NOW_INTERVAL_MS).
+    await withDeadline(app.redis().del(key), REDIS_WAIT_MS, redisDown).catch(() => {});
     throw err;
   }
   return { outcome: 'queued' };

@@ -29,6 +29,10 @@ export type TestAppOptions = {
   /** Start the queue workers in-process (default true). */
   workers?: boolean;
   env?: Record<string, string>;
+  /** The URL the service uses for the file's database, e.g. through a pooler (default: direct). */
+  databaseUrl?: (directUrl: string) => string;
+  /** Bound queue adds as `ec api` does (see RuntimeOptions.enqueueTimeoutMs); default: unbounded. */
+  enqueueTimeoutMs?: number;
   /** The API's rate limits (default: 1,000,000 per second and per minute, so tests never meet them). */
   rateLimit?: ServerOptions['rateLimit'];
 };
@@ -51,7 +55,7 @@ export function useTestApp(opts: TestAppOptions = {}): TestApp {
   beforeAll(async () => {
     sandbox = await startSandbox({ quotas: false, ...opts.sandbox });
     config = testConfig({
-      databaseUrl: db.url,
+      databaseUrl: opts.databaseUrl ? opts.databaseUrl(db.url) : db.url,
       queuePrefix: prefix,
       env: {
         GOOGLE_TOKEN_URL: `${sandbox.url}/token`,
@@ -69,7 +73,10 @@ export function useTestApp(opts: TestAppOptions = {}): TestApp {
       },
     });
     const logger = createLogger({ level: 'info', destination });
-    runtime = createRuntime(config, logger, { dbPoolSize: 10 });
+    runtime = createRuntime(config, logger, {
+      dbPoolSize: 10,
+      ...(opts.enqueueTimeoutMs === undefined ? {} : { enqueueTimeoutMs: opts.enqueueTimeoutMs }),
+    });
     server = await buildServer(runtime.app, {
       rateLimit: opts.rateLimit ?? { perSecond: 1_000_000, perMinute: 1_000_000 },
     });
