@@ -181,10 +181,13 @@ export async function processAuthorization(
     try {
       result = await resolveMailbox(app, sa, req.email, opts.signal);
     } catch (err) {
-      if (!isProviderError(err) || (err.retryable && !opts.lastAttempt)) {
+      if (!opts.lastAttempt && (!isProviderError(err) || err.retryable)) {
         throw err;
       }
-      result = { ok: false, reason: err.reason, detail: err.message };
+      // The last attempt always ends in a callback: an app waiting on this email hears why.
+      result = isProviderError(err)
+        ? { ok: false, reason: err.reason, detail: err.message }
+        : { ok: false, reason: 'provider_unavailable', detail: describeError(err) };
     }
   }
   await app.db.transaction(async (tx) => {
