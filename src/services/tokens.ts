@@ -191,7 +191,7 @@ async function liveSubject(
  */
 export async function exchangeCode(
   deps: { db: Db },
-  app: Application,
+  application: Application,
   code: string | undefined,
   redirectUri: string | undefined,
 ): Promise<TokenResponse> {
@@ -202,7 +202,7 @@ export async function exchangeCode(
   const refreshToken = newOpaqueToken();
   const row = await redeemAuthorizationCode(deps.db, {
     codeHash: hashToken(code),
-    applicationId: app.id,
+    applicationId: application.id,
     redirectUri,
     grantId: newId('token'),
     access: { id: newId('token'), hash: hashToken(accessToken) },
@@ -220,14 +220,14 @@ export async function exchangeCode(
 /** `grant_type=refresh_token`: a new access token; the refresh token stays the same. */
 export async function refreshAccessToken(
   deps: { db: Db },
-  app: Application,
+  application: Application,
   refreshToken: string | undefined,
 ): Promise<TokenResponse> {
   if (!refreshToken) {
     throw new OAuthError('invalid_request', 'refresh_token is required');
   }
   const row = await findLiveToken(deps.db, hashToken(refreshToken), 'refresh');
-  if (!row || row.applicationId !== app.id) {
+  if (!row || row.applicationId !== application.id) {
     throw new OAuthError('invalid_grant', 'Unknown or revoked refresh token');
   }
   const subject = subjectOf(row);
@@ -240,7 +240,7 @@ export async function refreshAccessToken(
   await insertTokens(deps.db, [
     {
       id: newId('token'),
-      applicationId: app.id,
+      applicationId: application.id,
       kind: 'access',
       grantId: row.grantId,
       tokenHash: hashToken(accessToken),
@@ -258,11 +258,11 @@ export async function refreshAccessToken(
  */
 export async function revoke(
   deps: { db: Db },
-  app: Application,
+  application: Application,
   input: { token?: string | undefined; sub?: string | undefined },
 ): Promise<void> {
   if (input.token) {
-    const row = await findTokenForApplication(deps.db, hashToken(input.token), app.id);
+    const row = await findTokenForApplication(deps.db, hashToken(input.token), application.id);
     if (row) {
       await revokeGrant(deps.db, row.grantId);
     }
@@ -272,9 +272,9 @@ export async function revoke(
     throw new OAuthError('invalid_request', 'token or sub is required');
   }
   if (input.sub.startsWith('acc_')) {
-    await revokeAccount(deps.db, app.id, input.sub);
+    await revokeAccount(deps.db, application.id, input.sub);
   } else if (input.sub.startsWith('ser_')) {
-    await revokeSubjectTokens(deps.db, app.id, { serviceAccountId: input.sub });
+    await revokeSubjectTokens(deps.db, application.id, { serviceAccountId: input.sub });
   }
 }
 
