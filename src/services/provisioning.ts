@@ -95,6 +95,9 @@ export async function getOwnedRun(
   return run;
 }
 
+/** Whether a run status is one of the active ones (queued, listing, provisioning). */
+export { isActiveRunStatus } from '../db/schema/provisioning-runs.js';
+
 export type RunView = ReturnType<typeof runJson>;
 
 export function runJson(

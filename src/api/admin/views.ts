@@ -5,7 +5,7 @@ import type {
   RunItem,
   ServiceAccountHealth,
 } from '../../services/operations.js';
-import type { RunView } from '../../services/provisioning.js';
+import { isActiveRunStatus, type RunView } from '../../services/provisioning.js';
 import { REASON_DESCRIPTIONS } from '../../services/reasons.js';
 import { expiryWarnings } from '../../services/service-accounts.js';
 import { esc } from '../pages/html.js';
@@ -15,8 +15,7 @@ import { badge, type Cell, dateCell, duration, link, num, postButton, table } fr
 
 export type AdminRun = RunView & { provider: string; domain: string };
 
-const ACTIVE = new Set(['queued', 'listing', 'provisioning']);
-export const isActive = (r: { status: string }) => ACTIVE.has(r.status);
+export const isActive = (r: { status: string }) => isActiveRunStatus(r.status);
 
 export function describeReason(key: string): string {
   return (REASON_DESCRIPTIONS as Record<string, string>)[key] ?? '';
