@@ -129,6 +129,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every environment variable the service reads (the deploy files' tests check theirs against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 /**
  * Where the process runs. `demo` and `test` may run without `ENCRYPTION_KEYS` (a fixed, publicly known
  * demo key is used and a warning logged); `production` may not.
