@@ -1,3 +1,4 @@
+import { PROVIDER_REASON_CODES, type ProviderReason } from './lib/reasons.js';
 /**
  * One error model for the whole service. Every failure we expect carries a stable `code` from the
  * closed set below, whether trying again may help (`retryable`), and structured `context` for logs.
@@ -7,23 +8,8 @@
  */
 export type ErrorContext = Record<string, unknown>;
 
-/**
- * The reasons a provider failure carries: a ProviderError's code, and the `error_key` of callbacks and
- * run items (documented in the README). Whether each is retryable lives with the port
- * (providers/types.ts `PROVIDER_REASONS`); `rate_limited` is always a RateLimitedError.
- */
-export const PROVIDER_REASON_CODES = [
-  'user_not_found',
-  'user_suspended',
-  'mailbox_not_enabled',
-  'delegation_not_granted',
-  'consent_revoked',
-  'invalid_credentials',
-  'insufficient_permissions',
-  'rate_limited',
-  'provider_unavailable',
-] as const;
-export type ProviderReason = (typeof PROVIDER_REASON_CODES)[number];
+/** The reasons a provider failure carries (one table, with their meaning: lib/reasons.ts). */
+export { PROVIDER_REASON_CODES, type ProviderReason };
 
 export const OAUTH_ERRORS = [
   'invalid_grant',

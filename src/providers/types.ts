@@ -4,6 +4,7 @@
  * providers/microsoft/; an in-memory fake in providers/fake/.
  */
 import { AppError, type ProviderReason, RateLimitedError } from '../errors.js';
+import { REASONS } from '../lib/reasons.js';
 import { storableText } from '../lib/text.js';
 
 export type ProviderName = 'google' | 'microsoft';
@@ -106,25 +107,8 @@ export type { ProviderReason } from '../errors.js';
  * codes too), and whether each is worth retrying. They are the `error_key` of callbacks and run items
  * (documented in the README).
  */
-export const PROVIDER_REASONS = {
-  user_not_found: { retryable: false },
-  user_suspended: { retryable: false },
-  mailbox_not_enabled: { retryable: false },
-  delegation_not_granted: { retryable: false },
-  consent_revoked: { retryable: false },
-  invalid_credentials: { retryable: false },
-  insufficient_permissions: { retryable: false },
-  rate_limited: { retryable: true },
-  provider_unavailable: { retryable: true },
-} as const satisfies Record<ProviderReason, { retryable: boolean }>;
-
 /** Reasons that mean the Service Account itself is broken (not just one mailbox). */
-export const SERVICE_ACCOUNT_REASONS: readonly ProviderReason[] = [
-  'delegation_not_granted',
-  'consent_revoked',
-  'invalid_credentials',
-  'insufficient_permissions',
-];
+export { SERVICE_ACCOUNT_REASONS } from '../lib/reasons.js';
 
 /** A reason other than `rate_limited`: a provider's refusal, or its being unreachable. */
 export type ProviderFailureReason = Exclude<ProviderReason, 'rate_limited'>;
@@ -147,7 +131,7 @@ export class ProviderError extends AppError<ProviderFailureReason> {
   ) {
     // Messages quote provider answers and are stored (run items, Service Account errors).
     super(reason, storableText(message), {
-      retryable: PROVIDER_REASONS[reason].retryable,
+      retryable: REASONS[reason].retryable,
       context: { provider, status: opts.status, providerCode: opts.providerCode },
       cause: opts.cause,
     });

@@ -1,34 +1,13 @@
 import { ValidationError } from '../errors.js';
+import { REASON_DESCRIPTIONS, REASONS, type ReasonCode } from '../lib/reasons.js';
 import { isProviderError, type ProviderFailure, type ProviderReason } from '../providers/types.js';
 
-/** What each reason code means to a person (callbacks' `error_description`, run items, dashboard). */
-export const REASON_DESCRIPTIONS: Record<
-  ProviderReason | 'service_account_revoked' | 'scope_not_delegated' | 'invalid_provider_data',
-  string
-> = {
-  user_not_found: 'No user, room or shared mailbox with this email exists in the directory',
-  user_suspended: 'The user is suspended or blocked from signing in',
-  mailbox_not_enabled: 'The user has no mailbox or calendar (not licensed or never set up)',
-  delegation_not_granted:
-    'Domain-wide delegation is not granted to the service account for the required scopes',
-  consent_revoked: 'Admin consent for the application was withdrawn in the tenant',
-  invalid_credentials: 'The service account credential is wrong, expired or deleted',
-  insufficient_permissions: 'The service account lacks a permission needed for this mailbox',
-  rate_limited: 'The provider throttled requests; try again later',
-  provider_unavailable: 'The provider could not be reached or failed repeatedly',
-  service_account_revoked: 'The Service Account was deleted or revoked',
-  scope_not_delegated: 'The requested scope is not within the delegated scope of the Service Account',
-  invalid_provider_data:
-    'The provider returned data for this mailbox that cannot be stored (a value too long, invalid text or one the database refuses)',
-};
-
-export type ReasonCode = keyof typeof REASON_DESCRIPTIONS;
+/** What each reason code means to a person: from the one reason table (lib/reasons.ts). */
+export { REASON_DESCRIPTIONS, type ReasonCode };
 
 /** RFC 6749-style `error` for a callback: temporary problems differ from refusals. */
 export function oauthErrorFor(reason: ReasonCode): string {
-  return reason === 'rate_limited' || reason === 'provider_unavailable'
-    ? 'temporarily_unavailable'
-    : 'access_denied';
+  return REASONS[reason].retryable ? 'temporarily_unavailable' : 'access_denied';
 }
 
 /** A provider failure as a person reads it: what the reason means, its code, the provider's words. */
