@@ -22,11 +22,20 @@ describe('outbound URL safety', () => {
       'fe80::1',
       'fd00::1',
       '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
       '100.64.0.1',
+      // NAT64 and 6to4 carrying a private IPv4 address; site-local; local-use NAT64.
+      '64:ff9b::127.0.0.1',
+      '64:ff9b::a9fe:a9fe',
+      '2002:7f00:1::1',
+      '2002:c0a8:101::',
+      'fec0::1',
+      'feff::1',
+      '64:ff9b:1::808:808',
     ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
-    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111']) {
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '64:ff9b::8.8.8.8', '2002:808:808::1']) {
       expect(isPrivateAddress(a), a).toBe(false);
     }
   });
@@ -91,7 +100,9 @@ describe('outbound URL safety', () => {
       expect(await post('/b')).toEqual({ status: 200 });
       expect(dropped).toBe(1);
       // A fresh connection that drops is the receiver's answer: no second try.
-      expect(await post('/always-drop')).toEqual({ error: expect.stringMatching(/socket hang up|ECONNRESET/) });
+      expect(await post('/always-drop')).toEqual({
+        error: expect.stringMatching(/socket hang up|ECONNRESET/),
+      });
     } finally {
       server.closeAllConnections();
       server.close();

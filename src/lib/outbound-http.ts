@@ -30,9 +30,52 @@ for (const [net, prefix] of [
   ['::1', 128],
   ['fc00::', 7],
   ['fe80::', 10],
+  // Site-local (deprecated, still routed inside some networks).
+  ['fec0::', 10],
+  // Local-use NAT64 (RFC 8215): translated by the site's own gateway, to anything.
+  ['64:ff9b:1::', 48],
   ['ff00::', 8],
 ] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+/** The 16 bytes of an IPv6 address (`isIP(a) === 6`), a trailing dotted quad included. */
+function ipv6Bytes(address: string): number[] {
+  let text = address.split('%')[0] ?? '';
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.flatMap((g) => {
+    const v = Number.parseInt(g || '0', 16);
+    return [v >> 8, v & 0xff];
+  });
+}
+
+/**
+ * The IPv4 address an IPv6 one carries to the IPv4 internet, checked like any IPv4 target:
+ * IPv4-mapped (::ffff:a.b.c.d, in either notation), NAT64 (64:ff9b::/96, RFC 6052) and 6to4
+ * (2002:AABB:CCDD::/16, RFC 3056). Undefined for any other address.
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const b = ipv6Bytes(address);
+  const v4 = (at: number) => b.slice(at, at + 4).join('.');
+  const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 10) && b[10] === 0xff && b[11] === 0xff) {
+    return v4(12);
+  }
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)) {
+    return v4(12);
+  }
+  if (b[0] === 0x20 && b[1] === 0x02) {
+    return v4(2);
+  }
+  return undefined;
 }
 
 export function isPrivateAddress(address: string): boolean {
@@ -41,9 +84,9 @@ export function isPrivateAddress(address: string): boolean {
     return blocked.check(address, 'ipv4');
   }
   if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped?.[1]) {
-      return blocked.check(mapped[1], 'ipv4');
+    const v4 = embeddedIpv4(address);
+    if (v4 !== undefined) {
+      return blocked.check(v4, 'ipv4');
     }
     return blocked.check(address, 'ipv6');
   }
