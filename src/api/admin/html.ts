@@ -1,4 +1,4 @@
-import { esc, page } from '../pages/html.js';
+import { esc, fromNow, page } from '../pages/html.js';
 
 /** Small HTML building blocks of the dashboard (every value escaped; no scripts anywhere). */
 
@@ -85,17 +85,7 @@ export function when(d: Date | null | undefined, now = new Date()): string {
   if (d.getUTCFullYear() >= 9999) {
     return 'paused';
   }
-  const secs = Math.round((d.getTime() - now.getTime()) / 1000);
-  const abs = Math.abs(secs);
-  const span =
-    abs < 90
-      ? `${abs} s`
-      : abs < 5400
-        ? `${Math.round(abs / 60)} min`
-        : abs < 172_800
-          ? `${Math.round(abs / 3600)} h`
-          : `${Math.round(abs / 86_400)} d`;
-  return secs >= 0 ? `in ${span}` : `${span} ago`;
+  return fromNow(d, now.getTime());
 }
 
 export const dateCell = (d: Date | null | undefined): Cell => ({

@@ -33,3 +33,18 @@ nav a{margin-right:16px}
 fieldset{border:1px solid #dde1e6;border-radius:6px;margin:12px 0;padding:8px 16px 16px}
 </style></head><body><main>${body}</main></body></html>`;
 }
+
+/** `in 5 min` / `3 h ago`: how far `at` is from `now`, in the unit a person reads best. */
+export function fromNow(at: Date, now: number, dayUnit = 'd'): string {
+  const secs = Math.round((at.getTime() - now) / 1000);
+  const abs = Math.abs(secs);
+  const span =
+    abs < 90
+      ? `${abs} s`
+      : abs < 5400
+        ? `${Math.round(abs / 60)} min`
+        : abs < 172_800
+          ? `${Math.round(abs / 3600)} h`
+          : `${Math.round(abs / 86_400)} ${dayUnit}`;
+  return secs >= 0 ? `in ${span}` : `${span} ago`;
+}

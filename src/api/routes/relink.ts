@@ -10,7 +10,7 @@ import {
   requestProfileCheck,
 } from '../../services/relink.js';
 import { type ErrorPage, pageErrorHandler } from '../errors.js';
-import { esc, page } from '../pages/html.js';
+import { esc, fromNow, page } from '../pages/html.js';
 import { htmlPage, redirect } from '../responses.js';
 
 const tags = ['pages'];
@@ -37,17 +37,7 @@ function when(at: Date | null, now: number): string {
     return 'never';
   }
   const text = `${at.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-  const secs = Math.round((at.getTime() - now) / 1000);
-  const abs = Math.abs(secs);
-  const span =
-    abs < 90
-      ? `${abs} s`
-      : abs < 5400
-        ? `${Math.round(abs / 60)} min`
-        : abs < 172_800
-          ? `${Math.round(abs / 3600)} h`
-          : `${Math.round(abs / 86_400)} days`;
-  return `${text} (${secs >= 0 ? `in ${span}` : `${span} ago`})`;
+  return `${text} (${fromNow(at, now, 'days')})`;
 }
 
 function renderFix(fix: Fix): string {
