@@ -54,7 +54,20 @@ export type ServerOptions = {
   rateLimit?: Partial<RateLimits>;
   /** Body size limit in bytes. Default 1 MiB (a bulk of 1,000 authorizations fits). */
   bodyLimit?: number;
+  /** Time a client has to send its whole request. Default 30 s (REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 } & AdminOptions;
+
+/** Time a client has to send a whole request, headers and body (Node's `requestTimeout`). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Pages a browser shows (never an API answer): the dashboard and bull-board, the authorize and relink pages. */
+const isBrowserPage = (url: string) =>
+  url === '/admin' ||
+  url.startsWith('/admin/') ||
+  url.startsWith('/admin?') ||
+  url.startsWith(AUTHORIZE_PATH) ||
+  url.startsWith(`${RELINK_PREFIX}/`);
 
 /**
  * The HTTP API (DESIGN §6). Fastify with zod schemas on every route, one error handler, no CORS,
@@ -64,6 +77,8 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   const server = Fastify({
     loggerInstance: app.logger,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // A client that sends its request slowly (a byte at a time) is cut off, not waited for.
+    requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
     // Only listed proxies may set the client address (X-Forwarded-For); otherwise anyone could pick theirs.
     trustProxy: app.config.http.trustProxy,
     genReqId: (req) => {
@@ -94,6 +109,14 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   );
   server.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
+    reply.header('x-content-type-options', 'nosniff');
+    if (isBrowserPage(req.url)) {
+      // Never framed (clickjacking); pages with a policy of their own already say frame-ancestors.
+      reply.header('x-frame-options', 'DENY');
+      if (!reply.hasHeader('content-security-policy')) {
+        reply.header('content-security-policy', "frame-ancestors 'none'");
+      }
+    }
     return payload;
   });
 
