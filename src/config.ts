@@ -120,6 +120,13 @@ const schema = z.object({
   DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
   WORKER_LOCK_SECONDS: seconds(30),
+  RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).max(36_500).default(90),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number({ error: 'must be a number of days' })
+    .int()
+    .min(1)
+    .max(36_500)
+    .default(365),
   WORKER_HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),
   DATABASE_POOL_MODE: z.enum(['session', 'transaction']).default('session'),
   // Sized so one Application redeems a 100,000-account run well within its codes' 10 minutes.
@@ -173,6 +180,8 @@ export type Config = {
   outbound: { allowPrivate: boolean };
   /** How long a job's lock lasts without renewal: a killed worker's jobs run again after about this long. */
   worker: { lockSecs: number; healthPort: number | undefined };
+  /** Days delivered deliveries and finished runs' items are kept (`days`), and audit events (`auditDays`). */
+  retention: { days: number; auditDays: number };
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
 };
 
@@ -248,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
     },
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
     worker: { lockSecs: e.WORKER_LOCK_SECONDS, healthPort: e.WORKER_HEALTH_PORT },
+    retention: { days: e.RETENTION_DAYS, auditDays: e.AUDIT_RETENTION_DAYS },
     logLevel: e.LOG_LEVEL,
   };
 }

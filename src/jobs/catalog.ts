@@ -173,6 +173,8 @@ export const JOBS = {
   },
   /** Deletes codes and tokens that expired or were revoked more than the grace period ago. */
   'tokens.cleanup': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 10_000 },
+  /** Deletes delivered deliveries, finished runs' items and audit events past their retention. */
+  'records.retention': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 60_000 },
   /** Claims the Service Accounts whose directory sync is due and queues one `directory.sync` each. */
   'directory.sync-sweep': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 1_000 },
   /** Starts one claimed directory sync: queues its first page. */
