@@ -74,9 +74,27 @@ export type SchedulerOptions = {
    * lost them (a flush, a failover without persistence). Default 5 min.
    */
   refreshMs?: number;
+  /**
+   * How often the scheduler checks that Redis still holds every listed scheduler. One missing means
+   * Redis lost its data (restarted empty, flushed): the schedulers are registered again at once and
+   * the reconciler is queued now, instead of waiting for the next refresh. Default 10 s.
+   */
+  checkMs?: number;
 };
 
 export type RunningScheduler = { close: () => Promise<void> };
+
+/** True when every listed scheduler exists in Redis. */
+async function schedulersPresent(queues: JobQueues, list: readonly Schedule[]): Promise<boolean> {
+  const defs = validateSchedules(list);
+  for (const s of list) {
+    const def = defs.get(s.id) as JobEntry;
+    if (!(await queues.queue(def.queue).getJobScheduler(s.id))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /** Registers the schedules now and again every `refreshMs` until closed. */
 export async function startScheduler(
@@ -95,10 +113,27 @@ export async function startScheduler(
       ),
     );
   }, opts.refreshMs ?? 300_000);
+  let checking: Promise<unknown> = Promise.resolve();
+  const check = setInterval(() => {
+    checking = (async () => {
+      if (await schedulersPresent(queues, list)) {
+        return;
+      }
+      logger.warn('job schedulers missing from Redis (restarted empty?); registering them again');
+      await registerSchedules(queues, list, logger);
+      if (list.some((s) => s.job === 'runs.reconcile')) {
+        // Everything queued was lost with them: put back what Postgres says is unfinished, now.
+        await queues.enqueue('runs.reconcile', {}, { round: `lost-${Date.now()}` });
+      }
+    })().catch(() => {
+      // Redis still away: the next check tries again.
+    });
+  }, opts.checkMs ?? 10_000);
   return {
     close: async () => {
       clearInterval(timer);
-      await refreshing;
+      clearInterval(check);
+      await Promise.all([refreshing, checking]);
     },
   };
 }

@@ -5,8 +5,11 @@ import { PROVISION_BATCH } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
 import { priorityForPage } from './provisioning-pipeline.js';
 
-/** A run with no progress for this long is assumed to have lost its queue work. */
-export const STALE_RUN_MS = 120_000;
+/**
+ * A run with no progress for this long is looked at: its work that no live job covers is queued
+ * again. Short, since a run merely waiting (a Retry-After, a backoff) has live jobs and gets nothing.
+ */
+export const STALE_RUN_MS = 30_000;
 /**
  * An authorization request still pending this long after it was recorded (or last re-queued) may
  * have lost its job: it is queued again under its own job id, which BullMQ ignores while the job

@@ -135,6 +135,6 @@ describe('ec scheduler', () => {
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
     // Stopping the processes leaves the schedules in place (another scheduler or a restart keeps them).
-    expect(await maintenance.getJobSchedulersCount()).toBe(5);
+    expect(await maintenance.getJobSchedulersCount()).toBe(6);
   });
 });
