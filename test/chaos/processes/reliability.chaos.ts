@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeResult } from '../../../bench/common.js';
@@ -19,10 +21,18 @@ const LONG = process.env.CHAOS_LONG === '1';
 const USERS = LONG ? 5_000 : 1_200;
 
 afterAll(() => {
-  if (results.length > 0) {
-    const date = new Date().toISOString().slice(0, 10);
-    writeResult(`chaos-${date}.json`, { date, long: LONG, users: USERS, scenarios: results });
+  if (results.length === 0) {
+    return;
   }
+  // A partial run (`-t <scenario>`) replaces its scenarios in the day's file and keeps the others.
+  const date = new Date().toISOString().slice(0, 10);
+  const file = new URL(`../../../bench/results/chaos-${date}.json`, import.meta.url);
+  const kept = existsSync(file)
+    ? ((JSON.parse(readFileSync(file, 'utf8')) as { long?: boolean; scenarios?: Figures[] }).scenarios ?? [])
+    : [];
+  const names = new Set(results.map((r) => r.scenario));
+  const scenarios = [...kept.filter((k) => !names.has(k.scenario)), ...results];
+  writeResult(`chaos-${date}.json`, { date, long: LONG, users: USERS, scenarios });
 });
 
 const countsOf = (r: RunJson) => ({
@@ -157,7 +167,7 @@ describe.sequential('reliability with real processes', () => {
         await progressed(d, t, runId, 0.05);
         const killed: number[] = [];
         for (let k = 0; k < 5; k++) {
-          const i = Math.floor(Math.random() * 3);
+          const i = randomInt(3);
           await d.killWorker(i);
           killed.push(i);
           await sleep(300);
@@ -241,16 +251,29 @@ describe.sequential('reliability with real processes', () => {
     'the callback receiver down, then 500s, then trickling a byte a second, then back',
     async () => {
       await scenario('receiver-faults', { users: USERS, workers: 2, latencyMs: 20 }, async (d) => {
+        const path = '/receiver-faults';
+        // Each phase lasts until enough attempts met it (new callbacks, then the 1-minute retries).
+        const until = async (what: () => boolean, timeoutMs: number) => {
+          const end = Date.now() + timeoutMs;
+          while (!what() && Date.now() < end) {
+            await sleep(100);
+          }
+        };
         await d.receiver.setMode('down');
-        await sleep(8_000);
+        await sleep(3_000);
         await d.receiver.setMode('500');
-        await sleep(8_000);
+        await until(() => d.receiver.seen(path)['500'] >= 50, 150_000);
         await d.receiver.setMode('trickle');
-        await sleep(10_000);
+        await until(() => d.receiver.seen(path).trickle >= 20, 150_000);
         await d.receiver.setMode('ok');
+        const seen = d.receiver.seen(path);
+        expect(seen['500']).toBeGreaterThan(0);
+        expect(seen.trickle).toBeGreaterThan(0);
         return {
-          injected: 'receiver: connection refused 8 s, HTTP 500 8 s, 1 byte/s answers 10 s, then 200',
+          injected:
+            'receiver: connection refused for 3 s, then HTTP 500 until 50 attempts met it, then answers trickling 1 byte/s until 20 attempts met them, then 200',
           endedAt: Date.now(),
+          extra: { attemptsByPhase: seen },
         };
       });
     },
