@@ -5,7 +5,7 @@ import { useTestApp } from '../helpers/app.js';
 import { authorizeAccount, registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
 import { type OwnRedis, ownRedis } from '../helpers/own-redis.js';
 import { useReceiver } from '../helpers/receiver.js';
-import { api, startRun, waitForRun } from '../helpers/runs.js';
+import { startRun, waitForRun } from '../helpers/runs.js';
 
 // Redis down: the API keeps answering what needs no queue (run status, userinfo, token exchange),
 // accepts what it records in Postgres first (runs, authorization requests: the reconciler queues
