@@ -96,7 +96,7 @@ export const JOBS = {
     payload: authorizationPayload,
     attempts: 6,
     backoffMs: 5_000,
-    // One job per recorded request, however often it is queued (the reconciler re-queues it as is).
+    // One job per recorded request, however often it is queued (the reconciler's rounds: a new id).
     jobId: (p: AuthorizationJob) => `authz-${p.authorizationRequestId}`,
   },
   /** First step of a provisioning run: mark it listing, queue the first directory page of each kind. */

@@ -12,8 +12,8 @@ import { priorityForPage } from './provisioning-pipeline.js';
 export const STALE_RUN_MS = 30_000;
 /**
  * An authorization request still pending this long after it was recorded (or last re-queued) may
- * have lost its job: it is queued again under its own job id, which BullMQ ignores while the job
- * still exists, so a request merely waiting its turn is not run twice.
+ * have lost its job: unless a live job (waiting, delayed or running) covers it, it is queued again,
+ * so a request merely waiting its turn is not run twice.
  */
 export const STALE_AUTHORIZATION_MS = 30_000;
 
@@ -63,8 +63,7 @@ async function liveRunWork(app: AppContext): Promise<LiveRunWork> {
  * them covers is queued again — after a Redis flush, all of it; while a batch waits out a
  * `Retry-After`, none of it. What is queued again gets `round` = this minute (its job ids: the
  * deterministic id + `-r<minute>`), because a completed or failed job keeps its id for a while and
- * BullMQ ignores an add whose id exists. Authorization requests reuse their own id: a request's job
- * that still exists is merely waiting its turn.
+ * BullMQ ignores an add whose id exists. Authorization requests are treated alike.
  */
 export async function reconcile(
   app: AppContext,
@@ -136,11 +135,20 @@ export async function reconcile(
     new Date(now - (opts.staleAuthorizationMs ?? STALE_AUTHORIZATION_MS)),
     5_000,
   );
+  // A request whose job is still waiting or running is left to it. One whose job is gone, or ended
+  // without deciding it (failed for good; a job whose data a Redis flush took mid-read fails as
+  // "unknown"), is queued under this round's id: its own id may still be held by the ended job.
+  const waiting =
+    requests.length > 0
+      ? new Set((await app.liveJobs('authorizations.process')).map((j) => j.authorizationRequestId))
+      : new Set<string>();
+  const lostRequests = requests.filter((id) => !waiting.has(id));
   await app.enqueueBulk(
     'authorizations.process',
-    requests.map((authorizationRequestId) => ({ authorizationRequestId })),
+    lostRequests.map((authorizationRequestId) => ({ authorizationRequestId })),
+    { round },
   );
-  report.authorizations = requests.length;
+  report.authorizations = lostRequests.length;
   if (report.runs + report.authorizations > 0) {
     app.logger.info({ ...report }, 'reconciled lost queue work');
   }
