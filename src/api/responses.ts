@@ -74,3 +74,12 @@ export const plainText = (description: string) => ({
 
 /** A 303 redirect; where to is in the Location header. */
 export const redirect = (description: string) => z.undefined().describe(description);
+
+/** The fields every token response has (RFC 6749 §5.1, as Cronofy sends them). */
+export const tokenPairFields = {
+  token_type: z.literal('bearer'),
+  access_token: z.string(),
+  expires_in: z.number().int(),
+  refresh_token: z.string(),
+  scope: z.string(),
+};

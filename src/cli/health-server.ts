@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { withDeadline } from '../lib/deadline.js';
+import type { Shutdown } from '../lib/shutdown.js';
 import type { Logger } from '../logger.js';
+import type { Runtime } from '../runtime.js';
+import { readiness } from '../services/operations.js';
 
 /**
  * The health port of `ec worker` and `ec scheduler` (WORKER_HEALTH_PORT): `/healthz` (the process
@@ -26,13 +31,8 @@ export type HealthServerOptions = {
   readyTimeoutMs?: number;
 };
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`readiness checks took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
+  withDeadline(p, ms, () => new Error(`readiness checks took longer than ${ms} ms`));
 
 export type HealthServer = { port: number; close: () => Promise<void> };
 
@@ -106,4 +106,28 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * `ec worker` and `ec scheduler`: the health server on WORKER_HEALTH_PORT when it is set. Call it
+ * right after the runtime's closer is registered: closers run in reverse, so it closes after the
+ * work has drained, and `/readyz` says 503 meanwhile.
+ */
+export async function serveProcessHealth(
+  config: Config,
+  runtime: Runtime,
+  shutdown: Shutdown,
+  logger: Logger,
+): Promise<void> {
+  if (config.worker.healthPort === undefined) {
+    return;
+  }
+  const health = await startHealthServer({
+    port: config.worker.healthPort,
+    readiness: () => readiness(runtime.app),
+    registry: runtime.metrics.registry,
+    logger,
+    accepting: () => !shutdown.signal.aborted,
+  });
+  shutdown.onClose('health', health.close);
 }

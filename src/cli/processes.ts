@@ -4,9 +4,8 @@ import { startWorkers } from '../jobs/worker.js';
 import { exitOnSignals } from '../lib/shutdown.js';
 import { startMetricsPublisher } from '../metrics/share.js';
 import { API_ENQUEUE_TIMEOUT_MS, createRuntime } from '../runtime.js';
-import { readiness } from '../services/operations.js';
 import { startProcess } from './context.js';
-import { startHealthServer } from './health-server.js';
+import { serveProcessHealth } from './health-server.js';
 
 /** `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT. */
 export function registerProcessCommands(program: Command): void {
@@ -35,17 +34,7 @@ export function registerProcessCommands(program: Command): void {
       const { config, logger, shutdown } = startProcess();
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
       shutdown.onClose('runtime', runtime.close);
-      if (config.worker.healthPort !== undefined) {
-        // Closed after the workers (closers run in reverse): /readyz says 503 while jobs drain.
-        const health = await startHealthServer({
-          port: config.worker.healthPort,
-          readiness: () => readiness(runtime.app),
-          registry: runtime.metrics.registry,
-          logger,
-          accepting: () => !shutdown.signal.aborted,
-        });
-        shutdown.onClose('health', health.close);
-      }
+      await serveProcessHealth(config, runtime, shutdown, logger);
       const workers = startWorkers(runtime.app, runtime.deps.redis(), {
         observeJob: runtime.metrics.observeJob,
       });

@@ -3,9 +3,8 @@ import { exitOnSignals } from '../lib/shutdown.js';
 import { createRuntime } from '../runtime.js';
 import { startScheduler } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
-import { readiness } from '../services/operations.js';
 import { startProcess } from './context.js';
-import { startHealthServer } from './health-server.js';
+import { serveProcessHealth } from './health-server.js';
 
 /**
  * `ec scheduler`: registers the recurring sweeps as BullMQ job schedulers and stays alive
@@ -21,16 +20,7 @@ export function registerSchedulerCommand(program: Command): void {
       const runtime = createRuntime(config, logger, { dbPoolSize: 1, applicationName: 'ec-scheduler' });
       const queues = runtime.queues;
       shutdown.onClose('runtime', runtime.close);
-      if (config.worker.healthPort !== undefined) {
-        const health = await startHealthServer({
-          port: config.worker.healthPort,
-          readiness: () => readiness(runtime.app),
-          registry: runtime.metrics.registry,
-          logger,
-          accepting: () => !shutdown.signal.aborted,
-        });
-        shutdown.onClose('health', health.close);
-      }
+      await serveProcessHealth(config, runtime, shutdown, logger);
       exitOnSignals(shutdown);
       const list = schedules(config.scheduler);
       const scheduler = await startScheduler(queues, list, logger);

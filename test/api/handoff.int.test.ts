@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Cronofy from 'cronofy';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { accounts } from '../../src/db/schema/accounts.js';
 import { authorizationCodes } from '../../src/db/schema/authorization-codes.js';
@@ -10,6 +9,7 @@ import { reconcile } from '../../src/services/reconcile.js';
 import { useTestApp } from '../helpers/app.js';
 import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { type Received, useReceiver } from '../helpers/receiver.js';
+import { flushDeployment } from '../helpers/redis.js';
 import { api, getRun, startRun, waitForRun } from '../helpers/runs.js';
 
 const t = useTestApp({
@@ -24,25 +24,6 @@ function sdk(app: { clientId: string; clientSecret: string }): Cronofy {
   const client = new Cronofy({ client_id: app.clientId, client_secret: app.clientSecret });
   client.urls.api = t.url;
   return client;
-}
-
-/** Deletes every key of this deployment (its QUEUE_PREFIX): what a Redis restart without persistence does. */
-async function flushDeployment(prefix: string): Promise<number> {
-  const redis = new Redis(t.config.redis.url);
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        deleted += await redis.del(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 const db = () => t.runtime.app.db;

@@ -1,36 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { reconcile } from '../../src/services/reconcile.js';
 import { useTestApp } from '../helpers/app.js';
 import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { expectRunConsistent } from '../helpers/invariants.js';
 import { useReceiver } from '../helpers/receiver.js';
+import { flushDeployment } from '../helpers/redis.js';
 import { getRun, startRun, waitForRun } from '../helpers/runs.js';
 
 const t = useTestApp({
   sandbox: { google: false, microsoft: { users: 1500, rooms: 20 }, faults: { latencyMs: 3 } },
 });
 const receiver = useReceiver();
-
-/** Deletes every key of this deployment (its QUEUE_PREFIX): what a Redis restart without persistence does to it. */
-async function flushDeployment(prefix: string): Promise<number> {
-  const redis = new Redis(t.config.redis.url);
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        deleted += await redis.del(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
 
 describe('Redis losing everything mid-run', () => {
   it('the reconciler rebuilds the queue work from Postgres: nothing lost, stalled or duplicated', async () => {

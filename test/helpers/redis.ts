@@ -63,6 +63,16 @@ export async function deleteKeys(redis: RedisClient, pattern: string): Promise<n
   return deleted;
 }
 
+/** Deletes every key of a deployment (its QUEUE_PREFIX): what a Redis restart without persistence does. */
+export async function flushDeployment(prefix: string): Promise<number> {
+  const redis = testRedis({ lazyConnect: true });
+  try {
+    return await deleteKeys(redis, `${prefix}:*`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /**
  * A Redis key prefix of this test file's own (use it as QUEUE_PREFIX / limiter prefix); every key
  * under it is deleted after the file's tests. Against a cluster it is hash-tagged (`{ect-…}`), as

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { OAuthError } from '../../errors.js';
 import type { AppContext } from '../../services/context.js';
 import { authenticateClient, exchangeCode, refreshAccessToken, revoke } from '../../services/tokens.js';
-import { emptyBody, tokenErrors } from '../responses.js';
+import { emptyBody, tokenErrors, tokenPairFields } from '../responses.js';
 
 const optionalString = z.string().max(4096).optional();
 
@@ -29,11 +29,7 @@ const revokeBody = z.object({
 /** The token response, in Cronofy's shape (an Account's, or a Service Account's). */
 const tokenResponse = z
   .looseObject({
-    token_type: z.literal('bearer'),
-    access_token: z.string(),
-    expires_in: z.number().int(),
-    refresh_token: z.string(),
-    scope: z.string(),
+    ...tokenPairFields,
     sub: z.string().describe('acc_… or ser_…'),
     account_id: z.string().optional(),
     service_account_id: z.string().optional(),

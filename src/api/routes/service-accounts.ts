@@ -17,7 +17,7 @@ import {
   revokeServiceAccount,
 } from '../../services/service-accounts.js';
 import { authenticate, callerOf } from '../auth.js';
-import { emptyBody, jsonErrors, providerErrors } from '../responses.js';
+import { emptyBody, jsonErrors, providerErrors, tokenPairFields } from '../responses.js';
 
 const idParams = z.object({
   id: z.string().regex(/^ser_[a-z2-7]{26}$/, 'must be a Service Account id (ser_…)'),
@@ -38,11 +38,7 @@ const authorizationsBody = z.union([
 
 const serviceAccountToken = z
   .looseObject({
-    token_type: z.literal('bearer'),
-    access_token: z.string(),
-    expires_in: z.number().int(),
-    refresh_token: z.string(),
-    scope: z.string(),
+    ...tokenPairFields,
     service_account_id: z.string().describe('ser_…'),
     sub: z.string(),
     warnings: z.array(z.string()).describe('e.g. the credential expires within 30 days'),
