@@ -2,11 +2,18 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { isAppError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AppContext } from '../services/context.js';
+import { TransientBatchError } from '../services/provisioning-pipeline.js';
 import { applyEffects } from './queues.js';
 import type { RegisteredJob } from './registry.js';
 
-/** A rate limit (ours, the quota limiter's or a provider's: one RateLimitedError) delays the job. */
+/**
+ * A rate limit (ours, the quota limiter's or a provider's: one RateLimitedError) delays the job, as
+ * does a provisioning batch that made progress and has items left to retry.
+ */
 function rateLimitDelay(err: unknown): number | undefined {
+  if (err instanceof TransientBatchError) {
+    return err.retryInMs;
+  }
   return err instanceof RateLimitedError ? err.retryAfterMs : undefined;
 }
 

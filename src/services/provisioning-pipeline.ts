@@ -96,10 +96,25 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
+/** How soon a batch that decided some items retries the rest (±50 %), without spending an attempt. */
+export const PROGRESS_RETRY_MS = 2_000;
+
 export class TransientBatchError extends Error {
-  constructor(readonly remaining: number) {
+  /**
+   * Set when this attempt decided (and committed) some items: the rest are retried after this many
+   * ms without spending an attempt, instead of waiting out a growing backoff meant for a provider
+   * that fails everything. An attempt that decided nothing has no delay: the queue's exponential
+   * backoff and attempt count apply, so a batch that never progresses still ends.
+   */
+  readonly retryInMs: number | undefined;
+
+  constructor(
+    readonly remaining: number,
+    decided = 0,
+  ) {
     super(`${remaining} item(s) hit transient provider errors; retrying`);
     this.name = 'TransientBatchError';
+    this.retryInMs = decided > 0 ? Math.round(PROGRESS_RETRY_MS * (0.5 + Math.random())) : undefined;
   }
 }
 
@@ -167,7 +182,7 @@ export async function provisionBatch(
   }
   if (transient > 0) {
     // What was decided is committed (its callbacks are in the outbox); BullMQ retries the rest.
-    throw new TransientBatchError(transient);
+    throw new TransientBatchError(transient, decided.length);
   }
   // Re-read: the last directory page may have been stored while this batch ran.
   const now = await findRun(app.db, run.id);
