@@ -15,3 +15,35 @@ export function deterministicDbErrorCode(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** postgres.js's own connection errors, and the socket's. */
+const LOST_CONNECTION_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/**
+ * The database connection was lost (a restart, a failover, a pooler dropping it): the statement may
+ * well succeed on a new connection a moment later. Postgres's own classes 08 (connection exception)
+ * and 57P01–57P03 (shutting down, cannot connect now) count, as do postgres.js's connection errors.
+ */
+export function isConnectionLostError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (typeof code !== 'string') {
+      continue;
+    }
+    if (name === 'PostgresError') {
+      return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+    }
+    if (LOST_CONNECTION_CODES.has(code)) {
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../db/client.js';
-import { deterministicDbErrorCode } from '../db/errors.js';
+import { deterministicDbErrorCode, isConnectionLostError } from '../db/errors.js';
 import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
 import { findEntries } from '../db/queries/directory-entries.js';
 import { countPending, findItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
@@ -162,7 +162,9 @@ export async function provisionBatch(
     transient = outcomes.length - decided.length;
   }
   try {
-    await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided));
+    await writeRetryingLostConnections(opts.signal, () =>
+      app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided)),
+    );
   } catch (err) {
     if (err instanceof RunNoLongerActive) {
       return []; // Cancelled meanwhile: nothing of this batch is kept.
@@ -193,6 +195,28 @@ export async function provisionBatch(
 }
 
 class RunNoLongerActive extends Error {}
+
+/** Waits between tries of a batch's write whose database connection was lost (≈ 8 s in all). */
+const LOST_CONNECTION_WAITS_MS = [250, 500, 1_000, 2_000, 4_000];
+
+/**
+ * A batch's write, tried again when the database connection was lost (a restart, a failover): its
+ * mailbox checks are done, and a retry of the whole job would repeat every provider call. The
+ * transaction rolled back, so trying it again is safe; after ≈ 8 s the job's own retry takes over.
+ */
+async function writeRetryingLostConnections<T>(signal: AbortSignal, write: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      const waitMs = LOST_CONNECTION_WAITS_MS[i];
+      if (waitMs === undefined || signal.aborted || !isConnectionLostError(err)) {
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+}
 
 /**
  * After the database refused a whole batch with a deterministic error (deterministicDbErrorCode):
