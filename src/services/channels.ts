@@ -50,16 +50,17 @@ export async function createChannel(
       ],
     });
   }
-  const { channel, deliveryId } = await app.db.transaction(async (tx) => {
+  // The verification notification is stored with the Channel; the delivery pump sends it.
+  return app.db.transaction(async (tx) => {
     const created = await insertChannel(tx, {
       id: newId('channel'),
       applicationId: caller.applicationId,
       accountId: caller.accountId,
       callbackUrl: body.callback_url,
     });
-    return { channel: created, deliveryId: await storeVerification(tx, app, created) };
+    await storeVerification(tx, app, created);
+    return created;
   });
-  return channel;
 }
 
 export function listChannels(app: Pick<AppContext, 'db'>, caller: ChannelCaller): Promise<Channel[]> {

@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import { REASON_DESCRIPTIONS, REASONS, type ReasonCode } from '../lib/reasons.js';
-import { isProviderError, type ProviderFailure, type ProviderReason } from '../providers/types.js';
+import { isProviderError, type ProviderFailure } from '../providers/types.js';
 
 /** What each reason code means to a person: from the one reason table (lib/reasons.ts). */
 export { REASON_DESCRIPTIONS, type ReasonCode };
