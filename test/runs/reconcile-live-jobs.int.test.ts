@@ -21,8 +21,12 @@ describe('the reconciler and work that is merely waiting', () => {
     const app = await t.createApplication();
     const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
     const provisioning = t.runtime.queues.queue('provisioning');
+    // Hold the batches back until the listing is done, then let every mailbox check meet a 429
+    // asking for 3 minutes. The provider answers slowly meanwhile, so the queue is paused (once the
+    // run has started, on that same queue) long before the listing can queue a batch, however busy
+    // the machine is.
+    await t.sandbox.control.setFaults({ latencyMs: 1_000 });
     const run = await startRun(t, sa.access_token, { include: ['users'] });
-    // Hold the batches back until the listing is done, then let every mailbox check meet a 429 asking for 3 minutes.
     for (;;) {
       const now = await getRun(t, sa.access_token, run.id);
       if (now.status !== 'queued') {
@@ -40,7 +44,7 @@ describe('the reconciler and work that is merely waiting', () => {
     const listed = await getRun(t, sa.access_token, run.id);
     expect(listed.counts.pending).toBeGreaterThan(25);
     const batches = Math.ceil(listed.counts.pending / 25);
-    await t.sandbox.control.setFaults({ rate429: 1, retryAfterSecs: 180 });
+    await t.sandbox.control.setFaults({ latencyMs: 0, rate429: 1, retryAfterSecs: 180 });
     await provisioning.resume();
     for (;;) {
       const counts = await provisioning.getJobCounts('delayed', 'wait', 'active', 'prioritized');
