@@ -84,6 +84,11 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .default('postgres://postgres@127.0.0.1:5432/postgres'),
+  // `ec migrate` only: a direct Postgres URL when DATABASE_URL goes through PgBouncer.
+  MIGRATE_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?(\+cluster)?:\/\//, 'must be a redis://, rediss:// or redis+cluster://host:port,… URL')
@@ -150,6 +155,8 @@ export type EncryptionKey = { id: string; key: Buffer };
 export type Config = {
   mode: ConfigMode;
   databaseUrl: string;
+  /** What `ec migrate` connects to: MIGRATE_DATABASE_URL (straight to Postgres), else `databaseUrl`. */
+  migrateDatabaseUrl: string;
   /** `transaction` behind PgBouncer in transaction mode: no prepared statements. */
   databasePoolMode: 'session' | 'transaction';
   /**
@@ -227,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
   return {
     mode,
     databaseUrl: e.DATABASE_URL,
+    migrateDatabaseUrl: e.MIGRATE_DATABASE_URL ?? e.DATABASE_URL,
     databasePoolMode: e.DATABASE_POOL_MODE,
     redis: {
       url: e.REDIS_URL,

@@ -11,7 +11,9 @@ export function registerMigrateCommand(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       // Migrations need no secrets: demo mode lets them run without ENCRYPTION_KEYS.
       const config = cliConfig('demo');
-      const result = await runMigrations(config.databaseUrl);
+      // The advisory lock is held across statements: behind PgBouncer (transaction mode) it needs a
+      // direct connection, MIGRATE_DATABASE_URL.
+      const result = await runMigrations(config.migrateDatabaseUrl);
       if (opts.json) {
         writeOut(JSON.stringify(result));
       } else if (result.applied === 0) {

@@ -73,7 +73,13 @@ describe.each(OVERLAYS)('deploy/kubernetes/%s', (overlay) => {
       .split('\n')
       .filter((l) => /^[A-Z_]+=/.test(l))
       .map((l) => l.split('=')[0] as string);
-    expect(secretKeys).toEqual(['DATABASE_URL', 'REDIS_URL', 'ENCRYPTION_KEYS', 'ADMIN_TOKEN']);
+    expect(secretKeys).toEqual([
+      'DATABASE_URL',
+      'MIGRATE_DATABASE_URL',
+      'REDIS_URL',
+      'ENCRYPTION_KEYS',
+      'ADMIN_TOKEN',
+    ]);
     for (const key of secretKeys) {
       set.add(key);
     }
@@ -119,6 +125,22 @@ describe.each(OVERLAYS)('deploy/kubernetes/%s', (overlay) => {
       await health.close();
       await api.close();
     }
+  });
+
+  it('migrates over a direct Postgres URL (MIGRATE_DATABASE_URL, bypassing PgBouncer)', () => {
+    const secretEnv = (c: Container, name: string) =>
+      c.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+    const all = containersOf(objects);
+    const migrate = all.filter(({ owner }) => owner.kind === 'Job');
+    expect(migrate.map(({ container }) => container.args)).toEqual([['migrate']]);
+    for (const { container } of migrate) {
+      expect(secretEnv(container, 'MIGRATE_DATABASE_URL')).toEqual({
+        name: 'ec-secrets',
+        key: 'MIGRATE_DATABASE_URL',
+      });
+    }
+    // The long-running processes never read it (only `ec migrate` does).
+    expect(CONFIG_VARIABLES).toContain('MIGRATE_DATABASE_URL');
   });
 
   it('gives workers time to finish their jobs, longer than a job lock', () => {
