@@ -9,10 +9,11 @@ import type { SandboxState } from './state.js';
 import { describeState } from './state-view.js';
 
 const providerSchema = z.enum(['google', 'microsoft']);
+// Longer than any real address allows: a hostile directory may list values too long to index.
 const email = z
   .string()
   .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an email address')
-  .max(320);
+  .max(8_000);
 const name = z.string().trim().min(1).max(512);
 const nullableInt = (max: number) => z.number().int().min(0).max(max).nullable();
 

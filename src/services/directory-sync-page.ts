@@ -1,3 +1,4 @@
+import { deterministicDbErrorCode } from '../db/errors.js';
 import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
 import {
   type DisconnectedBySync,
@@ -20,6 +21,7 @@ import type { AppContext } from './context.js';
 import { type ProfileEvent, storeProfileNotifications } from './notifications.js';
 import { entryRows } from './provisioning-listing.js';
 import { LIST_PAGE_SIZE } from './provisioning-pipeline.js';
+import { refusedEntriesOf } from './refused-entries.js';
 import { confirmServiceAccountBroken } from './service-account-health.js';
 
 /**
@@ -116,73 +118,87 @@ export async function syncDirectoryPage(
   const syncStart = new Date(step.syncId);
   const now = new Date();
   const leaseUntil = new Date(now.getTime() + SYNC_LEASE_MS);
-  const listedRows = uniqueByEmail(entryRows(sa, step.kind, page.items)).map((r) => ({
+  const listed = uniqueByEmail(entryRows(sa, step.kind, page.items)).map((r) => ({
     ...r,
     lastSeenAt: syncStart,
   }));
-  const written = await app.db.transaction(async (tx) => {
-    if (!(await renewDirectorySyncLease(tx, sa.id, new Date(step.leaseAt), leaseUntil))) {
-      return undefined;
+  const writePage = (listedRows: typeof listed) =>
+    app.db.transaction(async (tx) => {
+      if (!(await renewDirectorySyncLease(tx, sa.id, new Date(step.leaseAt), leaseUntil))) {
+        return undefined;
+      }
+      const before = new Map(
+        (
+          await findEntriesByEmail(
+            tx,
+            sa.id,
+            listedRows.map((r) => r.emailLower),
+          )
+        ).map((e) => [e.emailLower, e]),
+      );
+      // Graph lists room mailboxes in /users too; the adapter tells them apart with a room index it
+      // caches for a while, so a room created meanwhile can come through as a user. Rooms are listed
+      // first: a users page leaves alone what this sync (or an earlier one) stored as a live room.
+      const rows =
+        step.kind === 'users'
+          ? listedRows.filter((r) => {
+              const b = before.get(r.emailLower);
+              return !(b?.kind === 'room' && b.removedAt === null);
+            })
+          : listedRows;
+      await upsertDirectoryEntries(tx, rows);
+      const usable = (r: (typeof rows)[number]) => !r.suspended && r.hasMailbox;
+      const renamed = rows.flatMap((r) => {
+        const b = before.get(r.emailLower);
+        return b && b.name !== r.name ? [{ emailLower: r.emailLower, oldName: b.name, newName: r.name }] : [];
+      });
+      const added = rows.filter((r) => {
+        const b = before.get(r.emailLower);
+        return usable(r) && (!b || b.removedAt !== null);
+      });
+      const back = rows.filter((r) => {
+        const b = before.get(r.emailLower);
+        return usable(r) && b !== undefined && (b.removedAt !== null || b.suspended || !b.hasMailbox);
+      });
+      await renameMailboxes(tx, sa.id, renamed);
+      await makeMailboxProfilesDue(
+        tx,
+        sa.id,
+        [...new Set([...renamed, ...back].map((r) => r.emailLower))],
+        now,
+      );
+      const refused = rows
+        .filter((r) => !usable(r))
+        .map((r) => ({
+          emailLower: r.emailLower,
+          reason: r.suspended ? 'user_suspended' : 'mailbox_not_enabled',
+        }));
+      const cut = await disconnectMailboxProfiles(tx, sa.id, refused, {
+        now,
+        recheckAfterMs: backoffMs(1, app.config.scheduler.reconnectBackoffSecs, () => 0),
+      });
+      const deliveryIds = await storeProfileNotifications(tx, app, disconnectEvents(cut.notify, step, now));
+      return {
+        deliveryIds,
+        listed: rows.length,
+        added: added.length,
+        renamed: renamed.length,
+        disconnected: cut.disconnected,
+      };
+    });
+  let written: Awaited<ReturnType<typeof writePage>>;
+  try {
+    written = await writePage(listed);
+  } catch (err) {
+    if (deterministicDbErrorCode(err) === undefined) {
+      throw err;
     }
-    const before = new Map(
-      (
-        await findEntriesByEmail(
-          tx,
-          sa.id,
-          listedRows.map((r) => r.emailLower),
-        )
-      ).map((e) => [e.emailLower, e]),
-    );
-    // Graph lists room mailboxes in /users too; the adapter tells them apart with a room index it
-    // caches for a while, so a room created meanwhile can come through as a user. Rooms are listed
-    // first: a users page leaves alone what this sync (or an earlier one) stored as a live room.
-    const rows =
-      step.kind === 'users'
-        ? listedRows.filter((r) => {
-            const b = before.get(r.emailLower);
-            return !(b?.kind === 'room' && b.removedAt === null);
-          })
-        : listedRows;
-    await upsertDirectoryEntries(tx, rows);
-    const usable = (r: (typeof rows)[number]) => !r.suspended && r.hasMailbox;
-    const renamed = rows.flatMap((r) => {
-      const b = before.get(r.emailLower);
-      return b && b.name !== r.name ? [{ emailLower: r.emailLower, oldName: b.name, newName: r.name }] : [];
-    });
-    const added = rows.filter((r) => {
-      const b = before.get(r.emailLower);
-      return usable(r) && (!b || b.removedAt !== null);
-    });
-    const back = rows.filter((r) => {
-      const b = before.get(r.emailLower);
-      return usable(r) && b !== undefined && (b.removedAt !== null || b.suspended || !b.hasMailbox);
-    });
-    await renameMailboxes(tx, sa.id, renamed);
-    await makeMailboxProfilesDue(
-      tx,
-      sa.id,
-      [...new Set([...renamed, ...back].map((r) => r.emailLower))],
-      now,
-    );
-    const refused = rows
-      .filter((r) => !usable(r))
-      .map((r) => ({
-        emailLower: r.emailLower,
-        reason: r.suspended ? 'user_suspended' : 'mailbox_not_enabled',
-      }));
-    const cut = await disconnectMailboxProfiles(tx, sa.id, refused, {
-      now,
-      recheckAfterMs: backoffMs(1, app.config.scheduler.reconnectBackoffSecs, () => 0),
-    });
-    const deliveryIds = await storeProfileNotifications(tx, app, disconnectEvents(cut.notify, step, now));
-    return {
-      deliveryIds,
-      listed: rows.length,
-      added: added.length,
-      renamed: renamed.length,
-      disconnected: cut.disconnected,
-    };
-  });
+    // Refused on every retry: the page is stored without the entries the database refuses.
+    const logger = opts.logger ?? app.logger;
+    const context = { serviceAccountId: sa.id, kind: step.kind, page: step.page };
+    const refused = await refusedEntriesOf(app, listed, logger, context);
+    written = await writePage(listed.filter((r) => !refused.has(r.emailLower)));
+  }
   if (!written) {
     return { outcome: 'skipped', deliveryIds: [] };
   }

@@ -3,6 +3,7 @@
  * per job, stored with the next page's cursor). The provisioning half is provisioning-pipeline.ts.
  */
 
+import { deterministicDbErrorCode } from '../db/errors.js';
 import { alreadyProvisioned } from '../db/queries/accounts.js';
 import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
 import { insertRunItems } from '../db/queries/run-items.js';
@@ -14,8 +15,10 @@ import { newId } from '../lib/ids.js';
 import { PROVISION_BATCH, type RunInclude } from '../lib/provisioning.js';
 import type { DirectoryRoom, DirectoryUser } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { storeDeliveries } from './deliveries.js';
 import { isActive, LIST_PAGE_SIZE, priorityForPage } from './provisioning-pipeline.js';
 import { REASON_DESCRIPTIONS } from './reasons.js';
+import { refusedEntriesOf, refusedItem, refusedItemCallbacks } from './refused-entries.js';
 
 /** A run's `directory.list-page` job for one page. */
 const listPageJob = (runId: string, kind: RunInclude, page: number) =>
@@ -89,13 +92,12 @@ export async function listPage(
   signal: AbortSignal,
 ): Promise<Effects> {
   const run = await findRun(app.db, input.runId);
-  const fx: Effects = [];
   if (!run || !isActive(run)) {
-    return fx;
+    return [];
   }
   const c = run.cursor[input.kind];
   if (!c || c.done || c.pages !== input.page) {
-    return fx; // Another run of this job already stored this page.
+    return []; // Another run of this job already stored this page.
   }
   const sa = await findServiceAccount(app.db, run.serviceAccountId);
   if (!sa || sa.status === 'revoked') {
@@ -104,7 +106,7 @@ export async function listPage(
       error: 'service_account_revoked',
       finishedAt: new Date(),
     });
-    return fx;
+    return [];
   }
   const provider = app.providers.forServiceAccount(sa);
   const page =
@@ -113,19 +115,21 @@ export async function listPage(
       : await provider.listRoomsPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal });
 
   class PageAlreadyStored extends Error {}
-  try {
-    return await app.db.transaction(async (tx) => {
-      const entries = entryRows(sa, input.kind, page.items);
-      const stored = run.dryRun ? [] : await upsertDirectoryEntries(tx, entries);
+  // A listing may repeat an email (two spellings of one address): one entry each, the last kept.
+  const entries = [...new Map(entryRows(sa, input.kind, page.items).map((e) => [e.emailLower, e])).values()];
+  const write = (refused: Map<string, string>) =>
+    app.db.transaction(async (tx) => {
+      const fx: Effects = [];
+      const good = entries.filter((e) => !refused.has(e.emailLower));
+      const stored = run.dryRun ? [] : await upsertDirectoryEntries(tx, good);
       const entryIds = new Map(stored.map((s) => [s.emailLower, s.id]));
       const existing = await alreadyProvisioned(
         tx,
         sa.id,
-        entries.map((e) => e.emailLower),
+        good.map((e) => e.emailLower),
       );
-      const inserted = await insertRunItems(
-        tx,
-        entries.map((e) => {
+      const inserted = await insertRunItems(tx, [
+        ...good.map((e) => {
           const skip: SkipReason | undefined = e.suspended
             ? 'user_suspended'
             : !e.hasMailbox
@@ -140,18 +144,25 @@ export async function listPage(
             email: e.email,
             emailLower: e.emailLower,
             directoryEntryId: entryIds.get(e.emailLower) ?? null,
-            status: skip ? 'skipped' : 'pending',
+            status: skip ? ('skipped' as const) : ('pending' as const),
             errorKey: skip ?? null,
             errorDescription: skip ? SKIP_DESCRIPTIONS[skip] : null,
           };
         }),
-      );
+        ...entries.flatMap((e) => {
+          const code = refused.get(e.emailLower);
+          return code === undefined ? [] : [refusedItem(run, e, code)];
+        }),
+      ]);
       const skipped = inserted.filter((i) => i.status === 'skipped').length;
+      const failed = inserted.filter((i) => i.status === 'failed');
+      await storeDeliveries(tx, app, refusedItemCallbacks(run, failed));
       const next = { pageToken: page.nextCursor, done: page.nextCursor === null, pages: input.page + 1 };
       // Last statement: it holds the run row until commit, and refuses a page stored already.
       const cursor = await recordListedPage(tx, run.id, input.kind, input.page, next, {
         listed: inserted.length,
         skipped,
+        failed: failed.length,
       });
       if (!cursor) {
         throw new PageAlreadyStored();
@@ -175,6 +186,17 @@ export async function listPage(
       }
       return fx;
     });
+  try {
+    try {
+      return await write(new Map());
+    } catch (err) {
+      if (err instanceof PageAlreadyStored || deterministicDbErrorCode(err) === undefined) {
+        throw err;
+      }
+      // The same rows would be refused on every retry: write the page again without the bad entries.
+      const context = { runId: run.id, kind: input.kind, page: input.page };
+      return await write(await refusedEntriesOf(app, entries, app.logger, context));
+    }
   } catch (err) {
     if (err instanceof PageAlreadyStored) {
       return [];

@@ -1,5 +1,6 @@
 import { inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { deterministicDbErrorCode } from '../errors.js';
 import { directoryEntries } from '../schema/directory-entries.js';
 
 export type EntryInput = typeof directoryEntries.$inferInsert;
@@ -41,4 +42,43 @@ export async function findEntries(db: DbOrTx, ids: string[]) {
     return [];
   }
   return db.select().from(directoryEntries).where(inArray(directoryEntries.id, ids));
+}
+
+class ProbeDone extends Error {}
+
+/**
+ * Which of `rows` the database refuses for good (deterministicDbErrorCode: text it cannot store, a
+ * value too long for an index), by upserting each alone in a savepoint that is always rolled back:
+ * nothing is written. Returns the refused rows' email_lower with the Postgres error code. Used after
+ * a page's write was refused, so that one bad entry never fails its page.
+ */
+export async function findRefusedEntries(db: DbOrTx, rows: EntryInput[]): Promise<Map<string, string>> {
+  const refused = new Map<string, string>();
+  await db
+    .transaction(async (tx) => {
+      for (const row of rows) {
+        try {
+          await tx.transaction(async (sp) => {
+            await upsertDirectoryEntries(sp, [row]);
+            throw new ProbeDone();
+          });
+        } catch (err) {
+          if (err instanceof ProbeDone) {
+            continue;
+          }
+          const code = deterministicDbErrorCode(err);
+          if (code === undefined) {
+            throw err;
+          }
+          refused.set(row.emailLower, code);
+        }
+      }
+      throw new ProbeDone();
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof ProbeDone)) {
+        throw err;
+      }
+    });
+  return refused;
 }

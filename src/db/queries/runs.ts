@@ -122,12 +122,13 @@ export async function recordListedPage(
   kind: string,
   page: number,
   next: { pageToken: string | null; done: boolean; pages: number },
-  delta: { listed: number; skipped: number },
+  delta: { listed: number; skipped: number; failed?: number },
 ): Promise<RunCursor | undefined> {
   const rows = await db.execute<{ cursor: RunCursor; include: string[] }>(sql`
     update provisioning_runs set
       cursor = jsonb_set(cursor, ${`{${kind}}`}::text[], ${JSON.stringify(next)}::jsonb),
-      listed = listed + ${delta.listed}, skipped = skipped + ${delta.skipped}, updated_at = now()
+      listed = listed + ${delta.listed}, skipped = skipped + ${delta.skipped},
+      failed = failed + ${delta.failed ?? 0}, updated_at = now()
     where id = ${id} and status in (${oneOf(ACTIVE_RUN_STATUSES)})
       and coalesce((cursor -> ${kind} ->> 'pages')::int, 0) = ${page}
       and coalesce((cursor -> ${kind} ->> 'done')::boolean, false) = false
