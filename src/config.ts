@@ -113,6 +113,7 @@ const schema = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   ENCRYPTION_KEYS: keyring.optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   GOOGLE_TOKEN_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .default('https://oauth2.googleapis.com/token'),
@@ -172,6 +173,8 @@ export type Config = {
   /** True when the keyring is the built-in demo key (never safe for real data). */
   usingDemoKey: boolean;
   adminToken: string | undefined;
+  /** The token for `/metrics` (the API's and the health port's): METRICS_TOKEN, else ADMIN_TOKEN. */
+  metricsToken: string | undefined;
   providers: {
     googleTokenUrl: string;
     googleApiUrl: string;
@@ -251,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
     encryptionKeys,
     usingDemoKey,
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN ?? e.ADMIN_TOKEN,
     providers: {
       googleTokenUrl: e.GOOGLE_TOKEN_URL,
       googleApiUrl: e.GOOGLE_API_URL,

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { carriesToken } from '../api/admin/auth.js';
 import type { Config } from '../config.js';
 import { withDeadline } from '../lib/deadline.js';
 import type { Shutdown } from '../lib/shutdown.js';
@@ -11,9 +12,9 @@ import { readiness } from '../services/operations.js';
 /**
  * The health port of `ec worker` and `ec scheduler` (WORKER_HEALTH_PORT): `/healthz` (the process
  * answers), `/readyz` (Postgres and Redis answer: the same check as the API's, services/operations.ts
- * `readiness`) and `/metrics` (this process's registry, unauthenticated like any port a cluster keeps
- * private; the API's `/metrics` stays the one behind METRICS_TOKEN / ADMIN_TOKEN). A plain node:http
- * server: these processes serve nothing else, so they need no framework.
+ * `readiness`) and `/metrics` (this process's registry; behind METRICS_TOKEN, else ADMIN_TOKEN, as
+ * the API's is; open when neither is set, like any port a cluster keeps private). The probes stay
+ * open: the kubelet sends no token. A plain node:http server: these processes serve nothing else.
  */
 export type HealthServerOptions = {
   port: number;
@@ -21,6 +22,8 @@ export type HealthServerOptions = {
   host?: string;
   readiness: () => Promise<Record<string, string>>;
   registry: Registry;
+  /** The Bearer token `/metrics` requires (config.metricsToken). Default: none required. */
+  metricsToken?: string | undefined;
   logger: Logger;
   /** False once the process is stopping: `/readyz` answers 503 so no new traffic is sent. */
   accepting?: () => boolean;
@@ -78,6 +81,11 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       return;
     }
     if (path === '/metrics') {
+      if (opts.metricsToken && !carriesToken(req.headers.authorization, opts.metricsToken)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        send(res, 401, json, JSON.stringify({ error: 'unauthorized', message: 'METRICS_TOKEN required' }));
+        return;
+      }
       void opts.registry.metrics().then(
         (body) => send(res, 200, opts.registry.contentType, body),
         (err: unknown) => {
@@ -126,6 +134,7 @@ export async function serveProcessHealth(
     port: config.worker.healthPort,
     readiness: () => readiness(runtime.app),
     registry: runtime.metrics.registry,
+    metricsToken: config.metricsToken,
     logger,
     accepting: () => !shutdown.signal.aborted,
   });

@@ -79,6 +79,7 @@ describe.each(OVERLAYS)('deploy/kubernetes/%s', (overlay) => {
       'REDIS_URL',
       'ENCRYPTION_KEYS',
       'ADMIN_TOKEN',
+      'METRICS_TOKEN',
     ]);
     for (const key of secretKeys) {
       set.add(key);

@@ -49,7 +49,10 @@ describe('admin auth', () => {
   );
 
   it('answers 403 "ADMIN_TOKEN not configured" when it is unset', async () => {
-    const app = { ...t.runtime.app, config: { ...t.runtime.app.config, adminToken: undefined } };
+    const app = {
+      ...t.runtime.app,
+      config: { ...t.runtime.app.config, adminToken: undefined, metricsToken: undefined },
+    };
     const server = await buildServer(app, { queues: t.runtime.queues });
     try {
       for (const url of ['/admin', '/metrics', '/admin/queues']) {

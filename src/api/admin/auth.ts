@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * `ADMIN_TOKEN` guards `/admin`, `/admin/queues` and `/metrics`. Accepted as `Authorization: Bearer
+ * `ADMIN_TOKEN` guards `/admin` and `/admin/queues`; `/metrics` takes METRICS_TOKEN (ADMIN_TOKEN
+ * when that is unset). Either is accepted as `Authorization: Bearer
  * <token>` (scripts, Prometheus' `authorization` setting) or HTTP basic auth with the token as the
  * password and any user name (browsers: the login prompt appears on the 401's `WWW-Authenticate`).
  *
@@ -21,7 +22,11 @@ function sameSecret(given: string, expected: string): boolean {
 export type AdminCredential = { scheme: 'bearer' | 'basic'; token: string };
 
 export function adminCredential(req: FastifyRequest): AdminCredential | undefined {
-  const header = req.headers.authorization;
+  return credentialOf(req.headers.authorization);
+}
+
+/** The token of an `Authorization` header: Bearer, or basic auth's password. */
+export function credentialOf(header: string | undefined): AdminCredential | undefined {
   if (typeof header !== 'string') {
     return undefined;
   }
@@ -72,23 +77,46 @@ function refuse(reply: FastifyReply, status: number, message: string, challenge:
     .send(`${message}\n`);
 }
 
+/** Whether an `Authorization` header carries `token` (Bearer, or as the basic-auth password). */
+export function carriesToken(header: string | undefined, token: string): boolean {
+  const cred = credentialOf(header);
+  return cred !== undefined && sameSecret(cred.token, token);
+}
+
+const ADMIN_TEXTS = {
+  unset: 'ADMIN_TOKEN not configured: set it to use /admin and /admin/queues.',
+  missing:
+    'ADMIN_TOKEN required: send Authorization: Bearer <token>, or log in with any user name and the token as password.',
+};
+const METRICS_TEXTS = {
+  unset: 'METRICS_TOKEN unset and ADMIN_TOKEN not configured: set one to use /metrics.',
+  missing: 'METRICS_TOKEN (or, when it is unset, ADMIN_TOKEN) required: send Authorization: Bearer <token>.',
+};
+
 /**
  * An `onRequest` hook for every admin route: 403 when ADMIN_TOKEN is not configured, 401 (with a
  * basic-auth challenge) without the right token, 403 for a cross-site state-changing request.
  */
 export function requireAdmin(adminToken: string | undefined) {
+  return requireToken(adminToken, ADMIN_TEXTS);
+}
+
+/**
+ * The same for `GET /metrics`, with `config.metricsToken` (METRICS_TOKEN, else ADMIN_TOKEN): a
+ * scraper holds a token that opens nothing else, and ADMIN_TOKEN does not open /metrics once
+ * METRICS_TOKEN is set.
+ */
+export function requireMetricsToken(metricsToken: string | undefined) {
+  return requireToken(metricsToken, METRICS_TEXTS);
+}
+
+function requireToken(token: string | undefined, texts: typeof ADMIN_TEXTS) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!adminToken) {
-      return refuse(reply, 403, 'ADMIN_TOKEN not configured: set it to use /admin and /metrics.', false);
+    if (!token) {
+      return refuse(reply, 403, texts.unset, false);
     }
-    const cred = adminCredential(req);
-    if (!cred || !sameSecret(cred.token, adminToken)) {
-      return refuse(
-        reply,
-        401,
-        'ADMIN_TOKEN required: send Authorization: Bearer <token>, or log in with any user name and the token as password.',
-        true,
-      );
+    if (!carriesToken(req.headers.authorization, token)) {
+      return refuse(reply, 401, texts.missing, true);
     }
     if (!SAFE_METHODS.has(req.method) && crossSite(req)) {
       return refuse(reply, 403, 'Cross-site request refused.', false);

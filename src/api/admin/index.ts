@@ -4,7 +4,7 @@ import { createProcessMetrics, type ProcessMetrics } from '../../metrics/process
 import { createMetricsEndpoint } from '../../metrics/scrape.js';
 import type { AppContext } from '../../services/context.js';
 import { metricsRoutes } from '../routes/metrics.js';
-import { requireAdmin } from './auth.js';
+import { requireAdmin, requireMetricsToken } from './auth.js';
 import { bullBoardPlugin, QUEUES_BASE_PATH } from './queues.js';
 import { adminRoutes } from './routes.js';
 
@@ -16,8 +16,8 @@ export type AdminOptions = {
 };
 
 /**
- * Everything behind ADMIN_TOKEN, in one encapsulated scope: `/admin` (dashboard), `/admin/queues`
- * (bull-board) and `GET /metrics`.
+ * Everything behind a token, in one encapsulated scope: `/admin` (dashboard) and `/admin/queues`
+ * (bull-board) behind ADMIN_TOKEN, `GET /metrics` behind METRICS_TOKEN (else ADMIN_TOKEN).
  */
 export const adminPlugin =
   (app: AppContext, opts: AdminOptions = {}): FastifyPluginAsync =>
@@ -33,8 +33,14 @@ export const adminPlugin =
       process: opts.metrics ?? createProcessMetrics(),
       logger: app.logger,
     });
-    scope.addHook('onRequest', requireAdmin(app.config.adminToken));
-    await scope.register(metricsRoutes(endpoint));
-    await scope.register(adminRoutes(app));
-    await scope.register(bullBoardPlugin(queues), { prefix: QUEUES_BASE_PATH });
+    // Two child scopes, each with its own token: METRICS_TOKEN for /metrics, ADMIN_TOKEN for the rest.
+    await scope.register(async (metrics) => {
+      metrics.addHook('onRequest', requireMetricsToken(app.config.metricsToken));
+      await metrics.register(metricsRoutes(endpoint));
+    });
+    await scope.register(async (admin) => {
+      admin.addHook('onRequest', requireAdmin(app.config.adminToken));
+      await admin.register(adminRoutes(app));
+      await admin.register(bullBoardPlugin(queues), { prefix: QUEUES_BASE_PATH });
+    });
   };
