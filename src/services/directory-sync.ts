@@ -68,7 +68,8 @@ export const DIRECTORY_SWEEP_BATCH_SIZE = 100;
 export const DIRECTORY_SWEEP_MAX_BATCHES = 10;
 /**
  * How long an entry may stay removed from the directory (or suspended, with its Profile
- * disconnected) before its Account is revoked. Default 7 days.
+ * disconnected) before its Account is revoked: the default of each Service Account's stored
+ * `removal_delay_seconds` (7 days), settable with PATCH /v1/service_accounts/{id}.
  */
 export const REMOVAL_GRACE_MS = 7 * 86_400_000;
 /** Accounts revoked per sync at most; the rest are revoked by the next sync. */
@@ -118,7 +119,7 @@ export async function startDirectorySync(
 }
 
 export type FinishOptions = SyncOptions & {
-  /** How long removed or suspended entries keep their Accounts. Default REMOVAL_GRACE_MS (7 days). */
+  /** How long removed or suspended entries keep their Accounts. Default: the Service Account's `removal_delay_seconds`. */
   graceMs?: number;
 };
 
@@ -185,7 +186,7 @@ export async function finishDirectorySync(
   const revoked = await revokePastGrace(
     app,
     sa,
-    new Date(now.getTime() - (opts.graceMs ?? REMOVAL_GRACE_MS)),
+    new Date(now.getTime() - (opts.graceMs ?? sa.removalDelaySeconds * 1000)),
   );
   const result: FinishResult = {
     outcome: 'finished',

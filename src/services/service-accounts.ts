@@ -267,6 +267,9 @@ export async function describeServiceAccount(app: AppContext, sa: ServiceAccount
     last_directory_sync_at: sa.lastDirectorySyncAt?.toISOString() ?? null,
     last_error: sa.lastError,
     credential_expires_at: sa.credentialExpiresAt?.toISOString() ?? null,
+    credential_changed_at: sa.credentialChangedAt?.toISOString() ?? null,
+    auto_provision: sa.autoProvision,
+    removal_delay_seconds: sa.removalDelaySeconds,
     warnings: expiryWarnings(sa.credentialExpiresAt),
     created_at: sa.createdAt.toISOString(),
   };

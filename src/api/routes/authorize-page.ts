@@ -8,7 +8,8 @@ import { type Application, findApplicationByClient } from '../../services/applic
 import type { AppContext } from '../../services/context.js';
 import { providerFailureMessage } from '../../services/reasons.js';
 import { DEFAULT_DELEGATED_SCOPE, isCalendarScope, isServiceAccountScope } from '../../services/scopes.js';
-import { registerServiceAccount, registrationSchema } from '../../services/service-accounts.js';
+import { connectServiceAccount } from '../../services/service-account-settings.js';
+import { registrationSchema } from '../../services/service-accounts.js';
 import { type ErrorPage, pageErrorHandler } from '../errors.js';
 import { esc, page } from '../pages/html.js';
 import { htmlPage, redirect } from '../responses.js';
@@ -248,10 +249,14 @@ export const authorizePageRoutes =
         return showForm(reply, r, form, `Please check the form: ${problems}`, 422);
       }
       try {
-        const { code } = await registerServiceAccount(app, r.application, parsed.data, 'authorize-page', {
-          kind: 'code',
-          redirectUri: r.redirectUri,
-        });
+        // An existing Service Account of this Application and domain gets its credential replaced.
+        const { code } = await connectServiceAccount(
+          app,
+          r.application,
+          parsed.data,
+          'authorize-page',
+          r.redirectUri,
+        );
         return redirectWith(reply, r.redirectUri, { code, state: r.state });
       } catch (err) {
         // A refused credential is a ValidationError naming the provider's reason; an unreachable or

@@ -19,7 +19,7 @@ import {
 import { authenticate, callerOf } from '../auth.js';
 import { emptyBody, jsonErrors, providerErrors, tokenPairFields } from '../responses.js';
 
-const idParams = z.object({
+export const idParams = z.object({
   id: z.string().regex(/^ser_[a-z2-7]{26}$/, 'must be a Service Account id (ser_…)'),
 });
 
@@ -45,7 +45,7 @@ const serviceAccountToken = z
   })
   .describe('The Service Account, verified live, and its token (Cache-Control: no-store)');
 
-const serviceAccountView = z
+export const serviceAccountView = z
   .object({
     service_account: z.looseObject({
       service_account_id: z.string(),
@@ -61,6 +61,12 @@ const serviceAccountView = z
       last_directory_sync_at: z.string().nullable(),
       last_error: z.string().nullable(),
       credential_expires_at: z.string().nullable(),
+      credential_changed_at: z.string().nullable().describe('when the credential was last replaced in place'),
+      auto_provision: z.boolean(),
+      removal_delay_seconds: z
+        .number()
+        .int()
+        .describe('grace period before a removed or suspended user loses its Account'),
       warnings: z.array(z.string()),
       created_at: z.string(),
     }),

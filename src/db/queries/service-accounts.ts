@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { accounts } from '../schema/accounts.js';
 import { profiles } from '../schema/profiles.js';
@@ -86,4 +86,27 @@ export async function claimDueServiceAccounts(
     from due where s.id = due.id
     returning s.id`);
   return rows.map((r) => r.id);
+}
+
+/** The newest Service Account (not revoked) of an Application for this provider and domain. */
+export async function findServiceAccountByDomain(
+  db: DbOrTx,
+  applicationId: string,
+  provider: ServiceAccount['provider'],
+  domain: string,
+): Promise<ServiceAccount | undefined> {
+  const [row] = await db
+    .select()
+    .from(serviceAccounts)
+    .where(
+      and(
+        eq(serviceAccounts.applicationId, applicationId),
+        eq(serviceAccounts.provider, provider),
+        eq(serviceAccounts.domain, domain.toLowerCase()),
+        ne(serviceAccounts.status, 'revoked'),
+      ),
+    )
+    .orderBy(desc(serviceAccounts.createdAt))
+    .limit(1);
+  return row;
 }

@@ -41,6 +41,13 @@ export const serviceAccounts = pgTable(
     brokenSince: tstz('broken_since'),
     lastError: text('last_error'),
     autoProvision: boolean('auto_provision').notNull().default(false),
+    /**
+     * The grace period: how long an entry may stay removed from the directory (or suspended, its
+     * Profile disconnected) before its Account is revoked. Default 604,800 (7 days).
+     */
+    removalDelaySeconds: integer('removal_delay_seconds').notNull().default(604_800),
+    /** When the credential was last replaced in place (PATCH or the authorize page). */
+    credentialChangedAt: tstz('credential_changed_at'),
     quotaOverrides: jsonb('quota_overrides').$type<QuotaOverrides>().notNull().default({}),
     lastDirectorySyncAt: tstz('last_directory_sync_at'),
     nextDirectorySyncAt: tstz('next_directory_sync_at'),
@@ -53,6 +60,7 @@ export const serviceAccounts = pgTable(
   (t) => [
     check('service_accounts_provider_check', sql`${t.provider} in (${oneOf(PROVIDERS)})`),
     check('service_accounts_status_check', sql`${t.status} in (${oneOf(SERVICE_ACCOUNT_STATUSES)})`),
+    check('service_accounts_removal_delay_check', sql`${t.removalDelaySeconds} >= 0`),
     index('service_accounts_application_idx').on(t.applicationId),
     index('service_accounts_sync_due_idx').on(t.nextDirectorySyncAt).where(sql`${t.status} = 'active'`),
     index('service_accounts_broken_due_idx').on(t.nextHealthCheckAt).where(sql`${t.status} = 'broken'`),
