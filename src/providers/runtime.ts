@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { ProviderLimiter } from './limiter.js';
 import type { QuotaOverrides } from './quotas.js';
+import type { SharedTokenStore } from './token-store.js';
 
 /** The four provider endpoints (DESIGN §4); `Config['providers']` has exactly this shape. */
 export type ProviderUrls = {
@@ -44,8 +45,10 @@ export type ProviderRuntime = {
   rateLimitRetries?: number | undefined;
   /** ...as long as the total wait stays under this; otherwise `rate_limited` is thrown. Default 15,000 ms. */
   rateLimitMaxWaitMs?: number | undefined;
-  /** Google: impersonation clients (one token each) kept per Service Account, least recently used evicted. Default 500. */
+  /** Google: access tokens (plain values) kept per Service Account in this process, least recently used evicted. Default 20,000. */
   maxCachedSubjects?: number | undefined;
+  /** Access tokens shared by every process (Redis); without it each process fetches its own. */
+  tokenStore?: SharedTokenStore | undefined;
   /** Told about every request made to the provider (metrics); must not throw. */
   onCall?: ((event: ProviderCallEvent) => void) | undefined;
 };
@@ -60,6 +63,7 @@ export type ResolvedRuntime = {
   rateLimitRetries: number;
   rateLimitMaxWaitMs: number;
   maxCachedSubjects: number;
+  tokenStore: SharedTokenStore | undefined;
   onCall: ((event: ProviderCallEvent) => void) | undefined;
 };
 
@@ -73,7 +77,8 @@ export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
     timeoutMs: rt.timeoutMs ?? 30_000,
     rateLimitRetries: rt.rateLimitRetries ?? 3,
     rateLimitMaxWaitMs: rt.rateLimitMaxWaitMs ?? 15_000,
-    maxCachedSubjects: rt.maxCachedSubjects ?? 500,
+    maxCachedSubjects: rt.maxCachedSubjects ?? 20_000,
+    tokenStore: rt.tokenStore,
     onCall: rt.onCall,
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { createDirectoryProvider, ProviderRegistry } from '../providers/index.js';
 import { type ProviderLimiter, RedisProviderLimiter, type WaitEvent } from '../providers/limiter.js';
 import type { ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
+import { RedisTokenStore } from '../providers/token-store.js';
 import type { ServiceCredentials } from '../providers/types.js';
 import type { ProviderAccess } from './context.js';
 
@@ -31,9 +32,17 @@ export function createProviderAccess(opts: {
       keyPrefix: `${opts.keyPrefix}:quota`,
       ...(opts.onWait ? { onWait: opts.onWait } : {}),
     });
+  const keyring = opts.keyring;
+  // Access tokens shared by every process, encrypted under the keyring. A live check of a credential
+  // (forCredentials) never uses it: it must prove the credential works now.
+  const tokenStore = new RedisTokenStore(opts.redis, opts.keyPrefix, {
+    seal: (plain) => keyring.encrypt(plain),
+    open: (sealed) => keyring.decrypt(sealed),
+  });
   const registry = new ProviderRegistry({
     urls: opts.urls,
     limiter,
+    tokenStore,
     logger: opts.logger,
     onCall: opts.onCall,
   });

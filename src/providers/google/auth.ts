@@ -1,6 +1,9 @@
-import { JWT } from 'google-auth-library';
+import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { gaxios, type OAuth2Client } from 'google-auth-library';
 import { LruMap } from '../lru.js';
-import type { GoogleServiceAccountKey } from '../types.js';
+import { abortable } from '../signals.js';
+import { type CachedToken, type SharedTokenStore, tokenKey } from '../token-store.js';
+import { type GoogleServiceAccountKey, ProviderError } from '../types.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/';
 
@@ -14,8 +17,16 @@ export const GOOGLE_SCOPES = {
   calendar: [`${SCOPE}calendar`],
 } as const;
 
-/** The token URL google-auth-library hard-codes (gtoken); rewritten on the JWT's own transporter. */
-const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/** The audience Google's token endpoint checks, whatever URL the assertion is posted to. */
+const GOOGLE_AUDIENCE = 'https://oauth2.googleapis.com/token';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** A token is used until this long before it expires (google-auth-library's eager refresh margin). */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+/** How long one process holds the right to fetch a subject's token while the others wait for it. */
+const CLAIM_MS = 10_000;
+/** How often, and how long, a process waiting on another's fetch looks for the token. */
+const WAIT_STEP_MS = 50;
+const WAIT_MAX_MS = 3_000;
 
 export type GoogleAuthPoolOptions = {
   key: GoogleServiceAccountKey;
@@ -23,81 +34,190 @@ export type GoogleAuthPoolOptions = {
   tokenUrl: string;
   /** Timeout of each token request. */
   timeoutMs: number;
-  /** Clients (one token each) kept; least recently used evicted. */
+  /** Tokens kept in this process (plain strings); least recently used evicted. */
   maxSubjects: number;
+  /** Tokens shared with every other process, when the deployment has one. */
+  shared?: SharedTokenStore | undefined;
+};
+
+export type GoogleAuthStats = {
+  /** JWT assertions signed (= token requests made) by this process. */
+  signatures: number;
+  /** Tokens found in this process, in the shared store, or fetched. */
+  local: number;
+  shared: number;
 };
 
 /**
- * One JWT client per impersonated subject, each caching its own token until 5 minutes before expiry
- * (google-auth-library's eager refresh), behind an LRU bound so a 100k-user run does not keep 100k
- * clients. Subjects are case-folded: Google treats addresses case-insensitively.
+ * The `auth` googleapis is given. It only ever calls `request` on it (googleapis-common apirequest.js),
+ * so a bearer-token sender stands in for a client; typed as what googleapis' parameters accept.
+ */
+export type BearerAuth = OAuth2Client;
+
+/**
+ * Access tokens per impersonated subject, as plain values: looked up in this process, then in the store
+ * shared by every process (Redis, encrypted), and only then fetched with one signed JWT assertion
+ * (RFC 7523) — at most one fetch per subject at a time across the deployment. Subjects are case-folded:
+ * Google treats addresses case-insensitively. Token-endpoint failures are gaxios errors with Google's
+ * `{error, error_description}` body, exactly what errors.ts maps.
  */
 export class GoogleAuthPool {
-  private readonly clients: LruMap<string, JWT>;
+  readonly stats: GoogleAuthStats = { signatures: 0, local: 0, shared: 0 };
+  private readonly tokens: LruMap<string, CachedToken>;
+  private readonly inflight = new Map<string, Promise<string>>();
   private readonly admin: string;
+  private privateKey: KeyObject | undefined;
+  private readonly http: gaxios.Gaxios;
+  private readonly keyScope: string;
 
   constructor(private readonly opts: GoogleAuthPoolOptions) {
-    this.clients = new LruMap(opts.maxSubjects);
+    this.tokens = new LruMap(opts.maxSubjects);
     this.admin = opts.adminEmail.toLowerCase();
+    this.keyScope = `${opts.key.client_email}\0${opts.key.private_key_id ?? ''}\0${opts.tokenUrl}`;
+    // No retries anywhere: the queue owns the retry policy.
+    this.http = new gaxios.Gaxios({ timeout: opts.timeoutMs, retry: false, retryConfig: { retry: 0 } });
   }
 
   get size(): number {
-    return this.clients.size;
+    return this.tokens.size;
   }
 
-  /** The client impersonating `subject` (the admin's carries the Directory scopes too). */
-  client(subject: string): JWT {
+  /** An `auth` for googleapis that sends `token` (one shared HTTP client, no per-subject objects). */
+  bearer(token: string): BearerAuth {
+    const auth = {
+      request: (opts: gaxios.GaxiosOptions) =>
+        this.http.request({
+          ...opts,
+          headers: gaxios.Gaxios.mergeHeaders(opts.headers, { authorization: `Bearer ${token}` }),
+        }),
+    };
+    return auth as unknown as BearerAuth;
+  }
+
+  /** A usable access token for `subject` (the admin's carries the Directory scopes too). */
+  async token(subject: string, signal: AbortSignal): Promise<string> {
     const sub = subject.toLowerCase();
-    let jwt = this.clients.get(sub);
-    if (!jwt) {
-      jwt = this.create(sub);
-      this.clients.set(sub, jwt);
+    const hit = this.tokens.get(sub);
+    if (hit && usable(hit)) {
+      this.stats.local += 1;
+      return hit.token;
     }
-    return jwt;
+    let pending = this.inflight.get(sub);
+    if (!pending) {
+      // Shared by every caller waiting for this subject: bounded by its own timeout, not one caller's signal.
+      pending = this.obtain(sub, AbortSignal.timeout(this.opts.timeoutMs)).finally(() =>
+        this.inflight.delete(sub),
+      );
+      this.inflight.set(sub, pending);
+    }
+    return abortable(pending, signal);
   }
 
-  /** Forgets a subject's client and token (after a 401: the next call fetches a fresh token). */
-  forget(subject: string): void {
-    this.clients.delete(subject.toLowerCase());
+  /** Forgets a subject's token here and in the shared store (after a 401: the next call fetches one). */
+  async forget(subject: string): Promise<void> {
+    const sub = subject.toLowerCase();
+    this.tokens.delete(sub);
+    await this.opts.shared?.delete(this.keyOf(sub));
   }
 
   clear(): void {
-    this.clients.clear();
+    this.tokens.clear();
   }
 
-  private create(subject: string): JWT {
-    const scopes =
-      subject === this.admin
-        ? [...GOOGLE_SCOPES.directory, ...GOOGLE_SCOPES.calendar]
-        : [...GOOGLE_SCOPES.calendar];
-    const jwt = new JWT({
-      email: this.opts.key.client_email,
-      key: this.opts.key.private_key,
-      ...(this.opts.key.private_key_id ? { keyId: this.opts.key.private_key_id } : {}),
-      scopes,
-      subject,
-      // These are the defaults of every request on this client's transporter: the token POST (gtoken
-      // asks gaxios to retry POSTs on 429/5xx) and the API calls googleapis sends through it. No
-      // retries at all: the queue owns the retry policy.
-      transporterOptions: {
-        timeout: this.opts.timeoutMs,
-        retry: false,
-        retryConfig: { retry: 0, noResponseRetries: 0 },
-      },
-    });
-    const tokenUrl = this.opts.tokenUrl;
-    if (tokenUrl !== DEFAULT_TOKEN_URL) {
-      // The key file's token_uri is never read and there is no tokenUrl option (providers.md §1.2):
-      // the token POST is redirected on the JWT's own transporter.
-      jwt.transporter.interceptors.request.add({
-        resolved: async (cfg) => {
-          if (String(cfg.url) === DEFAULT_TOKEN_URL) {
-            cfg.url = new URL(tokenUrl);
-          }
-          return cfg;
-        },
-      });
-    }
-    return jwt;
+  private keyOf(sub: string): string {
+    return tokenKey(['google', this.keyScope, sub, this.scopesOf(sub)]);
   }
+
+  private scopesOf(sub: string): string {
+    const scopes =
+      sub === this.admin ? [...GOOGLE_SCOPES.directory, ...GOOGLE_SCOPES.calendar] : GOOGLE_SCOPES.calendar;
+    return scopes.join(' ');
+  }
+
+  private async obtain(sub: string, signal: AbortSignal): Promise<string> {
+    const shared = this.opts.shared;
+    const key = this.keyOf(sub);
+    if (shared) {
+      const deadline = Date.now() + WAIT_MAX_MS;
+      for (;;) {
+        const found = await shared.getOrClaim(key, CLAIM_MS);
+        if (typeof found === 'object' && usable(found)) {
+          this.stats.shared += 1;
+          this.tokens.set(sub, found);
+          return found.token;
+        }
+        if (found !== 'busy' || Date.now() >= deadline || signal.aborted) {
+          break;
+        }
+        // Another process is fetching this subject's token: wait for it rather than sign again.
+        await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+      }
+    }
+    const fetched = await this.fetchToken(sub, signal);
+    this.tokens.set(sub, fetched);
+    await shared?.set(key, fetched);
+    return fetched.token;
+  }
+
+  /** The key file's private key, parsed once (lazily: creating the adapter does no work). */
+  private signingKey(): KeyObject {
+    if (!this.privateKey) {
+      try {
+        this.privateKey = createPrivateKey(this.opts.key.private_key);
+      } catch {
+        throw new ProviderError(
+          'google',
+          'invalid_credentials',
+          "The service account key's private_key is not a readable PEM private key",
+        );
+      }
+    }
+    return this.privateKey;
+  }
+
+  private async fetchToken(sub: string, signal: AbortSignal): Promise<CachedToken> {
+    const now = Math.floor(Date.now() / 1000);
+    const header = {
+      alg: 'RS256',
+      typ: 'JWT',
+      ...(this.opts.key.private_key_id ? { kid: this.opts.key.private_key_id } : {}),
+    };
+    const claims = {
+      iss: this.opts.key.client_email,
+      scope: this.scopesOf(sub),
+      aud: GOOGLE_AUDIENCE,
+      iat: now,
+      exp: now + 3600,
+      sub,
+    };
+    const unsigned = `${b64(header)}.${b64(claims)}`;
+    const signature = sign('RSA-SHA256', Buffer.from(unsigned), this.signingKey()).toString('base64url');
+    this.stats.signatures += 1;
+    const res = await this.http.request<unknown>({
+      url: this.opts.tokenUrl,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      data: new URLSearchParams({ grant_type: JWT_BEARER, assertion: `${unsigned}.${signature}` }).toString(),
+      signal,
+    });
+    const body = res.data as { access_token?: unknown; expires_in?: unknown } | null;
+    const token = body?.access_token;
+    const expiresIn = Number(body?.expires_in);
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096 || !(expiresIn > 0)) {
+      throw new ProviderError(
+        'google',
+        'provider_unavailable',
+        'The token endpoint answered without a usable access token',
+      );
+    }
+    return { token, expiresAt: Date.now() + Math.min(expiresIn, 3600) * 1000 };
+  }
+}
+
+function usable(t: CachedToken): boolean {
+  return t.expiresAt - REFRESH_MARGIN_MS > Date.now();
+}
+
+function b64(v: unknown): string {
+  return Buffer.from(JSON.stringify(v)).toString('base64url');
 }

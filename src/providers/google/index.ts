@@ -1,4 +1,3 @@
-import type { JWT } from 'google-auth-library';
 import { admin_directory_v1 } from 'googleapis/build/src/apis/admin/directory_v1.js';
 import { calendar_v3 } from 'googleapis/build/src/apis/calendar/v3.js';
 import { type CallSpec, callProvider } from '../call.js';
@@ -15,7 +14,7 @@ import {
   type MailboxCalendar,
   ProviderError,
 } from '../types.js';
-import { GoogleAuthPool } from './auth.js';
+import { type BearerAuth, GoogleAuthPool } from './auth.js';
 import { fromCalendarListEntry, fromRoomCalendar, sortCalendars } from './calendar.js';
 import {
   clampPageSize,
@@ -61,6 +60,7 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
       tokenUrl: rt.urls.googleTokenUrl,
       timeoutMs: rt.timeoutMs,
       maxSubjects: rt.maxCachedSubjects,
+      shared: rt.tokenStore,
     });
     const apiUrl = rt.urls.googleApiUrl.replace(/\/+$/, '');
     // A per-API rootUrl is the only override googleapis honours (providers.md §1.3). With the real
@@ -270,7 +270,7 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
     op: string,
     kind: GoogleCallKind,
     signal: AbortSignal | undefined,
-    fn: (auth: JWT, o: CallOptions) => Promise<T>,
+    fn: (auth: BearerAuth, o: CallOptions) => Promise<T>,
   ): Promise<T> {
     return this.call({ api: 'google.directory', op, kind, subject: this.adminEmail }, signal, fn).catch(
       (err: unknown) => {
@@ -299,7 +299,7 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
   private call<T>(
     spec: { api: CallSpec['api']; op: string; kind: GoogleCallKind; subject: string },
     signal: AbortSignal | undefined,
-    fn: (auth: JWT, o: CallOptions) => Promise<T>,
+    fn: (auth: BearerAuth, o: CallOptions) => Promise<T>,
   ): Promise<T> {
     const callSpec: CallSpec = {
       provider: 'google',
@@ -312,17 +312,21 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
       callSpec,
       signal,
       async (s) => {
+        const send = async () =>
+          abortable(
+            fn(this.auth.bearer(await this.auth.token(spec.subject, s)), { signal: s, retry: false }),
+            s,
+          );
         try {
-          // abortable: the token fetch inside cannot take our signal; its own timeout ends it.
-          return await abortable(fn(this.auth.client(spec.subject), { signal: s, retry: false }), s);
+          return await send();
         } catch (err) {
           if (!isApiUnauthorized(err)) {
             throw err;
           }
           // The cached token was refused (delegation or key revoked, subject suspended since it was
           // issued): drop it and try once with a fresh one, whose token response names the cause.
-          this.auth.forget(spec.subject);
-          return await abortable(fn(this.auth.client(spec.subject), { signal: s, retry: false }), s);
+          await this.auth.forget(spec.subject);
+          return await send();
         }
       },
       (err) => googleError(err, spec.kind),
