@@ -7,9 +7,11 @@ import Fastify, {
 import { registerControl } from './control.js';
 import { createFaultHook } from './faults.js';
 import { registerGoogleCalendar } from './google/calendar.js';
+import { registerGoogleCalendarData } from './google/calendar-data.js';
 import { registerGoogleDirectory } from './google/directory.js';
 import { GOOGLE_ERRORS, sendGoogleError, sendGoogleTokenError } from './google/errors.js';
 import { registerGoogleToken } from './google/token.js';
+import { registerGraphCalendarData } from './microsoft/calendar-data.js';
 import { sendAadError, sendGraphError } from './microsoft/errors.js';
 import { registerGraphUsers } from './microsoft/graph.js';
 import { registerGraphPlaces } from './microsoft/places.js';
@@ -74,11 +76,13 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
     registerGoogleToken(app, state);
     registerGoogleDirectory(app, state);
     registerGoogleCalendar(app, state);
+    registerGoogleCalendarData(app, state);
   }
   if (state.microsoft) {
     registerMicrosoftToken(app, state);
     registerGraphUsers(app, state);
     registerGraphPlaces(app, state);
+    registerGraphCalendarData(app, state);
   }
   registerControl(app, state);
   app.addHook('onClose', async () => {
