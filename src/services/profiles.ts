@@ -77,13 +77,45 @@ export type CheckOutcome =
   | 'still_disconnected'
   | 'service_account_broken';
 
+/**
+ * The directory entry, when it can stand in for a directory read: the Profile is connected (a
+ * disconnected one is re-read, its reason may have changed) and the last listing or sync, no older
+ * than two sync intervals, saw the mailbox active. Directory sync handles users who leave or are
+ * suspended; a check then costs one calendar read.
+ */
+function freshEntry(
+  found: ProfileForCheck,
+  syncIntervalSecs: number,
+  now: number,
+): Pick<Mailbox, 'kind' | 'email' | 'providerId' | 'name'> | undefined {
+  const e = found.entry;
+  if (
+    !found.profile.connected ||
+    !e ||
+    e.removedAt !== null ||
+    e.suspended ||
+    !e.hasMailbox ||
+    now - e.lastSeenAt.getTime() > 2 * syncIntervalSecs * 1000
+  ) {
+    return undefined;
+  }
+  return { kind: e.kind, email: e.email, providerId: e.providerId, name: e.name };
+}
+
 /** The mailbox as the directory has it now, and its calendars; a refusal as a ProviderError. */
 async function probe(
   app: AppContext,
   found: ProfileForCheck,
   signal: AbortSignal,
-): Promise<{ mailbox: Mailbox; calendars: MailboxCalendar[] }> {
+): Promise<{
+  mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId' | 'name'>;
+  calendars: MailboxCalendar[];
+}> {
   const provider = app.providers.forServiceAccount(found.serviceAccount);
+  const known = freshEntry(found, app.config.scheduler.directorySyncIntervalSecs, Date.now());
+  if (known) {
+    return { mailbox: known, calendars: await provider.listCalendars(known, signal) };
+  }
   const mailbox = await provider.findMailbox(found.account.email, signal);
   if (mailbox.suspended) {
     throw new ProviderError(provider.provider, 'user_suspended', 'The directory marks the user suspended');
@@ -152,7 +184,7 @@ async function recordSuccess(
   app: AppContext,
   found: ProfileForCheck,
   leaseAt: Date,
-  probed: { mailbox: Mailbox; calendars: MailboxCalendar[] },
+  probed: { mailbox: Pick<Mailbox, 'providerId'>; calendars: MailboxCalendar[] },
 ): Promise<CheckOutcome> {
   const { profile, account } = found;
   const now = new Date();

@@ -2,6 +2,7 @@ import { and, eq, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { type Account, accounts } from '../schema/accounts.js';
 import { calendars } from '../schema/calendars.js';
+import { type DirectoryEntry, directoryEntries } from '../schema/directory-entries.js';
 import { type Profile, profiles } from '../schema/profiles.js';
 import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
 import { upsertCalendars } from './calendars.js';
@@ -64,9 +65,14 @@ export type ProfileForCheck = {
   profile: Profile;
   account: Pick<Account, 'id' | 'applicationId' | 'kind' | 'email' | 'name' | 'status'>;
   serviceAccount: ServiceAccount;
+  /** The Account's directory entry as the last listing or sync saw it (none for emails authorized one by one). */
+  entry: Pick<
+    DirectoryEntry,
+    'kind' | 'email' | 'providerId' | 'name' | 'suspended' | 'hasMailbox' | 'lastSeenAt' | 'removedAt'
+  > | null;
 };
 
-/** A Profile with what a check needs: its Account's mailbox and its Service Account. */
+/** A Profile with what a check needs: its Account's mailbox, its directory entry and its Service Account. */
 export async function findProfileForCheck(
   db: DbOrTx,
   profileId: string,
@@ -83,10 +89,21 @@ export async function findProfileForCheck(
         status: accounts.status,
       },
       serviceAccount: serviceAccounts,
+      entry: {
+        kind: directoryEntries.kind,
+        email: directoryEntries.email,
+        providerId: directoryEntries.providerId,
+        name: directoryEntries.name,
+        suspended: directoryEntries.suspended,
+        hasMailbox: directoryEntries.hasMailbox,
+        lastSeenAt: directoryEntries.lastSeenAt,
+        removedAt: directoryEntries.removedAt,
+      },
     })
     .from(profiles)
     .innerJoin(accounts, eq(accounts.id, profiles.accountId))
     .innerJoin(serviceAccounts, eq(serviceAccounts.id, profiles.serviceAccountId))
+    .leftJoin(directoryEntries, eq(directoryEntries.id, accounts.directoryEntryId))
     .where(eq(profiles.id, profileId));
   return row;
 }
