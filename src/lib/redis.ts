@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { withDeadline } from './deadline.js';
 
 /**
  * The one place that constructs Redis clients: a standalone server (`REDIS_URL`) or a Redis Cluster
@@ -136,4 +137,21 @@ export function createRedisClient(target: RedisTarget, opts: RedisClientOptions 
 /** The masters of a cluster, or the one server: where a SCAN over this deployment's keys must run. */
 export function scanTargets(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+/** Client states in which a command would wait in the offline queue for a reconnection. */
+const DISCONNECTED = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
+
+/**
+ * A Redis read bounded in time: refused at once while the client has lost its connection (no
+ * command is left in its offline queue), and given up after `timeoutMs` otherwise (the connection
+ * may not know yet; a lazy client's first command connects it).
+ */
+export function redisReader(redis: RedisClient, timeoutMs: number) {
+  return <T>(read: () => Promise<T>): Promise<T> => {
+    if (DISCONNECTED.has(redis.status)) {
+      return Promise.reject(new Error(`redis is ${redis.status}`));
+    }
+    return withDeadline(read(), timeoutMs, () => new Error(`redis did not answer within ${timeoutMs} ms`));
+  };
 }

@@ -4,7 +4,7 @@ import { type MetricsSnapshot, metricsSnapshot } from '../db/queries/metrics.js'
 import { isActiveRunStatus } from '../db/schema/provisioning-runs.js';
 import { QUEUE_NAMES } from '../jobs/catalog.js';
 import type { JobQueues } from '../jobs/queues.js';
-import type { RedisClient } from '../lib/redis.js';
+import { type RedisClient, redisReader } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 import type { ProcessMetrics } from './process.js';
 import { readSharedMetrics } from './share.js';
@@ -29,6 +29,12 @@ export type ScrapeOptions = {
   logger: Logger;
   /** Postgres/Redis figures are re-read at most this often, however often Prometheus scrapes. Default 2,000 ms. */
   cacheMs?: number;
+  /**
+   * How long a scrape waits for Redis (queue depths, the workers' figures). Default 1,000 ms: the
+   * shared connection queues commands while Redis is away, so without a bound a scrape would hang;
+   * past it the scrape answers without those figures and `ec_metrics_source_up{source="redis"}` is 0.
+   */
+  redisTimeoutMs?: number;
 };
 
 export type MetricsEndpoint = {
@@ -64,12 +70,15 @@ export function createMetricsEndpoint(opts: ScrapeOptions): MetricsEndpoint {
   const prefix = opts.queues.prefix;
 
   const snapshot = cached<MetricsSnapshot>(cacheMs, () => metricsSnapshot(opts.db));
+  const fromRedis = redisReader(opts.redis, opts.redisTimeoutMs ?? 1_000);
   const queueCounts = cached(cacheMs, () =>
-    Promise.all(
-      QUEUE_NAMES.map(async (name) => ({
-        name,
-        counts: await opts.queues.queue(name).getJobCounts(...QUEUE_STATES),
-      })),
+    fromRedis(() =>
+      Promise.all(
+        QUEUE_NAMES.map(async (name) => ({
+          name,
+          counts: await opts.queues.queue(name).getJobCounts(...QUEUE_STATES),
+        })),
+      ),
     ),
   );
   new Gauge({
@@ -219,7 +228,7 @@ export function createMetricsEndpoint(opts: ScrapeOptions): MetricsEndpoint {
     render: async () => {
       let shared: unknown[][] = [];
       try {
-        shared = await readSharedMetrics(opts.redis, prefix);
+        shared = await fromRedis(() => readSharedMetrics(opts.redis, prefix));
       } catch (err) {
         opts.logger.warn(
           { err: err instanceof Error ? err.message : String(err) },

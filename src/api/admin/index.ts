@@ -4,9 +4,12 @@ import { createProcessMetrics, type ProcessMetrics } from '../../metrics/process
 import { createMetricsEndpoint } from '../../metrics/scrape.js';
 import type { AppContext } from '../../services/context.js';
 import { metricsRoutes } from '../routes/metrics.js';
+import { auditAdminActions, auditPageRoutes } from './audit.js';
 import { requireAdmin, requireMetricsToken } from './auth.js';
-import { bullBoardPlugin, QUEUES_BASE_PATH } from './queues.js';
+import { failuresPageRoutes } from './failures.js';
+import { bullBoardPlugin, QUEUES_BASE_PATH, requireRedisForQueues } from './queues.js';
 import { adminRoutes } from './routes.js';
+import { serviceAccountPageRoutes } from './service-account-page.js';
 
 export type AdminOptions = {
   /** The process's queues (bull-board, queue depths). Default: a set of its own, closed with the server. */
@@ -40,7 +43,12 @@ export const adminPlugin =
     });
     await scope.register(async (admin) => {
       admin.addHook('onRequest', requireAdmin(app.config.adminToken));
+      admin.addHook('onResponse', auditAdminActions(app));
       await admin.register(adminRoutes(app));
+      await admin.register(failuresPageRoutes(app));
+      await admin.register(auditPageRoutes(app));
+      await admin.register(serviceAccountPageRoutes(app));
+      admin.addHook('onRequest', requireRedisForQueues(app.redis()));
       await admin.register(bullBoardPlugin(queues), { prefix: QUEUES_BASE_PATH });
     });
   };

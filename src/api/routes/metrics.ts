@@ -12,6 +12,7 @@ export const metricsRoutes =
       response: {
         200: plainText("Prometheus' text format"),
         401: plainText('METRICS_TOKEN or ADMIN_TOKEN is required'),
+        403: plainText('Neither METRICS_TOKEN nor ADMIN_TOKEN is configured'),
       },
     };
     server.get('/metrics', { schema }, async (_req, reply) => {
