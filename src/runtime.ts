@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { createDeps, type Deps, type DepsOptions } from './deps.js';
 import { JobQueues } from './jobs/queues.js';
+import { withDeadline } from './lib/deadline.js';
 import type { Logger } from './logger.js';
 import { createProcessMetrics, type ProcessMetrics } from './metrics/process.js';
 import type { ProviderLimiter } from './providers/limiter.js';
@@ -25,6 +26,9 @@ export type RuntimeOptions = DepsOptions & {
   /** Adds to the queues fail after this many ms without Redis (see JobQueuesOptions); the API sets it. */
   enqueueTimeoutMs?: number;
 };
+
+/** Bound on closing the queues and provider access (their last Redis commands) on shutdown. */
+export const RUNTIME_REDIS_CLOSE_MS = 3_000;
 
 /** The API's bound on an add: long enough for a busy Redis, short enough to answer 503 quickly. */
 export const API_ENQUEUE_TIMEOUT_MS = 2_000;
@@ -66,9 +70,18 @@ export function createRuntime(config: Config, logger: Logger, opts: RuntimeOptio
     limiter: providers.limiter,
     metrics,
     close: async () => {
-      await providers.close();
-      await queues.close();
+      // With Redis away these wait on a dead connection: bounded, then deps.close cuts it.
+      const bounded = (what: string, work: Promise<void>) =>
+        withDeadline(work, RUNTIME_REDIS_CLOSE_MS, () => new Error(`${what} did not close in time`));
+      const results = await Promise.allSettled([
+        bounded('provider access', providers.close()),
+        bounded('queues', queues.close()),
+      ]);
       await deps.close();
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) {
+        throw failed.reason;
+      }
     },
   };
 }

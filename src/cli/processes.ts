@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
 import { buildServer } from '../api/server.js';
+import { drainWorkers } from '../jobs/drain.js';
 import { startWorkers } from '../jobs/worker.js';
-import { exitOnSignals } from '../lib/shutdown.js';
 import { startMetricsPublisher } from '../metrics/share.js';
 import { API_ENQUEUE_TIMEOUT_MS, createRuntime } from '../runtime.js';
 import { startProcess } from './context.js';
 import { serveProcessHealth } from './health-server.js';
+import { closeHttp, REDIS_STEP, RUNTIME_STEP, STOP_BUDGETS, stopOnSignals } from './process-stop.js';
 
-/** `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT. */
+/**
+ * `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT, within their
+ * grace period even with Redis away (every step bounded; see process-stop.ts).
+ */
 export function registerProcessCommands(program: Command): void {
   program
     .command('api')
@@ -19,10 +23,14 @@ export function registerProcessCommands(program: Command): void {
         applicationName: 'ec-api',
         enqueueTimeoutMs: API_ENQUEUE_TIMEOUT_MS,
       });
-      shutdown.onClose('runtime', runtime.close);
+      shutdown.onClose('runtime', runtime.close, RUNTIME_STEP);
       const server = await buildServer(runtime.app, { queues: runtime.queues, metrics: runtime.metrics });
-      shutdown.onClose('http', () => server.close());
-      exitOnSignals(shutdown);
+      shutdown.onClose('http', async () => {
+        if (await closeHttp(server, STOP_BUDGETS.api.httpMs)) {
+          logger.warn({ afterMs: STOP_BUDGETS.api.httpMs }, 'open HTTP connections cut at shutdown');
+        }
+      });
+      stopOnSignals(shutdown, logger, STOP_BUDGETS.api.graceMs);
       await server.listen({ host: config.http.host, port: config.http.port });
       logger.info({ url: config.http.publicUrl }, 'api listening');
     });
@@ -33,12 +41,22 @@ export function registerProcessCommands(program: Command): void {
     .action(async () => {
       const { config, logger, shutdown } = startProcess();
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
-      shutdown.onClose('runtime', runtime.close);
+      shutdown.onClose('runtime', runtime.close, RUNTIME_STEP);
       await serveProcessHealth(config, runtime, shutdown, logger);
       const workers = startWorkers(runtime.app, runtime.deps.redis(), {
         observeJob: runtime.metrics.observeJob,
       });
-      shutdown.onClose('workers', workers.close);
+      shutdown.onClose('workers', async () => {
+        const drained = await drainWorkers(workers, runtime.deps.redis(), {
+          maxMs: STOP_BUDGETS.worker.drainMs,
+        });
+        if (drained.forced) {
+          logger.warn(
+            { reason: drained.reason },
+            'workers closed by force; their active jobs run again later',
+          );
+        }
+      });
       // The API serves /metrics: it merges this process's job/provider/limiter figures from Redis.
       const publisher = startMetricsPublisher({
         redis: runtime.deps.redis(),
@@ -46,10 +64,17 @@ export function registerProcessCommands(program: Command): void {
         registry: runtime.metrics.registry,
         logger,
       });
-      shutdown.onClose('metrics', publisher.close);
-      exitOnSignals(shutdown);
+      shutdown.onClose('metrics', publisher.close, REDIS_STEP);
+      stopOnSignals(shutdown, logger, STOP_BUDGETS.worker.graceMs);
       logger.info({ queues: workers.workers.map((w) => w.name) }, 'workers started');
       // After a crash or a Redis flush, put back work Postgres says is unfinished.
-      await runtime.app.enqueue('runs.reconcile', {}, { round: Math.floor(Date.now() / 60_000) });
+      await runtime.app
+        .enqueue('runs.reconcile', {}, { round: Math.floor(Date.now() / 60_000) })
+        .catch((err: unknown) => {
+          // Stopped before the add went through (the queues closed under it): no failure.
+          if (!shutdown.signal.aborted) {
+            throw err;
+          }
+        });
     });
 }
