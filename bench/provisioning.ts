@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { findRun } from '../src/db/queries/runs.js';
-import { DEFAULT_CONCURRENCY, startWorkers } from '../src/jobs/worker.js';
+import { provisioningConcurrency, startWorkers } from '../src/jobs/worker.js';
 import { createLogger } from '../src/logger.js';
 import { createRuntime } from '../src/runtime.js';
 import { startSandbox } from '../src/sandbox/index.js';
@@ -129,7 +129,7 @@ export async function runAndReport(argv: string[]): Promise<void> {
   }
   // Google: a token exchange and a calendarList call per user, both at the sandbox latency.
   const callsPerItem = 2;
-  const inFlight = DEFAULT_CONCURRENCY.provisioning * BATCH_PARALLELISM;
+  const inFlight = provisioningConcurrency(200) * BATCH_PARALLELISM;
   const report = {
     bench: 'provisioning',
     users,

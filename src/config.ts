@@ -126,6 +126,12 @@ const schema = z.object({
   DIRECTORY_SYNC_INTERVAL_SECONDS: seconds(3_600),
   OUTBOUND_ALLOW_PRIVATE: bool.default(false),
   WORKER_LOCK_SECONDS: seconds(30),
+  PROVIDER_CALLS_IN_FLIGHT: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(5_000)
+    .default(200),
   RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).max(36_500).default(90),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })
@@ -189,7 +195,7 @@ export type Config = {
   };
   outbound: { allowPrivate: boolean };
   /** How long a job's lock lasts without renewal: a killed worker's jobs run again after about this long. */
-  worker: { lockSecs: number; healthPort: number | undefined };
+  worker: { lockSecs: number; healthPort: number | undefined; providerCallsInFlight: number };
   /** Days delivered deliveries and finished runs' items are kept (`days`), and audit events (`auditDays`). */
   retention: { days: number; auditDays: number };
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -268,7 +274,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       directorySyncIntervalSecs: e.DIRECTORY_SYNC_INTERVAL_SECONDS,
     },
     outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE },
-    worker: { lockSecs: e.WORKER_LOCK_SECONDS, healthPort: e.WORKER_HEALTH_PORT },
+    worker: {
+      lockSecs: e.WORKER_LOCK_SECONDS,
+      healthPort: e.WORKER_HEALTH_PORT,
+      providerCallsInFlight: e.PROVIDER_CALLS_IN_FLIGHT,
+    },
     retention: { days: e.RETENTION_DAYS, auditDays: e.AUDIT_RETENTION_DAYS },
     logLevel: e.LOG_LEVEL,
   };

@@ -4,6 +4,7 @@ import type { RedisClient } from '../lib/redis.js';
 import { validateSchedules } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
 import type { AppContext } from '../services/context.js';
+import { PROVISION_BATCH } from '../lib/provisioning.js';
 import { QUEUE_NAMES, type QueueName } from './catalog.js';
 import { type DeliveryPumpOptions, startDeliveryPump } from './delivery-pump.js';
 import { buildRegistry } from './registry.js';
@@ -20,6 +21,15 @@ export const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
   directory: 4,
   maintenance: 2,
 };
+
+/**
+ * Provisioning batches in flight per process: each checks all of its PROVISION_BATCH mailboxes at once,
+ * so `PROVIDER_CALLS_IN_FLIGHT` (default 200) mailbox checks are in flight per process — decoupled
+ * from the other queues' job concurrency; the shared limiter still gates every call.
+ */
+export function provisioningConcurrency(providerCallsInFlight: number): number {
+  return Math.max(1, Math.ceil(providerCallsInFlight / PROVISION_BATCH));
+}
 
 export type WorkerSet = { workers: Worker[]; close: () => Promise<void> };
 
@@ -48,7 +58,11 @@ export function startWorkers(app: AppContext, connection: RedisClient, opts: Wor
     const worker = new Worker(queue, processor, {
       connection,
       prefix: app.config.redis.queuePrefix,
-      concurrency: opts.concurrency?.[queue] ?? DEFAULT_CONCURRENCY[queue],
+      concurrency:
+        opts.concurrency?.[queue] ??
+        (queue === 'provisioning'
+          ? provisioningConcurrency(app.config.worker.providerCallsInFlight)
+          : DEFAULT_CONCURRENCY[queue]),
       // A job whose worker died is picked up again once its lock expires (checked every half lock).
       lockDuration: app.config.worker.lockSecs * 1000,
       stalledInterval: Math.max(1000, (app.config.worker.lockSecs * 1000) / 2),

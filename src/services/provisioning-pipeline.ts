@@ -12,6 +12,7 @@ import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { RateLimitedError } from '../errors.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
+import { PROVISION_BATCH } from '../lib/provisioning.js';
 import { isProviderError, type MailboxCalendar } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
@@ -20,8 +21,11 @@ import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.j
 
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
 export const LIST_PAGE_SIZE = 500;
-/** Mailbox checks in flight within one batch (each also waits on the shared quota limiter). */
-export const BATCH_PARALLELISM = 5;
+/**
+ * Mailbox checks in flight within one batch: all of them (each still waits on the shared quota
+ * limiter). Calls in flight per process = this × provisioning jobs in flight (PROVIDER_CALLS_IN_FLIGHT).
+ */
+export const BATCH_PARALLELISM = PROVISION_BATCH;
 
 /** Jobs of later pages get a larger BullMQ priority number (run later), so small runs are not starved. */
 export const priorityForPage = (page: number) => Math.min(1 + page, 2_000_000);
