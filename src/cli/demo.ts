@@ -17,6 +17,7 @@ import { createApplication } from '../services/applications.js';
 import { cancelRun, createRun, type RunView, runRequestSchema } from '../services/provisioning.js';
 import { registerServiceAccount, registrationSchema } from '../services/service-accounts.js';
 import { reportAndExit, writeErr, writeOut } from './context.js';
+import { type DemoServices, startDemoServices } from './embedded-services.js';
 import { watchRun } from './run-progress.js';
 import { renderTable } from './table.js';
 
@@ -27,6 +28,8 @@ export const DEMO_QUEUE_PREFIX = 'ec-demo';
 
 export type DemoOptions = {
   exit?: boolean;
+  /** Start an embedded Postgres / a redis-server even when DATABASE_URL / REDIS_URL are set but dead. */
+  embedded?: boolean;
   json?: boolean;
   googleUsers: number;
   googleRooms: number;
@@ -60,10 +63,12 @@ async function checkRedis(url: string): Promise<void> {
   }
 }
 
-function demoConfig(sandbox: Sandbox, adminToken: string): Config {
+function demoConfig(sandbox: Sandbox, adminToken: string, services: DemoServices): Config {
   return loadConfig(
     {
       ...process.env,
+      DATABASE_URL: services.databaseUrl,
+      REDIS_URL: services.redisUrl,
       QUEUE_PREFIX: process.env.QUEUE_PREFIX || DEMO_QUEUE_PREFIX,
       ADMIN_TOKEN: adminToken,
       OUTBOUND_ALLOW_PRIVATE: 'true',
@@ -125,12 +130,19 @@ function summary(results: OrgResult[], totalSecs: number): string {
 
 async function runDemo(opts: DemoOptions): Promise<void> {
   const started = performance.now();
-  const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-  writeErr('Enterprise Connect demo: migrating the database…');
-  await runMigrations(databaseUrl);
-  await checkRedis(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
-
   const shutdown = createShutdown((name, err) => writeErr(`error while closing ${name}: ${String(err)}`));
+  // Nothing answering at the default URLs (a machine with only Node): start our own, closed last.
+  const services = await startDemoServices({
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    redisUrl: process.env.REDIS_URL || undefined,
+    embedded: opts.embedded ?? false,
+    say: writeErr,
+  });
+  shutdown.onClose('embedded services', services.close);
+  writeErr('Enterprise Connect demo: migrating the database…');
+  await runMigrations(services.databaseUrl);
+  await checkRedis(services.redisUrl);
+
   writeErr(
     `Starting the sandbox: Google (${opts.googleUsers} users, ${opts.googleRooms} rooms), Microsoft (${opts.microsoftUsers} users, ${opts.microsoftRooms} rooms)…`,
   );
@@ -142,7 +154,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   });
   shutdown.onClose('sandbox', () => sandbox.close());
   const adminToken = process.env.ADMIN_TOKEN || `demo-${randomBytes(18).toString('base64url')}`;
-  const config = demoConfig(sandbox, adminToken);
+  const config = demoConfig(sandbox, adminToken, services);
   const logger = createLogger({ level: config.logLevel });
   const runtime = createRuntime(config, logger, { dbPoolSize: 12, applicationName: 'ec-demo' });
   shutdown.onClose('runtime', runtime.close);
@@ -279,6 +291,10 @@ export function registerDemoCommand(program: Command): void {
       'migrate, start a sandbox Google domain and Microsoft tenant, run api + worker + scheduler in-process, onboard both with live progress, print a summary and the dashboard URLs',
     )
     .option('--exit', 'stop when onboarding is done (exit code 0 when both runs completed)')
+    .option(
+      '--embedded',
+      'start an embedded Postgres and a redis-server when DATABASE_URL / REDIS_URL do not answer (without it, only when they are unset)',
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .option('--google-users <n>', 'users in the Google domain', int, 2000)
     .option('--google-rooms <n>', 'rooms in the Google domain', int, 150)
