@@ -8,3 +8,29 @@ ALTER TABLE "service_accounts" ADD COLUMN "removal_delay_seconds" integer DEFAUL
 ALTER TABLE "service_accounts" ADD CONSTRAINT "service_accounts_removal_delay_check" CHECK ("service_accounts"."removal_delay_seconds" >= 0);
 --> statement-breakpoint
 ALTER TABLE "service_accounts" ADD COLUMN "credential_changed_at" timestamp with time zone;
+--> statement-breakpoint
+-- admin pictures, failures and audit
+CREATE TABLE "run_provider_calls" (
+	"run_id" text NOT NULL,
+	"at" timestamp with time zone NOT NULL,
+	"api" text NOT NULL,
+	"calls" integer DEFAULT 0 NOT NULL,
+	CONSTRAINT "run_provider_calls_run_id_at_api_pk" PRIMARY KEY("run_id","at","api")
+);
+--> statement-breakpoint
+ALTER TABLE "run_provider_calls" ADD CONSTRAINT "run_provider_calls_run_id_provisioning_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."provisioning_runs"("id") ON DELETE cascade ON UPDATE no action;
+--> statement-breakpoint
+CREATE TABLE "profile_state_days" (
+	"service_account_id" text NOT NULL,
+	"day" date NOT NULL,
+	"connected" integer DEFAULT 0 NOT NULL,
+	"disconnected" integer DEFAULT 0 NOT NULL,
+	"recorded_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "profile_state_days_service_account_id_day_pk" PRIMARY KEY("service_account_id","day")
+);
+--> statement-breakpoint
+ALTER TABLE "profile_state_days" ADD CONSTRAINT "profile_state_days_service_account_id_service_accounts_id_fk" FOREIGN KEY ("service_account_id") REFERENCES "public"."service_accounts"("id") ON DELETE cascade ON UPDATE no action;
+--> statement-breakpoint
+CREATE INDEX "run_items_failed_idx" ON "run_items" USING btree ("run_id","id") WHERE "run_items"."status" = 'failed';
+--> statement-breakpoint
+CREATE INDEX "audit_events_application_idx" ON "audit_events" USING btree ("application_id","created_at","id");

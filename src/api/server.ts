@@ -19,6 +19,7 @@ import { badUrlError, errorHandler } from './errors.js';
 import { refuseUnstorableText } from './input-guard.js';
 import { addRateLimit } from './rate-limit.js';
 import { accountRoutes } from './routes/accounts.js';
+import { auditEventRoutes } from './routes/audit-events.js';
 import { AUTHORIZE_PATH, authorizePageErrorHandler, authorizePageRoutes } from './routes/authorize-page.js';
 import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
@@ -152,6 +153,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(accountRoutes(app));
   await server.register(channelRoutes(app));
   await server.register(provisioningRunRoutes(app));
+  await server.register(auditEventRoutes(app));
   await server.register(authorizePageRoutes(app));
   await server.register(relinkRoutes(app));
   await server.register(adminPlugin(app, { queues: opts.queues, metrics: opts.metrics }));

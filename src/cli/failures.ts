@@ -4,6 +4,7 @@ import { reasonsOfRuns } from '../db/queries/run-items.js';
 import type { Runtime } from '../runtime.js';
 import { retryDeadDeliveries, retryFailedItems } from '../services/operations.js';
 import { withRuntime, writeOut } from './context.js';
+import { type FailedItemsOptions, printFailedItems } from './failed-items.js';
 import { renderTable } from './table.js';
 
 export type FailuresReport = {
@@ -114,8 +115,22 @@ export function registerFailuresCommand(program: Command): void {
     .description('dead-lettered deliveries and failed run items by reason; --retry re-queues them all')
     .option('--retry', 'give every dead letter one more attempt and re-queue every failed run item')
     .option('--json', 'print JSON')
-    .action(async (opts: { retry?: boolean; json?: boolean }) => {
+    .option(
+      '--items',
+      'list failed run items (100 a page; --run, --email, --reason, --cursor, --limit, --csv)',
+    )
+    .option('--run <run_id>', 'with --items: of one run')
+    .option('--email <text>', 'with --items: whose email contains this (any case)')
+    .option('--reason <code>', 'with --items: failed for this reason code')
+    .option('--cursor <cursor>', 'with --items: the page after this cursor (printed under each page)')
+    .option('--limit <n>', 'with --items: items per page (1–1000, default 100)')
+    .option('--csv', 'with --items: every match as CSV (spreadsheet-safe)')
+    .action(async (opts: { retry?: boolean; json?: boolean; items?: boolean } & FailedItemsOptions) => {
       await withRuntime(async (rt) => {
+        if (opts.items) {
+          await printFailedItems(rt, opts);
+          return;
+        }
         const report = await failuresReport(rt);
         if (!opts.retry) {
           if (opts.json) {

@@ -175,6 +175,8 @@ export const JOBS = {
   'tokens.cleanup': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 10_000 },
   /** Deletes delivered deliveries, finished runs' items and audit events past their retention. */
   'records.retention': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 60_000 },
+  /** Counts today's Profiles connected and disconnected per Service Account (the /admin history). */
+  'profiles.snapshot': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 60_000 },
   /** Claims the Service Accounts whose directory sync is due and queues one `directory.sync` each. */
   'directory.sync-sweep': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 1_000 },
   /** Starts one claimed directory sync: queues its first page. */

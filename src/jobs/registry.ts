@@ -9,6 +9,7 @@ import { handleDirectorySyncSweep } from './directory-sync-sweep.job.js';
 import type { Handler, JobContext } from './handler.js';
 import { handleProfilesCheck } from './profiles-check.job.js';
 import { handleProfilesCheckSweep } from './profiles-check-sweep.job.js';
+import { handleProfilesSnapshot } from './profiles-snapshot.job.js';
 import { handleRecordsRetention } from './records-retention.job.js';
 import { handleRunsFinish } from './runs-finish.job.js';
 import { handleRunsReconcile } from './runs-reconcile.job.js';
@@ -33,6 +34,7 @@ export const HANDLERS = {
   'service-accounts.pause-profiles': handleServiceAccountsPauseProfiles,
   'tokens.cleanup': handleTokensCleanup,
   'records.retention': handleRecordsRetention,
+  'profiles.snapshot': handleProfilesSnapshot,
   'directory.sync-sweep': handleDirectorySyncSweep,
   'directory.sync': handleDirectorySync,
   'directory.sync-page': handleDirectorySyncPage,

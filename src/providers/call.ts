@@ -1,4 +1,5 @@
 import { isAppError, RateLimitedError } from '../errors.js';
+import { tallyCall } from '../lib/call-tally.js';
 import type { ProviderApi } from './quotas.js';
 import type { ResolvedRuntime } from './runtime.js';
 import { sleep, withTimeout } from './signals.js';
@@ -79,6 +80,7 @@ export async function callProvider<T>(
 }
 
 function report(rt: ResolvedRuntime, spec: CallSpec, outcome: string, started: number): void {
+  tallyCall(spec.api);
   rt.onCall?.({
     provider: spec.provider,
     api: spec.api,

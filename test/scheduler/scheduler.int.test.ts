@@ -92,6 +92,7 @@ describe('ec scheduler', () => {
     expect(ids).toEqual([
       'directory.sync-sweep',
       'profiles.check-sweep',
+      'profiles.snapshot',
       'records.retention',
       'runs.reconcile',
       'service-accounts.health-sweep',

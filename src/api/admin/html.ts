@@ -36,6 +36,7 @@ export function layout(l: Layout, body: string): string {
   const nav = `<header class="top"><h1>${esc(l.title)}</h1><nav>
 <a href="/admin">Overview</a><a href="/admin/runs">Runs</a><a href="/admin/service-accounts">Service Accounts</a>
 <a href="/admin/profiles">Disconnected Profiles</a><a href="/admin/deliveries">Dead letters</a>
+<a href="/admin/failures">Failed items</a><a href="/admin/audit">Audit log</a>
 <a href="/admin/queues">Queues</a><a href="/metrics">Metrics</a><a href="/docs">API docs</a></nav></header>`;
   const notice = l.notice ? `<div class="notice" role="status">${esc(l.notice)}</div>` : '';
   const refresh = l.refreshSecs ? `<p class="muted">This page reloads every ${l.refreshSecs} s.</p>` : '';

@@ -20,6 +20,7 @@ import { pageErrorHandler } from '../errors.js';
 import { esc } from '../pages/html.js';
 import { htmlPage, plainText, redirect } from '../responses.js';
 import { checkFormToken, csrfToken } from './auth.js';
+import { runChartsSection } from './charts.js';
 import { layout } from './html.js';
 import {
   type AdminRun,
@@ -207,7 +208,7 @@ ${tiles({
               refreshSecs: isActive(run) ? ACTIVE_REFRESH_SECS : undefined,
               notice: noticeText(req.query.notice),
             },
-            runPage(run, failed, req.query.reason, csrf),
+            runPage(run, failed, req.query.reason, csrf, await runChartsSection(app, run.id)),
           ),
         );
       },

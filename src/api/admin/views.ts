@@ -93,6 +93,8 @@ export function runPage(
   failed: RunItem[],
   reasonFilter: string | undefined,
   csrf: string,
+  /** The run's pictures (charts.ts), under its facts. */
+  charts = '',
 ): string {
   const elapsed =
     r.started_at === null
@@ -138,7 +140,7 @@ export function runPage(
     ]);
   const failedTitle = reasonFilter ? `Failed items: ${reasonFilter}` : 'Failed items';
   return `
-<div class="card">${facts}<p>${runActions(r, csrf)}</p></div>
+<div class="card">${facts}<p>${runActions(r, csrf)}</p></div>${charts}
 <h2>Failures by reason</h2>
 ${table(['Reason', 'Items', 'What it means'], reasonRows(r.failures_by_reason, 'failed'), { numeric: [1], empty: 'No failures.' })}
 <h2>Skipped by reason</h2>
@@ -155,7 +157,8 @@ ${table(
   ]),
   { numeric: [4], empty: 'No failed items.' },
 )}
-${failed.length >= 100 ? '<p class="muted">First 100 shown; the API lists them all: GET /v1/provisioning_runs/{id}/items?status=failed</p>' : ''}`;
+${failed.length >= 100 ? `<p class="muted">First 100 shown: ${link(`/admin/failures?run=${r.id}`, 'search and page through all of them')}, or the API: GET /v1/provisioning_runs/{id}/items?status=failed</p>` : ''}
+${r.counts.failed > 0 ? `<p>${link(`/admin/runs/${r.id}/failures.csv`, 'Download the failed items as CSV')}</p>` : ''}`;
 }
 
 export function serviceAccountsTable(list: ServiceAccountHealth[]): string {
@@ -174,7 +177,7 @@ export function serviceAccountsTable(list: ServiceAccountHealth[]): string {
     list.map(({ serviceAccount: sa, connected, disconnected }): Cell[] => {
       const warnings = expiryWarnings(sa.credentialExpiresAt);
       return [
-        { html: esc(sa.id), className: 'mono' },
+        { html: link(`/admin/service-accounts/${sa.id}`, sa.id), className: 'mono' },
         `${sa.provider} · ${sa.domain}`,
         { html: badge(sa.status) },
         {

@@ -21,6 +21,8 @@ export const auditEvents = pgTable(
   (t) => [
     index('audit_events_subject_idx').on(t.subjectId, t.createdAt),
     index('audit_events_created_idx').on(t.createdAt),
+    /** One Application's events, newest first (`GET /v1/audit_events`). */
+    index('audit_events_application_idx').on(t.applicationId, t.createdAt, t.id),
   ],
 );
 

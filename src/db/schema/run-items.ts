@@ -43,6 +43,8 @@ export const runItems = pgTable(
     uniqueIndex('run_items_run_email_uq').on(t.runId, t.emailLower),
     index('run_items_run_status_idx').on(t.runId, t.status, t.id),
     index('run_items_run_id_idx').on(t.runId, t.id),
+    /** Failed items, for the failure lists (/admin, `ec failures --items`) across runs. */
+    index('run_items_failed_idx').on(t.runId, t.id).where(sql`${t.status} = 'failed'`),
   ],
 );
 

@@ -1,0 +1,67 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../client.js';
+
+/**
+ * The time series of a run's page on /admin: items decided and provider calls made, per time bucket.
+ * Both read one run's rows only (run_items by run, run_provider_calls by its primary key).
+ */
+
+/** The slot provider calls are counted in (run_provider_calls.at). */
+export const CALL_SLOT_SECS = 10;
+
+/**
+ * Adds a batch's provider calls to its run's current slot: one statement for every API it called.
+ * Concurrent batches add to the same row (the upsert is atomic).
+ */
+export async function addRunProviderCalls(
+  db: DbOrTx,
+  runId: string,
+  at: Date,
+  calls: ReadonlyMap<string, number>,
+): Promise<void> {
+  const slot = new Date(Math.floor(at.getTime() / (CALL_SLOT_SECS * 1000)) * CALL_SLOT_SECS * 1000);
+  const rows = [...calls].filter(([, n]) => n > 0);
+  if (rows.length === 0) {
+    return;
+  }
+  const values = sql.join(
+    rows.map(([api, n]) => sql`(${runId}, ${slot.toISOString()}::timestamptz, ${api}, ${n}::int)`),
+    sql`, `,
+  );
+  await db.execute(sql`
+    insert into run_provider_calls (run_id, at, api, calls) values ${values}
+    on conflict (run_id, at, api) do update set calls = run_provider_calls.calls + excluded.calls`);
+}
+
+export type ItemBucket = { bucket: number; status: string; count: number };
+
+/** A run's decided items per bucket (epoch seconds of its start) and status, by `updated_at`. */
+export async function decidedItemsPerBucket(
+  db: DbOrTx,
+  runId: string,
+  bucketSecs: number,
+): Promise<ItemBucket[]> {
+  const rows = await db.execute<{ bucket: string; status: string; count: number }>(sql`
+    select (floor(extract(epoch from updated_at) / ${bucketSecs}) * ${bucketSecs})::bigint as bucket,
+      status, count(*)::int as count
+    from run_items
+    where run_id = ${runId} and status in ('provisioned', 'would_provision', 'skipped', 'failed')
+    group by 1, 2 order by 1`);
+  return [...rows].map((r) => ({ bucket: Number(r.bucket), status: r.status, count: r.count }));
+}
+
+export type CallBucket = { bucket: number; api: string; calls: number };
+
+/** A run's provider calls per bucket (epoch seconds of its start) and API. */
+export async function providerCallsPerBucket(
+  db: DbOrTx,
+  runId: string,
+  bucketSecs: number,
+): Promise<CallBucket[]> {
+  const rows = await db.execute<{ bucket: string; api: string; calls: number }>(sql`
+    select (floor(extract(epoch from at) / ${bucketSecs}) * ${bucketSecs})::bigint as bucket,
+      api, sum(calls)::int as calls
+    from run_provider_calls where run_id = ${runId}
+    group by 1, 2 order by 1`);
+  return [...rows].map((r) => ({ bucket: Number(r.bucket), api: r.api, calls: r.calls }));
+}
