@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -185,6 +185,41 @@ describe('ec demo --embedded', () => {
     expect(pg2, failed.stderr).toBeDefined();
     expect(await answers('127.0.0.1', portOf(pg2 ?? ''))).toBe(false);
   }, 200_000);
+
+  // The real case, DATABASE_URL and REDIS_URL unset and nothing on 5432/6379: in a network namespace
+  // of its own (root only), where the shared servers are not reachable.
+  const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
+  it.runIf(isolated)(
+    'completes with no URLs set and nothing on 5432/6379 (own network namespace)',
+    async () => {
+      const res = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          'unshare',
+          [
+            '-n',
+            'sh',
+            '-c',
+            'ip link set lo up; exec "$0" "$@"',
+            process.execPath,
+            EC,
+            'demo',
+            '--exit',
+            '--json',
+            ...TINY,
+          ],
+          { env: { ...childBase(), PORT: '0' }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        );
+      });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stderr).toMatch(/No Postgres answers at 127\.0\.0\.1:5432: starting an embedded one/);
+      expect(res.stderr).toMatch(/No Redis answers at redis:\/\/127\.0\.0\.1:6379: starting/);
+      const out = JSON.parse(res.stdout) as { runs: { status: string }[] };
+      expect(out.runs.map((r) => r.status).sort()).toEqual(['completed', 'completed_with_errors']);
+    },
+    200_000,
+  );
 
   it('says what to install when no Redis answers and redis-server is not on the PATH', async () => {
     const res = await runEc(['demo', '--embedded', '--exit'], {
