@@ -15,8 +15,19 @@ import {
 
 export type KeyringEntry = { id: string; key: Buffer };
 
-/** Ciphertext format: `v1.<keyId>.<iv b64url>.<tag b64url>.<ciphertext b64url>` (self-describing). */
-const FORMAT = 'v1';
+/**
+ * Ciphertext format: `v2.<keyId>.<iv b64url>.<tag b64url>.<ciphertext b64url>` (self-describing),
+ * authenticated with associated data naming where the value is stored (its table, column and row id:
+ * `columnAad`), so a ciphertext copied into another row or column fails to decrypt. `v1` is the same
+ * without associated data: written before, still decrypted, and re-encrypted as v2 by `ec keys rotate`.
+ */
+const FORMAT = 'v2';
+const LEGACY_FORMAT = 'v1';
+
+/** The associated data of an encrypted column's value: `<table>.<column>.<row id>`. */
+export function columnAad(table: string, column: string, rowId: string): string {
+  return `${table}.${column}.${rowId}`;
+}
 
 export class DecryptionError extends Error {
   constructor(message: string) {
@@ -48,9 +59,11 @@ export class Keyring {
     return this.primary.id;
   }
 
-  encrypt(plaintext: string): string {
+  /** Encrypts under the first key, bound to `aad` (where the value will be stored: `columnAad`). */
+  encrypt(plaintext: string, aad: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.primary.key, iv);
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [
@@ -62,12 +75,16 @@ export class Keyring {
     ].join('.');
   }
 
-  decrypt(ciphertext: string): string {
+  /**
+   * Decrypts a value read from where `aad` names; a v2 value written for another place fails
+   * authentication. A legacy v1 value has no associated data (rotation re-encrypts it).
+   */
+  decrypt(ciphertext: string, aad: string): string {
     const parts = ciphertext.split('.');
-    if (parts.length !== 5 || parts[0] !== FORMAT) {
+    if (parts.length !== 5 || (parts[0] !== FORMAT && parts[0] !== LEGACY_FORMAT)) {
       throw new DecryptionError('Unrecognised ciphertext format');
     }
-    const [, keyId, iv, tag, body] = parts as [string, string, string, string, string];
+    const [format, keyId, iv, tag, body] = parts as [string, string, string, string, string];
     const key = this.byId.get(keyId);
     if (!key) {
       throw new DecryptionError(
@@ -77,6 +94,9 @@ export class Keyring {
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      if (format === FORMAT) {
+        decipher.setAAD(Buffer.from(aad, 'utf8'));
+      }
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
         'utf8',
       );
@@ -88,11 +108,17 @@ export class Keyring {
   /** The key id a ciphertext was written with (for rotation: anything not under the primary key). */
   static keyIdOf(ciphertext: string): string | undefined {
     const parts = ciphertext.split('.');
-    return parts.length === 5 && parts[0] === FORMAT ? parts[1] : undefined;
+    return parts.length === 5 && (parts[0] === FORMAT || parts[0] === LEGACY_FORMAT) ? parts[1] : undefined;
   }
 
+  /** The prefix of every current ciphertext under the primary key (anything else is rotated). */
+  get currentPrefix(): string {
+    return `${FORMAT}.${this.primary.id}.`;
+  }
+
+  /** Not under the primary key, or legacy (no associated data). */
   needsRotation(ciphertext: string): boolean {
-    return Keyring.keyIdOf(ciphertext) !== this.primary.id;
+    return !ciphertext.startsWith(this.currentPrefix);
   }
 }
 

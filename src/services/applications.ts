@@ -9,6 +9,7 @@ import {
   updateApplicationRateLimit,
 } from '../db/queries/applications.js';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
+import { aadOf } from '../db/queries/encrypted-columns.js';
 import type { Application } from '../db/schema/applications.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { hashToken, type Keyring, newOpaqueToken } from '../lib/crypto.js';
@@ -53,7 +54,7 @@ async function addSecret(deps: ApplicationsDeps, db: DbOrTx, applicationId: stri
     id,
     applicationId,
     secretHash: hashToken(secret),
-    secretEncrypted: deps.keyring.encrypt(secret),
+    secretEncrypted: deps.keyring.encrypt(secret, aadOf('application_secrets', id)),
   });
   return { id, secret };
 }
@@ -205,7 +206,7 @@ export async function authenticateClientSecret(
 /** Every active secret in plain text, newest first: outbound POSTs carry one signature per secret. */
 export async function signingSecrets(deps: ApplicationsDeps, applicationId: string): Promise<string[]> {
   const rows = await listActiveSecrets(deps.db, applicationId);
-  return rows.map((r) => deps.keyring.decrypt(r.secretEncrypted));
+  return rows.map((r) => deps.keyring.decrypt(r.secretEncrypted, aadOf('application_secrets', r.id)));
 }
 
 /** The Application with this public client id (the authorize page's `client_id`). */

@@ -11,6 +11,7 @@ import {
   type NewDelivery,
   recordAttempts,
 } from '../db/queries/deliveries.js';
+import { aadOf } from '../db/queries/encrypted-columns.js';
 import { insertAuthorizationCodes, type NewAuthorizationCode } from '../db/queries/tokens.js';
 import type { DeliveryKind } from '../db/schema/outbound-deliveries.js';
 import { hashToken, hmacSignature, newOpaqueToken } from '../lib/crypto.js';
@@ -68,7 +69,7 @@ export function deliveryRow(app: Pick<AppContext, 'keyring'>, d: NewOutbound): N
     applicationId: d.applicationId,
     kind: d.kind,
     url: d.url,
-    bodyEncrypted: app.keyring.encrypt(JSON.stringify(d.body)),
+    bodyEncrypted: app.keyring.encrypt(JSON.stringify(d.body), aadOf('outbound_deliveries', d.id)),
     runId: d.runId ?? null,
     accountId: d.accountId ?? null,
     channelId: d.channelId ?? null,
@@ -186,7 +187,7 @@ async function readyAttempts(
     secrets.set(applicationId, await signingSecrets(app, applicationId));
   }
   return claimed.map((d) => {
-    let body = app.keyring.decrypt(d.bodyEncrypted);
+    let body = app.keyring.decrypt(d.bodyEncrypted, aadOf('outbound_deliveries', d.id));
     const code = codes.get(d.id);
     if (code !== undefined) {
       const parsed = JSON.parse(body) as { authorization?: Record<string, unknown> };

@@ -1,3 +1,4 @@
+import { aadOf } from '../db/queries/encrypted-columns.js';
 import type { Keyring } from '../lib/crypto.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +8,9 @@ import type { ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
 import { RedisTokenStore } from '../providers/token-store.js';
 import type { ServiceCredentials } from '../providers/types.js';
 import type { ProviderAccess } from './context.js';
+
+/** The associated data of access tokens cached in Redis (not a column: one place for all of them). */
+const TOKEN_CACHE_AAD = 'redis.provider_tokens';
 
 /**
  * Provider clients for Service Accounts: one per Service Account per process (the registry keeps
@@ -36,8 +40,8 @@ export function createProviderAccess(opts: {
   // Access tokens shared by every process, encrypted under the keyring. A live check of a credential
   // (forCredentials) never uses it: it must prove the credential works now.
   const tokenStore = new RedisTokenStore(opts.redis, opts.keyPrefix, {
-    seal: (plain) => keyring.encrypt(plain),
-    open: (sealed) => keyring.decrypt(sealed),
+    seal: (plain) => keyring.encrypt(plain, TOKEN_CACHE_AAD),
+    open: (sealed) => keyring.decrypt(sealed, TOKEN_CACHE_AAD),
   });
   const registry = new ProviderRegistry({
     urls: opts.urls,
@@ -49,7 +53,9 @@ export function createProviderAccess(opts: {
   return {
     limiter,
     forServiceAccount: (sa) => {
-      const credentials = JSON.parse(opts.keyring.decrypt(sa.credentialsEncrypted)) as ServiceCredentials;
+      const credentials = JSON.parse(
+        opts.keyring.decrypt(sa.credentialsEncrypted, aadOf('service_accounts', sa.id)),
+      ) as ServiceCredentials;
       return registry.get(sa.id, credentials, sa.quotaOverrides);
     },
     forCredentials: (credentials) =>

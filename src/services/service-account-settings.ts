@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
+import { aadOf } from '../db/queries/encrypted-columns.js';
 import {
   findServiceAccount,
   findServiceAccountByDomain,
@@ -19,6 +20,7 @@ import {
   registerServiceAccount,
   storedCredentials,
 } from './service-accounts.js';
+import { checkTenantDomain } from './tenant-domains.js';
 import { mintAuthorizationCode } from './tokens.js';
 
 /** The grace period's default (7 days), as stored in `removal_delay_seconds`. */
@@ -109,6 +111,7 @@ async function verifyLive(app: AppContext, credentials: ServiceCredentials): Pro
   const provider = app.providers.forCredentials(credentials);
   try {
     await provider.verify();
+    await checkTenantDomain(provider, credentials.domain);
   } catch (err) {
     throw asCredentialRefusal(err);
   } finally {
@@ -165,7 +168,10 @@ export async function changeServiceAccount(
       };
     }
     if (credentials) {
-      update.credentialsEncrypted = app.keyring.encrypt(JSON.stringify(credentials));
+      update.credentialsEncrypted = app.keyring.encrypt(
+        JSON.stringify(credentials),
+        aadOf('service_accounts', sa.id),
+      );
       update.credentialChangedAt = new Date();
       update.lastError = null;
       if (credentials.provider === 'google') {

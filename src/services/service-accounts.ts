@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { markServiceAccountAccountsRevoked } from '../db/queries/accounts.js';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
+import { aadOf } from '../db/queries/encrypted-columns.js';
 import { cancelActiveRunsOf } from '../db/queries/runs.js';
 import {
   countServiceAccountProfiles,
@@ -118,7 +119,9 @@ export function credentialsOf(input: Registration): ServiceCredentials {
 
 /** Decrypts a stored Service Account's credentials. */
 export function storedCredentials(app: Pick<AppContext, 'keyring'>, sa: ServiceAccount): ServiceCredentials {
-  return JSON.parse(app.keyring.decrypt(sa.credentialsEncrypted)) as ServiceCredentials;
+  return JSON.parse(
+    app.keyring.decrypt(sa.credentialsEncrypted, aadOf('service_accounts', sa.id)),
+  ) as ServiceCredentials;
 }
 
 export function expiryWarnings(expiresAt: Date | null, now = new Date()): string[] {
@@ -194,9 +197,10 @@ export async function registerServiceAccount(
     await provider.close();
   }
   const expiresAt = input.credential_expires_at ? new Date(input.credential_expires_at) : null;
+  const serviceAccountId = newId('serviceAccount');
   return app.db.transaction(async (tx) => {
     const serviceAccount = await insertServiceAccount(tx, {
-      id: newId('serviceAccount'),
+      id: serviceAccountId,
       applicationId: application.id,
       provider: credentials.provider,
       domain: credentials.domain,
@@ -206,7 +210,10 @@ export async function registerServiceAccount(
         credentials.provider === 'google'
           ? (credentials.key.client_id ?? credentials.key.client_email)
           : credentials.clientId,
-      credentialsEncrypted: app.keyring.encrypt(JSON.stringify(credentials)),
+      credentialsEncrypted: app.keyring.encrypt(
+        JSON.stringify(credentials),
+        aadOf('service_accounts', serviceAccountId),
+      ),
       credentialExpiresAt: expiresAt,
       scope,
       delegatedScope,

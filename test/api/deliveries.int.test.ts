@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { reviveDelivery } from '../../src/db/queries/deliveries.js';
+import { aadOf } from '../../src/db/queries/encrypted-columns.js';
 import { accounts } from '../../src/db/schema/accounts.js';
 import { outboundDeliveries } from '../../src/db/schema/outbound-deliveries.js';
 import { hmacSignature } from '../../src/lib/crypto.js';
@@ -168,7 +169,10 @@ describe('the outbox', () => {
     expect(first.code).toMatch(/.{20,}/);
     expect(first.state).toBe('s1');
     // Stored encrypted, and without the code.
-    const stored = t.runtime.app.keyring.decrypt((await row(id))?.bodyEncrypted ?? '');
+    const stored = t.runtime.app.keyring.decrypt(
+      (await row(id))?.bodyEncrypted ?? '',
+      aadOf('outbound_deliveries', id),
+    );
     expect(stored).not.toContain(first.code);
     await makeDue(id);
     await deliverDue(t.runtime.app);

@@ -1,6 +1,7 @@
 import Cronofy from 'cronofy';
 import { and, eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { aadOf } from '../../src/db/queries/encrypted-columns.js';
 import { accounts } from '../../src/db/schema/accounts.js';
 import { auditEvents } from '../../src/db/schema/audit-events.js';
 import { profiles } from '../../src/db/schema/profiles.js';
@@ -114,7 +115,9 @@ describe('PATCH /v1/service_accounts/{id}: the credential changes in place', () 
     expect(view.credential_changed_at).toEqual(expect.any(String));
     const rowAfter = await saRow(id);
     expect(rowAfter.credentialsEncrypted).not.toBe(rowBefore.credentialsEncrypted);
-    const stored = JSON.parse(t.runtime.app.keyring.decrypt(rowAfter.credentialsEncrypted));
+    const stored = JSON.parse(
+      t.runtime.app.keyring.decrypt(rowAfter.credentialsEncrypted, aadOf('service_accounts', rowAfter.id)),
+    );
     expect(stored.key.private_key_id).toBe(newKey.private_key_id);
 
     expect(await untouched(id)).toEqual(before);
@@ -154,9 +157,11 @@ describe('PATCH /v1/service_accounts/{id}: the credential changes in place', () 
     });
     expect(ok.status, await ok.text()).toBe(200);
     const rowAfter = await saRow(id);
-    expect(JSON.parse(t.runtime.app.keyring.decrypt(rowAfter.credentialsEncrypted)).clientSecret).toBe(
-      clientSecret,
-    );
+    expect(
+      JSON.parse(
+        t.runtime.app.keyring.decrypt(rowAfter.credentialsEncrypted, aadOf('service_accounts', rowAfter.id)),
+      ).clientSecret,
+    ).toBe(clientSecret);
     expect(rowAfter.credentialExpiresAt?.toISOString()).toBe('2027-06-01T00:00:00.000Z');
     expect(await untouched(id)).toEqual(before);
     expect((await sdk(held.microsoft.access_token).userInfo()).sub).toBe(held.microsoft.sub);
@@ -323,9 +328,14 @@ describe('the authorize page for an existing Service Account', () => {
       .from(serviceAccounts)
       .where(eq(serviceAccounts.applicationId, owner.applicationId));
     expect(owned).toHaveLength(1);
-    expect(JSON.parse(t.runtime.app.keyring.decrypt(owned[0]?.credentialsEncrypted ?? '')).clientSecret).toBe(
-      clientSecret,
-    );
+    expect(
+      JSON.parse(
+        t.runtime.app.keyring.decrypt(
+          owned[0]?.credentialsEncrypted ?? '',
+          aadOf('service_accounts', owned[0]?.id ?? ''),
+        ),
+      ).clientSecret,
+    ).toBe(clientSecret);
     const events = await auditOf(sa.service_account_id);
     expect(events.map((e) => e.actor)).toEqual(['authorize-page']);
     // The token registration handed out still works, and so does the one the page's code gave.

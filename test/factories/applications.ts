@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../../src/db/client.js';
+import { aadOf } from '../../src/db/queries/encrypted-columns.js';
 import { applicationSecrets } from '../../src/db/schema/application-secrets.js';
 import { type Application, applications } from '../../src/db/schema/applications.js';
 import { hashToken, type Keyring, newOpaqueToken } from '../../src/lib/crypto.js';
@@ -38,7 +39,7 @@ export async function createApplicationSecret(
     id,
     applicationId,
     secretHash: hashToken(secret),
-    secretEncrypted: keyring.encrypt(secret),
+    secretEncrypted: keyring.encrypt(secret, aadOf('application_secrets', overrides.id ?? id)),
     ...overrides,
   });
   return { id, secret };

@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../../src/db/client.js';
+import { aadOf } from '../../src/db/queries/encrypted-columns.js';
 import { type AuditEvent, auditEvents } from '../../src/db/schema/audit-events.js';
 import { type Channel, channels } from '../../src/db/schema/channels.js';
 import { type OutboundDelivery, outboundDeliveries } from '../../src/db/schema/outbound-deliveries.js';
@@ -33,14 +34,18 @@ export async function createOutboundDelivery(
   overrides: Partial<typeof outboundDeliveries.$inferInsert> & { body?: unknown } = {},
 ): Promise<OutboundDelivery> {
   const { body, ...rest } = overrides;
+  const id = rest.id ?? newId('delivery');
   const [row] = await db
     .insert(outboundDeliveries)
     .values({
-      id: newId('delivery'),
+      id,
       applicationId,
       kind: 'callback',
       url: 'https://app.example.com/callback',
-      bodyEncrypted: keyring.encrypt(JSON.stringify(body ?? { authorization: { code: 'c', state: 's' } })),
+      bodyEncrypted: keyring.encrypt(
+        JSON.stringify(body ?? { authorization: { code: 'c', state: 's' } }),
+        aadOf('outbound_deliveries', id),
+      ),
       nextAttemptAt: new Date(),
       ...rest,
     })

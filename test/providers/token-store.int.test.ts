@@ -11,7 +11,10 @@ import { googleCredentials, providerFor, reasonOf, sandboxUrls } from './helpers
 
 const [keyId, keyB64] = TEST_ENCRYPTION_KEYS.split(':') as [string, string];
 const keyring = new Keyring([{ id: keyId, key: Buffer.from(keyB64, 'base64') }]);
-const sealer = { seal: (p: string) => keyring.encrypt(p), open: (c: string) => keyring.decrypt(c) };
+const sealer = {
+  seal: (p: string) => keyring.encrypt(p, 'tokens'),
+  open: (c: string) => keyring.decrypt(c, 'tokens'),
+};
 
 let sb: Sandbox;
 let redis: RedisClient;

@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { aadOf } from '../../src/db/queries/encrypted-columns.js';
 import { applicationSecrets } from '../../src/db/schema/application-secrets.js';
 import { outboundDeliveries } from '../../src/db/schema/outbound-deliveries.js';
 import { serviceAccounts } from '../../src/db/schema/service-accounts.js';
@@ -46,9 +47,13 @@ describe('ec keys rotate', () => {
       ]);
     }
     const [saRow] = await t.db.select().from(serviceAccounts).where(eq(serviceAccounts.id, sa.id));
-    expect(JSON.parse(onlyNew.decrypt(saRow?.credentialsEncrypted ?? '')).type).toBe('service_account');
+    expect(
+      JSON.parse(onlyNew.decrypt(saRow?.credentialsEncrypted ?? '', aadOf('service_accounts', sa.id))).type,
+    ).toBe('service_account');
     const [dRow] = await t.db.select().from(outboundDeliveries).where(eq(outboundDeliveries.id, delivery.id));
-    expect(JSON.parse(onlyNew.decrypt(dRow?.bodyEncrypted ?? ''))).toEqual({ hello: 'world' });
+    expect(
+      JSON.parse(onlyNew.decrypt(dRow?.bodyEncrypted ?? '', aadOf('outbound_deliveries', delivery.id))),
+    ).toEqual({ hello: 'world' });
 
     // A second rotation has nothing to do.
     const again = await rotateKeys({ db: t.db, keyring: after }, { actor: 'test' });

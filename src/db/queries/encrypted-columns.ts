@@ -1,4 +1,5 @@
 import { type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import { columnAad } from '../../lib/crypto.js';
 import type { DbOrTx } from '../client.js';
 
 /**
@@ -12,21 +13,33 @@ export const ENCRYPTED_COLUMNS = [
 ] as const;
 
 export type EncryptedColumn = (typeof ENCRYPTED_COLUMNS)[number];
-
-/** True for ciphertexts not written under `primaryKeyId` (prefix compare: key ids may hold LIKE wildcards). */
-const staleUnder = (column: SQLWrapper, primaryKeyId: string): SQL => {
-  const prefix = `v1.${primaryKeyId}.`;
-  return sql`left(${column}, ${prefix.length}) <> ${prefix}`;
-};
+export type EncryptedTable = EncryptedColumn['table'];
 
 /**
- * Up to `limit` rows whose ciphertext is not under `primaryKeyId`, locked for update (skipping rows
- * another rotation holds), in id order after `afterId`.
+ * The associated data binding a ciphertext to its place (lib/crypto.ts `columnAad`): the value of
+ * `table`'s encrypted column in row `id`. Pass it to `keyring.encrypt` and `keyring.decrypt`.
+ */
+export function aadOf(table: EncryptedTable, id: string): string {
+  const target = ENCRYPTED_COLUMNS.find((c) => c.table === table) as EncryptedColumn;
+  return columnAad(target.table, target.column, id);
+}
+
+/**
+ * True for ciphertexts that do not start with `currentPrefix` (keyring.currentPrefix: the format with
+ * associated data under the primary key): older keys, and legacy values without associated data.
+ * A prefix compare, as key ids may hold LIKE wildcards.
+ */
+const staleUnder = (column: SQLWrapper, currentPrefix: string): SQL =>
+  sql`left(${column}, ${currentPrefix.length}) <> ${currentPrefix}`;
+
+/**
+ * Up to `limit` rows whose ciphertext does not start with `currentPrefix`, locked for update
+ * (skipping rows another rotation holds), in id order after `afterId`.
  */
 export async function lockStaleCiphertexts(
   tx: DbOrTx,
   target: EncryptedColumn,
-  primaryKeyId: string,
+  currentPrefix: string,
   afterId: string,
   limit: number,
 ): Promise<{ id: string; value: string }[]> {
@@ -34,7 +47,7 @@ export async function lockStaleCiphertexts(
   const column = sql.identifier(target.column);
   const rows = await tx.execute<{ id: string; value: string }>(sql`
     select id, ${column} as value from ${table}
-    where ${staleUnder(column, primaryKeyId)} and id > ${afterId}
+    where ${staleUnder(column, currentPrefix)} and id > ${afterId}
     order by id limit ${limit} for update skip locked`);
   return [...rows];
 }
@@ -53,10 +66,10 @@ export async function updateCiphertext(
 export async function countStaleCiphertexts(
   db: DbOrTx,
   target: EncryptedColumn,
-  primaryKeyId: string,
+  currentPrefix: string,
 ): Promise<number> {
   const rows = await db.execute<{ n: number }>(sql`
     select count(*)::int as n from ${sql.identifier(target.table)}
-    where ${staleUnder(sql.identifier(target.column), primaryKeyId)}`);
+    where ${staleUnder(sql.identifier(target.column), currentPrefix)}`);
   return rows[0]?.n ?? 0;
 }
