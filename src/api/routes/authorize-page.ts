@@ -76,7 +76,15 @@ async function checkRequest(
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
     return { problem: 'redirect_uri must be an absolute http(s) URL.' };
   }
-  if (application.redirectUris.length > 0 && !application.redirectUris.includes(redirectUri)) {
+  // Exact match against the registered list; none registered means none allowed (else the page
+  // would hand a code to any address a link names).
+  if (application.redirectUris.length === 0) {
+    return {
+      problem:
+        'This application has no registered redirect URIs, so it cannot use this page. An Application is created with the redirect URIs it may use (ec apps create --redirect-uri).',
+    };
+  }
+  if (!application.redirectUris.includes(redirectUri)) {
     return { problem: 'redirect_uri is not registered for this application.' };
   }
   const scope = q.scope ?? '';
@@ -159,6 +167,15 @@ function registrationFrom(form: Form, r: Request): unknown {
     : { ...base, provider: 'google', admin_email: form.admin_email, credentials: form.credentials };
 }
 
+/**
+ * The form's Content-Security-Policy: nothing loads but its inline style, it is never framed, and
+ * it may be submitted only to this page and, as browsers also check the redirect that follows a
+ * submission, to the origin of its (registered) redirect URI. An origin holds no `;`, `,` or space.
+ */
+export function authorizePagePolicy(redirectUri: string): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${new URL(redirectUri).origin}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 const problemPage: ErrorPage = (reply, status, problem) =>
   reply
     .code(status)
@@ -189,10 +206,7 @@ export const authorizePageRoutes =
         )
         .header('cache-control', 'no-store')
         .header('x-frame-options', 'DENY')
-        .header(
-          'content-security-policy',
-          "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        )
+        .header('content-security-policy', authorizePagePolicy(r.redirectUri))
         .type('text/html; charset=utf-8')
         .send(renderForm(r, csrf, form, error));
     };
