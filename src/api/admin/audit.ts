@@ -75,12 +75,13 @@ export function describeAdminAction(req: FastifyRequest, reply: FastifyReply): A
 
 /**
  * An `onResponse` hook for the admin scope: every state-changing request that got past ADMIN_TOKEN
- * is recorded, refused forms included (`outcome: "bad-form"`). A failure to record is logged; the
- * action already happened.
+ * and was answered 2xx/3xx is recorded, forms refused for a stale token included (their redirect
+ * says `outcome: "bad-form"`). A failure to record is logged; the action already happened.
  */
 export function auditAdminActions(app: AppContext) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (SAFE.has(req.method) || reply.statusCode === 401 || reply.statusCode === 403) {
+    // Refused before doing anything (no token, cross-site, bad input): nothing to audit.
+    if (SAFE.has(req.method) || reply.statusCode >= 400) {
       return;
     }
     try {
@@ -131,6 +132,7 @@ export const auditPageRoutes =
           response: {
             200: htmlPage('The audit log'),
             401: plainText('ADMIN_TOKEN is required (Bearer, or basic auth with the token as password)'),
+            422: htmlPage('A filter or id that is not valid (the page says which)'),
           },
         },
       },

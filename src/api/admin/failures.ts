@@ -34,6 +34,7 @@ const runParams = z.object({ id: z.string().regex(/^run_[a-z2-7]{26}$/, 'must be
 
 const denied = {
   401: plainText('ADMIN_TOKEN is required (Bearer, or basic auth with the token as password)'),
+  422: htmlPage('A filter that is not valid (the page says which)'),
 };
 const csvAnswer = {
   description: 'Every matching failed item, one CSV row each (RFC 4180, CRLF, header row)',

@@ -34,6 +34,7 @@ export const serviceAccountPageRoutes =
           response: {
             200: htmlPage('The Service Account'),
             401: plainText('ADMIN_TOKEN is required (Bearer, or basic auth with the token as password)'),
+            422: htmlPage('A filter or id that is not valid (the page says which)'),
             404: htmlPage('No such Service Account'),
           },
         },
