@@ -34,3 +34,20 @@ ALTER TABLE "profile_state_days" ADD CONSTRAINT "profile_state_days_service_acco
 CREATE INDEX "run_items_failed_idx" ON "run_items" USING btree ("run_id","id") WHERE "run_items"."status" = 'failed';
 --> statement-breakpoint
 CREATE INDEX "audit_events_application_idx" ON "audit_events" USING btree ("application_id","created_at","id");
+--> statement-breakpoint
+-- selections (onboard part of an organization)
+ALTER TABLE "provisioning_runs" ADD COLUMN "selection" jsonb;
+--> statement-breakpoint
+ALTER TABLE "service_accounts" ADD COLUMN "selection" jsonb;
+--> statement-breakpoint
+CREATE TABLE "selection_emails" (
+	"owner_id" text NOT NULL,
+	"service_account_id" text NOT NULL,
+	"email_lower" text NOT NULL,
+	"email" text NOT NULL,
+	CONSTRAINT "selection_emails_owner_id_email_lower_pk" PRIMARY KEY("owner_id","email_lower")
+);
+--> statement-breakpoint
+ALTER TABLE "selection_emails" ADD CONSTRAINT "selection_emails_service_account_id_service_accounts_id_fk" FOREIGN KEY ("service_account_id") REFERENCES "public"."service_accounts"("id") ON DELETE cascade ON UPDATE no action;
+--> statement-breakpoint
+CREATE INDEX "selection_emails_service_account_idx" ON "selection_emails" USING btree ("service_account_id");

@@ -98,6 +98,41 @@ export interface DirectoryProvider {
   ): Promise<MailboxCalendar[]>;
   /** Releases cached clients. */
   close(): Promise<void>;
+  /** Listing part of a directory (org units, groups, domains); absent where a provider has none. */
+  readonly selection?: SelectionProvider;
+}
+
+/** A Google org unit: its users, and with `includeChildren` those of every unit below it. */
+export type OrgUnitFilter = { path: string; includeChildren: boolean };
+
+/** Something a selection names that the directory must have. */
+export type SelectionTarget = { kind: 'org_unit'; path: string } | { kind: 'group'; key: string };
+
+/**
+ * The listings behind a selection (services/selection-listing.ts), each paged like `listUsersPage`
+ * and returning Directory users in full (rooms are never part of them).
+ */
+export interface SelectionProvider {
+  /** Google: users.list with `query=orgUnitPath='…'`; Microsoft has no org units (refused). */
+  listOrgUnitUsersPage(
+    unit: OrgUnitFilter,
+    cursor: string | null,
+    opts?: ListOptions,
+  ): Promise<DirectoryPage<DirectoryUser>>;
+  /** Users whose primary address is in `domain`. */
+  listDomainUsersPage(
+    domain: string,
+    cursor: string | null,
+    opts?: ListOptions,
+  ): Promise<DirectoryPage<DirectoryUser>>;
+  /** Users of a group and of every group nested in it, each once. */
+  listGroupMembersPage(
+    group: string,
+    cursor: string | null,
+    opts?: ListOptions,
+  ): Promise<DirectoryPage<DirectoryUser>>;
+  /** The org unit or group, looked up live; null when the directory has no such thing. */
+  findTarget(target: SelectionTarget, signal?: AbortSignal): Promise<{ id: string; name: string } | null>;
 }
 
 export type { ProviderReason } from '../errors.js';

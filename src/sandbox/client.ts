@@ -4,7 +4,12 @@ import type { DirRoom, DirUser, Provider } from './generate.js';
 import type { ConsentMode, GoogleServiceAccountKey } from './state.js';
 import type { SandboxStateView } from './state-view.js';
 
-export type SandboxUser = Omit<DirUser, 'pos'> & { name: string };
+export type SandboxUser = Omit<DirUser, 'pos'> & {
+  name: string;
+  /** Orgs with `structure`: the user's org unit, and the groups holding it (nested ones included). */
+  orgUnitPath?: string;
+  groups?: string[];
+};
 export type SandboxRoom = Omit<DirRoom, 'pos'>;
 export type UserInput = { email: string; name: string; suspended?: boolean; mailbox?: boolean };
 export type UserPatch = { name?: string; suspended?: boolean; mailbox?: boolean; accessDenied?: boolean };

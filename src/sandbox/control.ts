@@ -4,6 +4,7 @@ import { ConflictError } from './collection.js';
 import { bad, compact, parse } from './control-input.js';
 import { registerSwitches } from './control-switches.js';
 import type { DirRoom, DirUser, Provider } from './generate.js';
+import { structureView } from './groups.js';
 import { Org } from './org.js';
 import type { SandboxState } from './state.js';
 import { describeState } from './state-view.js';
@@ -81,7 +82,9 @@ export function registerControl(app: FastifyInstance, state: SandboxState): void
       const coll = what === 'users' ? o.org.users : o.org.rooms;
       const page = coll.page(coll.positionOf(q.offset), q.limit);
       const items =
-        what === 'users' ? (page.items as DirUser[]).map(userView) : (page.items as DirRoom[]).map(roomView);
+        what === 'users'
+          ? (page.items as DirUser[]).map((u) => ({ ...userView(u), ...structureView(o.org, u) }))
+          : (page.items as DirRoom[]).map(roomView);
       return { total: coll.liveCount, offset: q.offset, limit: q.limit, [what]: items };
     });
 

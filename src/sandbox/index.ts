@@ -26,7 +26,15 @@ export type { CountersSnapshot } from './counters.js';
 export type { ConsentMode, GoogleServiceAccountKey } from './state.js';
 export type { SandboxStateView } from './state-view.js';
 
-type OrgSize = { users: number; rooms: number; domain?: string };
+type OrgSize = {
+  users: number;
+  rooms: number;
+  domain?: string;
+  /** Opt-in: org units and groups (nested, and one empty), drawn from the seed. Default off. */
+  structure?: boolean;
+  /** Opt-in: more verified domains, users spread over them. Default none. */
+  domains?: string[];
+};
 
 export type SandboxOptions = {
   /** Default 127.0.0.1. */

@@ -1,4 +1,5 @@
 import { LazyCollection } from './collection.js';
+import { localPartIn, spreadOverDomains } from './domains.js';
 import {
   buildingCount,
   type DirRoom,
@@ -12,12 +13,23 @@ import {
   indexFromLocalPart,
   type Provider,
 } from './generate.js';
+import { groupsOf, type SandboxGroup } from './groups.js';
 import { BUILDINGS } from './names.js';
 import { guidOf, mix } from './prng.js';
 
 export type RoomList = { id: string; emailAddress: string; displayName: string; building: string };
 
-export type OrgOptions = { seed: number; provider: Provider; domain: string; users: number; rooms: number };
+export type OrgOptions = {
+  seed: number;
+  provider: Provider;
+  domain: string;
+  users: number;
+  rooms: number;
+  /** Opt-in (default off): an org-unit tree (org-units.ts) and groups, nested and empty (groups.ts). */
+  structure?: boolean | undefined;
+  /** Opt-in (default none): more verified domains, users spread over them (domains.ts). */
+  domains?: readonly string[] | undefined;
+};
 
 /**
  * One provider's organization: its users and rooms, generated lazily from the seed, plus whatever the
@@ -29,7 +41,12 @@ export class Org {
   readonly users: LazyCollection<DirUser>;
   readonly rooms: LazyCollection<DirRoom>;
   readonly roomLists: readonly RoomList[];
-  private readonly seed: number;
+  /** Every verified domain, the primary first (more only with OrgOptions `domains`). */
+  readonly domains: readonly string[];
+  /** Org units and groups exist (OrgOptions `structure`). */
+  readonly structure: boolean;
+  readonly groups: readonly SandboxGroup[];
+  readonly seed: number;
 
   constructor(opts: OrgOptions) {
     this.provider = opts.provider;
@@ -43,12 +60,16 @@ export class Org {
       rooms: opts.rooms,
     };
     const domainSuffix = `@${this.domain}`;
+    this.domains = [this.domain, ...(opts.domains ?? []).map((d) => d.toLowerCase())];
+    this.structure = opts.structure === true;
+    this.groups = this.structure ? groupsOf(this.seed, opts.provider, this.domain) : [];
     this.users = new LazyCollection(
       opts.users,
-      (i) => generateUser(gen, i),
+      (i) => spreadOverDomains(this.seed, generateUser(gen, i), this.domains),
       (key) => {
-        if (key.endsWith(domainSuffix)) {
-          return indexFromLocalPart(key.slice(0, -domainSuffix.length));
+        const local = localPartIn(key, this.domains);
+        if (local !== undefined) {
+          return indexFromLocalPart(local);
         }
         return opts.provider === 'microsoft' ? indexFromGuid(this.seed, ID_SALTS.user, key, '8') : undefined;
       },

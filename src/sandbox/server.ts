@@ -10,10 +10,12 @@ import { registerGoogleCalendar } from './google/calendar.js';
 import { registerGoogleCalendarData } from './google/calendar-data.js';
 import { registerGoogleDirectory } from './google/directory.js';
 import { GOOGLE_ERRORS, sendGoogleError, sendGoogleTokenError } from './google/errors.js';
+import { registerGoogleGroups } from './google/groups.js';
 import { registerGoogleToken } from './google/token.js';
 import { registerGraphCalendarData } from './microsoft/calendar-data.js';
 import { sendAadError, sendGraphError } from './microsoft/errors.js';
 import { registerGraphUsers } from './microsoft/graph.js';
+import { registerGraphGroups } from './microsoft/groups.js';
 import { registerGraphPlaces } from './microsoft/places.js';
 import { registerMicrosoftToken } from './microsoft/token.js';
 import type { SandboxState } from './state.js';
@@ -75,12 +77,14 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
   if (state.google) {
     registerGoogleToken(app, state);
     registerGoogleDirectory(app, state);
+    registerGoogleGroups(app, state);
     registerGoogleCalendar(app, state);
     registerGoogleCalendarData(app, state);
   }
   if (state.microsoft) {
     registerMicrosoftToken(app, state);
     registerGraphUsers(app, state);
+    registerGraphGroups(app, state);
     registerGraphPlaces(app, state);
     registerGraphCalendarData(app, state);
   }

@@ -80,10 +80,19 @@ export async function newServiceAccountKey(
   return { key, publicKey: createPublicKey(privateKey) };
 }
 
+/** One org's size and opt-in shape (Org's `structure` and `domains`). */
+type OrgInit = {
+  users: number;
+  rooms: number;
+  domain?: string | undefined;
+  structure?: boolean | undefined;
+  domains?: readonly string[] | undefined;
+};
+
 export type StateInit = {
   seed: string | number;
-  google: { users: number; rooms: number; domain?: string | undefined } | false;
-  microsoft: { users: number; rooms: number; domain?: string | undefined } | false;
+  google: OrgInit | false;
+  microsoft: OrgInit | false;
   faults: FaultConfig;
   quotas: QuotaConfig;
   pageSize: PageSizeConfig;
@@ -133,6 +142,8 @@ export class SandboxState {
         domain: init.google.domain ?? `acme-${tag}.example.com`,
         users: init.google.users,
         rooms: init.google.rooms,
+        structure: init.google.structure,
+        domains: init.google.domains,
       });
       const { key, publicKey } = await newServiceAccountKey({
         project_id: `ec-sandbox-${tag}`,
@@ -159,6 +170,8 @@ export class SandboxState {
           domain: init.microsoft.domain ?? `contoso-${tag}.example.com`,
           users: init.microsoft.users,
           rooms: init.microsoft.rooms,
+          structure: init.microsoft.structure,
+          domains: init.microsoft.domains,
         }),
         tenantId: guidOf(s.seed, 0x7e),
         clientId: guidOf(s.seed, 0xc7),

@@ -22,6 +22,7 @@ import { type ProfileEvent, storeProfileNotifications } from './notifications.js
 import { entryRows } from './provisioning-listing.js';
 import { LIST_PAGE_SIZE } from './provisioning-pipeline.js';
 import { refusedEntriesOf } from './refused-entries.js';
+import { listSyncUsersPage } from './selection-listing.js';
 import { confirmServiceAccountBroken } from './service-account-health.js';
 
 /**
@@ -106,7 +107,7 @@ export async function syncDirectoryPage(
   try {
     page =
       step.kind === 'users'
-        ? await provider.listUsersPage(step.cursor, list)
+        ? await listSyncUsersPage(app, sa, provider, step.cursor, list)
         : await provider.listRoomsPage(step.cursor, list);
   } catch (err) {
     if (!isProviderError(err) || err.retryable) {

@@ -19,6 +19,7 @@ import { storeDeliveries } from './deliveries.js';
 import { isActive, LIST_PAGE_SIZE, priorityForPage } from './provisioning-pipeline.js';
 import { REASON_DESCRIPTIONS } from './reasons.js';
 import { refusedEntriesOf, refusedItem, refusedItemCallbacks } from './refused-entries.js';
+import { listRunUsersPage, notFoundItems } from './selection-listing.js';
 
 /** A run's `directory.list-page` job for one page. */
 const listPageJob = (runId: string, kind: RunInclude, page: number) =>
@@ -111,7 +112,7 @@ export async function listPage(
   const provider = app.providers.forServiceAccount(sa);
   const page =
     input.kind === 'users'
-      ? await provider.listUsersPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal })
+      ? await listRunUsersPage(app, run, provider, c.pageToken, { pageSize: LIST_PAGE_SIZE, signal })
       : await provider.listRoomsPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal });
 
   class PageAlreadyStored extends Error {}
@@ -153,6 +154,7 @@ export async function listPage(
           const code = refused.get(e.emailLower);
           return code === undefined ? [] : [refusedItem(run, e, code)];
         }),
+        ...notFoundItems(run, page),
       ]);
       const skipped = inserted.filter((i) => i.status === 'skipped').length;
       const failed = inserted.filter((i) => i.status === 'failed');

@@ -18,14 +18,28 @@ import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
 import { PROVISION_BATCH, RUN_INCLUDES } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
+import {
+  copyDefaultSelection,
+  resolveSelection,
+  selectionInputSchema,
+  selectionJson,
+  storeSelection,
+} from './selection.js';
 
 export const runRequestSchema = z.object({
-  include: z.array(z.enum(RUN_INCLUDES)).min(1).max(2).default(['users', 'rooms']),
+  include: z
+    .array(z.enum(RUN_INCLUDES))
+    .min(1)
+    .max(2)
+    .optional()
+    .describe('Default ["users","rooms"]; ["users"] when the run has a selection'),
   callback_url: z.string().min(1).max(2048).nullish(),
   scope: z.string().min(1).max(1000).default('read_write'),
   state: z.string().max(2048).nullish(),
   verify: z.enum(VERIFY_STRATEGIES).default('mailbox'),
   dry_run: z.boolean().default(false),
+  /** Part of the directory (services/selection.ts); default: the Service Account's own selection, if any. */
+  selection: selectionInputSchema.optional(),
 });
 export type RunRequest = z.infer<typeof runRequestSchema>;
 
@@ -53,16 +67,33 @@ export async function createRun(
       });
     }
   }
-  const run = await insertRun(app.db, {
-    id: newId('run'),
-    applicationId: sa.applicationId,
-    serviceAccountId: sa.id,
-    include: [...new Set(input.include)],
-    verify: input.verify,
-    dryRun: input.dry_run,
-    callbackUrl: input.callback_url ?? null,
-    scope: input.scope,
-    state: input.state ?? null,
+  // A selection of the request is checked live (its org units and groups exist); the Service
+  // Account's default one was checked when it was stored.
+  const resolved = input.selection
+    ? await resolveSelection(app.providers.forServiceAccount(sa), sa.provider, input.selection)
+    : undefined;
+  const selection = resolved?.selection ?? sa.selection ?? null;
+  const include = input.include ?? (selection ? ['users' as const] : (['users', 'rooms'] as const));
+  const id = newId('run');
+  const run = await app.db.transaction(async (tx) => {
+    const row = await insertRun(tx, {
+      id,
+      applicationId: sa.applicationId,
+      serviceAccountId: sa.id,
+      include: [...new Set(include)],
+      verify: input.verify,
+      dryRun: input.dry_run,
+      callbackUrl: input.callback_url ?? null,
+      scope: input.scope,
+      state: input.state ?? null,
+      selection,
+    });
+    if (resolved) {
+      await storeSelection(tx, { ownerId: id, serviceAccountId: sa.id }, resolved);
+    } else if (selection) {
+      await copyDefaultSelection(tx, sa.id, id, selection);
+    }
+    return row;
   });
   try {
     await app.enqueue('runs.start', { runId: run.id });
@@ -120,6 +151,7 @@ export function runJson(
     callback_url: run.callbackUrl,
     scope: run.scope,
     state: run.state,
+    selection: selectionJson(run.selection),
     // The four counts of DESIGN §6 at the top level, and all counts grouped under `counts`.
     listed: run.listed,
     provisioned: run.dryRun ? 0 : run.provisioned,

@@ -23,6 +23,12 @@ import {
   isCalendarScope,
   isServiceAccountScope,
 } from './scopes.js';
+import {
+  resolveRegistrationSelection,
+  selectionInputSchema,
+  selectionJson,
+  storeSelection,
+} from './selection.js';
 import { mintAuthorizationCode, mintTokenPair, type TokenPair } from './tokens.js';
 
 export type { ServiceAccount };
@@ -52,6 +58,8 @@ const common = {
   /** When the credential stops working, if the admin knows it (e.g. Entra client secret expiry). */
   credential_expires_at: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
   auto_provision: z.boolean().optional(),
+  /** The default selection its runs and directory syncs keep to (services/selection.ts). */
+  selection: selectionInputSchema.optional(),
 };
 
 export const registrationSchema = z.discriminatedUnion(
@@ -196,6 +204,8 @@ export async function registerServiceAccount(
   } finally {
     await provider.close();
   }
+  const selection =
+    input.selection && (await resolveRegistrationSelection(app, credentials, input.selection));
   const expiresAt = input.credential_expires_at ? new Date(input.credential_expires_at) : null;
   const serviceAccountId = newId('serviceAccount');
   return app.db.transaction(async (tx) => {
@@ -218,8 +228,16 @@ export async function registerServiceAccount(
       scope,
       delegatedScope,
       autoProvision: input.auto_provision ?? false,
+      selection: selection?.selection ?? null,
       nextDirectorySyncAt: new Date(Date.now() + app.config.scheduler.directorySyncIntervalSecs * 1000),
     });
+    if (selection) {
+      await storeSelection(
+        tx,
+        { ownerId: serviceAccount.id, serviceAccountId: serviceAccount.id },
+        selection,
+      );
+    }
     const subject = { type: 'service_account' as const, serviceAccountId: serviceAccount.id };
     const issued =
       issue.kind === 'tokens'
@@ -276,6 +294,7 @@ export async function describeServiceAccount(app: AppContext, sa: ServiceAccount
     credential_expires_at: sa.credentialExpiresAt?.toISOString() ?? null,
     credential_changed_at: sa.credentialChangedAt?.toISOString() ?? null,
     auto_provision: sa.autoProvision,
+    selection: selectionJson(sa.selection),
     removal_delay_seconds: sa.removalDelaySeconds,
     warnings: expiryWarnings(sa.credentialExpiresAt),
     created_at: sa.createdAt.toISOString(),

@@ -34,6 +34,15 @@ const run = z.looseObject({
   failures_by_reason: z.array(z.object({ error_key: z.string(), count: z.number().int() })),
   skipped_by_reason: z.array(z.object({ error_key: z.string(), count: z.number().int() })),
   error: z.string().nullable(),
+  selection: z
+    .looseObject({
+      org_units: z.array(z.object({ path: z.string(), include_children: z.boolean() })),
+      groups: z.array(z.string()),
+      domains: z.array(z.string()),
+      emails: z.number().int().describe('How many explicit emails'),
+    })
+    .nullable()
+    .optional(),
   created_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
@@ -52,6 +61,9 @@ const item = z.looseObject({
 
 const conflict = { 409: jsonErrors[404].describe('The run cannot be retried (cancelled, dry run)') };
 
+/** The largest run request: room for a selection of 50,000 emails. */
+const RUN_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
 const params = z.object({
   id: z.string().regex(/^run_[a-z2-7]{26}$/, 'must be a provisioning run id (run_…)'),
 });
@@ -67,10 +79,14 @@ export const provisioningRunRoutes =
       '/v1/provisioning_runs',
       {
         preParsing,
+        // A selection may carry up to 50,000 emails (≈ 2 MB of JSON).
+        bodyLimit: RUN_BODY_LIMIT_BYTES,
         schema: {
           body: runRequestSchema,
           tags,
-          summary: 'Onboard the whole directory',
+          summary: 'Onboard the whole directory, or the part a selection names',
+          description:
+            "With `selection` (org units, groups, domains, emails: any user one of them names), only that part; unknown org units or groups are a 422. Without one, the Service Account's default selection, if it has one.",
           response: { 202: z.object({ provisioning_run: run }).describe('Queued'), ...jsonErrors },
         },
       },

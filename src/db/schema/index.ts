@@ -14,5 +14,6 @@ export * from './profiles.js';
 export * from './provisioning-runs.js';
 export * from './run-items.js';
 export * from './run-provider-calls.js';
+export * from './selection-emails.js';
 export * from './service-accounts.js';
 export * from './tokens.js';

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import type { RunInclude } from '../../lib/provisioning.js';
+import type { StoredSelection } from '../../lib/selection.js';
 import { applications } from './applications.js';
 import { idColumn, lifecycleDates, oneOf, tstz } from './columns.js';
 import { serviceAccounts } from './service-accounts.js';
@@ -54,6 +55,8 @@ export const provisioningRuns = pgTable(
     callbackUrl: text('callback_url'),
     scope: text('scope').notNull(),
     state: text('state'),
+    /** The part of the directory this run lists (lib/selection.ts); null: all of it. */
+    selection: jsonb('selection').$type<StoredSelection>(),
     cursor: jsonb('cursor').$type<RunCursor>().notNull().default({}),
     listed: integer('listed').notNull().default(0),
     provisioned: integer('provisioned').notNull().default(0),

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import type { StoredSelection } from '../../lib/selection.js';
 import { applications } from './applications.js';
 import { idColumn, lifecycleDates, oneOf, PROVIDERS, type ProviderName, tstz } from './columns.js';
 
@@ -49,6 +50,8 @@ export const serviceAccounts = pgTable(
     /** When the credential was last replaced in place (PATCH or the authorize page). */
     credentialChangedAt: tstz('credential_changed_at'),
     quotaOverrides: jsonb('quota_overrides').$type<QuotaOverrides>().notNull().default({}),
+    /** The default selection its runs and directory syncs keep to (lib/selection.ts); null: everything. */
+    selection: jsonb('selection').$type<StoredSelection>(),
     lastDirectorySyncAt: tstz('last_directory_sync_at'),
     nextDirectorySyncAt: tstz('next_directory_sync_at'),
     /** Health re-check backoff while broken. */

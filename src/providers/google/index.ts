@@ -29,6 +29,7 @@ import {
   userMailbox,
 } from './directory.js';
 import { type GoogleCallKind, googleError } from './errors.js';
+import { GoogleSelection } from './selection.js';
 
 /** Per-call options every googleapis call gets: our signal (with the timeout) and no gaxios retries. */
 type CallOptions = { signal: AbortSignal; retry: false };
@@ -47,6 +48,7 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
   private readonly calendar: calendar_v3.Calendar;
   private readonly adminEmail: string;
   private readonly customer: string;
+  readonly selection: GoogleSelection;
 
   constructor(
     credentials: GoogleCredentials,
@@ -69,6 +71,14 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
     this.calendar = new calendar_v3.Calendar(
       apiUrl === REAL_PROVIDER_URLS.googleApiUrl ? {} : { rootUrl: `${apiUrl}/` },
     );
+    this.selection = new GoogleSelection({
+      credentials,
+      rt,
+      admin: this.admin,
+      customer: this.customer,
+      asAdmin: (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn),
+      findMailbox: (email, signal) => this.findMailbox(email, signal),
+    });
   }
 
   async verify(signal?: AbortSignal): Promise<{ usersOnFirstPage: number }> {

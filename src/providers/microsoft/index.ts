@@ -32,6 +32,7 @@ import {
 } from './directory.js';
 import { type GraphCallKind, graphError, isTokenRefusal, tokenError } from './errors.js';
 import { canonicalGraphLink, createGraphClient } from './graph.js';
+import { MicrosoftSelection } from './selection.js';
 
 /** How long the room index (used to tell room mailboxes in `/users` apart) is trusted. */
 const ROOM_INDEX_TTL_MS = 10 * 60_000;
@@ -63,6 +64,7 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   readonly provider = 'microsoft' as const;
   private readonly tokens: MicrosoftTokenSource;
   private readonly graph: Client;
+  readonly selection: MicrosoftSelection;
   private roomIndex: { at: number; rooms: Promise<Map<string, DirectoryRoom>> } | undefined;
   /** The last time Graph refused our token and a fresh one was fetched, and what that showed. */
   private lastRecheck: { at: number; finding: ProviderError | undefined } = { at: 0, finding: undefined };
@@ -78,6 +80,12 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       logger: rt.logger,
     });
     this.graph = createGraphClient(rt.urls.microsoftGraphUrl, () => this.tokens.token());
+    this.selection = new MicrosoftSelection({
+      call: (spec, signal, request) => this.call(spec, signal, request),
+      link: (cursor) => this.link(cursor),
+      cursor: (nextLink) => this.cursor(nextLink),
+      listUsersPage: (cursor, opts) => this.listUsersPage(cursor, opts),
+    });
   }
 
   async verify(signal?: AbortSignal): Promise<{ usersOnFirstPage: number }> {

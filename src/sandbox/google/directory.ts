@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DirRoom, DirUser } from '../generate.js';
 import { fnv, intParam, param } from '../http.js';
+import { orgUnitOf } from '../org-units.js';
 import type { GoogleTenant, SandboxState } from '../state.js';
 import { GOOGLE_ERRORS, sendGoogleError } from './errors.js';
 import { authenticateGoogle, hasScope } from './token.js';
+import { usersListFilter } from './users-filter.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/';
 const USER_SCOPES = [`${SCOPE}admin.directory.user.readonly`, `${SCOPE}admin.directory.user`];
@@ -36,7 +38,7 @@ export function renderGoogleUser(u: DirUser, tenant: GoogleTenant): Record<strin
     ipWhitelisted: false,
     emails: [{ address: u.email, primary: true }],
     customerId: tenant.customerId,
-    orgUnitPath: '/',
+    orgUnitPath: tenant.org.structure ? orgUnitOf(tenant.org.seed, u) : '/',
     isMailboxSetup: u.mailbox,
     isEnrolledIn2Sv: false,
     isEnforcedIn2Sv: false,
@@ -66,7 +68,7 @@ export function renderGoogleRoom(r: DirRoom): Record<string, unknown> {
 }
 
 /** Admin SDK calls need an admin subject holding one of `scopes`; sends the 403 otherwise. */
-function admitAdmin(
+export function admitAdmin(
   state: SandboxState,
   access: { sub: string; scopes: string[] },
   tenant: GoogleTenant,
@@ -89,7 +91,7 @@ function admitAdmin(
   return true;
 }
 
-function knownCustomer(tenant: GoogleTenant, customer: string): boolean {
+export function knownCustomer(tenant: GoogleTenant, customer: string): boolean {
   return customer === 'my_customer' || customer === tenant.customerId;
 }
 
@@ -109,7 +111,7 @@ export function registerGoogleDirectory(app: FastifyInstance, state: SandboxStat
     }
     if (
       (customer !== undefined && !knownCustomer(tenant, customer)) ||
-      (domain !== undefined && domain.toLowerCase() !== tenant.org.domain)
+      (domain !== undefined && !tenant.org.domains.includes(domain.toLowerCase()))
     ) {
       return GOOGLE_ERRORS.forbidden(reply);
     }
@@ -130,7 +132,11 @@ export function registerGoogleDirectory(app: FastifyInstance, state: SandboxStat
     if (start === undefined) {
       return GOOGLE_ERRORS.invalid(reply, 'Invalid Input: pageToken');
     }
-    const page = tenant.org.users.page(start, size.value);
+    const accept = usersListFilter(tenant, param(req.query, 'query'), domain);
+    if (typeof accept === 'string') {
+      return GOOGLE_ERRORS.invalid(reply, accept);
+    }
+    const page = tenant.org.users.page(start, size.value, accept);
     return reply.header('content-type', 'application/json; charset=UTF-8').send({
       kind: 'admin#directory#users',
       etag: `"${fnv(`users|${start}|${page.items.length}|${page.next}`)}"`,

@@ -7,7 +7,7 @@ import { GRAPH_ERRORS, sendGraphError } from './errors.js';
 import { contextUrl, nextLink, project, selectParam, skipToken, topParam } from './odata.js';
 import { authenticateGraph } from './token.js';
 
-const USER_PROPS = [
+export const USER_PROPS = [
   'id',
   'displayName',
   'givenName',
@@ -27,7 +27,7 @@ const USER_PROPS = [
   'usageLocation',
 ] as const;
 /** What `/users` returns without `$select` (accountEnabled only when selected, as in Graph). */
-const DEFAULT_USER_PROPS = [
+export const DEFAULT_USER_PROPS = [
   'businessPhones',
   'displayName',
   'givenName',
@@ -41,7 +41,7 @@ const DEFAULT_USER_PROPS = [
   'id',
 ] as const;
 
-function userRecord(u: DirUser): Record<string, unknown> {
+export function userRecord(u: DirUser): Record<string, unknown> {
   return {
     id: u.id,
     displayName: u.displayName,
