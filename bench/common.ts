@@ -127,7 +127,8 @@ function procCpuSeconds(pid: number | undefined): number | null {
   }
 }
 
-function track(name: string, proc: ChildProcess): Child {
+/** Tracks a spawned process as a bench child (killed when the bench exits). */
+export function track(name: string, proc: ChildProcess): Child {
   hookExit();
   const lines: string[] = [];
   const stdoutLines: string[] = [];

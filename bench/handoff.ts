@@ -21,7 +21,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import {
   BENCH_KEYS,
   type Child,
@@ -37,23 +36,9 @@ import {
   stopAllChildren,
   writeResult,
 } from './common.js';
+import { api, dropQueueKeys, FINAL_RUN_STATUSES as FINAL, type RunJson, waitHealthy } from './stack.js';
 
-const FINAL = ['completed', 'completed_with_errors', 'cancelled', 'failed'];
 const SA_SCOPES = { scope: 'service_account/accounts/manage', delegated_scope: 'read_write' };
-
-type RunJson = {
-  id: string;
-  status: string;
-  listed: number;
-  provisioned: number;
-  skipped: number;
-  failed: number;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  failures_by_reason?: unknown;
-  skipped_by_reason?: unknown;
-};
 
 type ReceiverStats = {
   inFlightLimit: number;
@@ -98,60 +83,6 @@ function receiverStats(receiver: Child): Promise<ReceiverStats> {
     receiver.proc.on('message', onMessage);
     receiver.proc.send({ type: 'stats' });
   });
-}
-
-/** fetch + JSON, retrying 429s after their Retry-After (the bench's own calls share the budget). */
-async function api<T>(base: string, path: string, init: RequestInit & { expect: number }): Promise<T> {
-  for (;;) {
-    const res = await fetch(`${base}${path}`, init);
-    const text = await res.text();
-    if (res.status === 429) {
-      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
-      continue;
-    }
-    if (res.status !== init.expect) {
-      throw new Error(`${init.method ?? 'GET'} ${path}: HTTP ${res.status} ${text.slice(0, 500)}`);
-    }
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-}
-
-async function waitHealthy(base: string, child: Child, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.proc.exitCode !== null) {
-      throw new Error(`${child.name} exited (${child.proc.exitCode}):\n${child.tail()}`);
-    }
-    try {
-      const res = await fetch(`${base}/readyz`);
-      if (res.ok) {
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) {
-      throw new Error(`${child.name} not ready at ${base} within ${timeoutMs} ms:\n${child.tail()}`);
-    }
-    await sleep(200);
-  }
-}
-
-async function dropQueueKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        await redis.unlink(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 const perSec = (count: number, ms: number) => (ms > 0 ? round(count / (ms / 1000), 1) : null);

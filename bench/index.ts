@@ -5,11 +5,13 @@
 import { runAndReport as handoff } from './handoff.js';
 import { runAndReport as profileSweep } from './profile-sweep.js';
 import { runAndReport as provisioning } from './provisioning.js';
+import { runAndReport as throughput } from './throughput.js';
 
 const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
   handoff,
   'profile-sweep': profileSweep,
   provisioning,
+  throughput,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import type { DbOrTx } from '../db/client.js';
 import { deterministicDbErrorCode, isConnectionLostError } from '../db/errors.js';
-import { upsertProvisionedAccounts } from '../db/queries/accounts.js';
 import { findEntries } from '../db/queries/directory-entries.js';
+import { upsertProvisionedAccountIds } from '../db/queries/provisioned-accounts.js';
 import { countPending, findItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
 import { addRunCountsIfActive, findRun, lockRun, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
@@ -309,7 +309,7 @@ async function recordOutcomes(
       )
     ).length;
   } else if (sa && successes.length > 0) {
-    const created = await upsertProvisionedAccounts(
+    const accountIds = await upsertProvisionedAccountIds(
       tx,
       successes.map((o) => ({
         applicationId: run.applicationId,
@@ -330,7 +330,7 @@ async function recordOutcomes(
       })),
       { account: () => newId('account'), profile: () => newId('profile'), calendar: () => newId('calendar') },
     );
-    const pairs = successes.map((o, i) => ({ item: o.item, accountId: created[i]?.account.id ?? '' }));
+    const pairs = successes.map((o, i) => ({ item: o.item, accountId: accountIds[i] ?? '' }));
     const movedIds = new Set(
       await markProvisioned(
         tx,
