@@ -35,6 +35,13 @@ CREATE INDEX "run_items_failed_idx" ON "run_items" USING btree ("run_id","id") W
 --> statement-breakpoint
 CREATE INDEX "audit_events_application_idx" ON "audit_events" USING btree ("application_id","created_at","id");
 --> statement-breakpoint
+-- doctor and credential expiry
+ALTER TABLE "service_accounts" ADD COLUMN "notification_url" text;
+--> statement-breakpoint
+ALTER TABLE "service_accounts" ADD COLUMN "provider_credential_expires_at" timestamp with time zone;
+--> statement-breakpoint
+ALTER TABLE "service_accounts" ADD COLUMN "credential_expiry_read_at" timestamp with time zone;
+--> statement-breakpoint
 -- selections (onboard part of an organization)
 ALTER TABLE "provisioning_runs" ADD COLUMN "selection" jsonb;
 --> statement-breakpoint

@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { provisioningRunRoutes } from './routes/provisioning-runs.js';
 import { RELINK_PREFIX, relinkErrorHandler, relinkRoutes } from './routes/relink.js';
+import { serviceAccountDiagnosticsRoutes } from './routes/service-account-diagnostics.js';
 import { serviceAccountSettingsRoutes } from './routes/service-account-settings.js';
 import { serviceAccountRoutes } from './routes/service-accounts.js';
 
@@ -149,6 +150,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(healthRoutes(app));
   await server.register(oauthRoutes(app));
   await server.register(serviceAccountRoutes(app));
+  await server.register(serviceAccountDiagnosticsRoutes(app));
   await server.register(serviceAccountSettingsRoutes(app));
   await server.register(accountRoutes(app));
   await server.register(channelRoutes(app));

@@ -171,6 +171,13 @@ export const JOBS = {
     backoffMs: 5_000,
     roundId: (p: { serviceAccountId: string }, round: string) => `pause-${p.serviceAccountId}-${round}`,
   },
+  /** Reads credential end dates (Graph) and notifies Applications 30, 7 and 1 days ahead, once each. */
+  'service-accounts.credential-expiry': {
+    queue: 'maintenance',
+    payload: none,
+    attempts: 2,
+    backoffMs: 60_000,
+  },
   /** Deletes codes and tokens that expired or were revoked more than the grace period ago. */
   'tokens.cleanup': { queue: 'maintenance', payload: none, attempts: 2, backoffMs: 10_000 },
   /** Deletes delivered deliveries, finished runs' items and audit events past their retention. */

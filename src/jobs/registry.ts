@@ -14,6 +14,7 @@ import { handleRecordsRetention } from './records-retention.job.js';
 import { handleRunsFinish } from './runs-finish.job.js';
 import { handleRunsReconcile } from './runs-reconcile.job.js';
 import { handleRunsStart } from './runs-start.job.js';
+import { handleServiceAccountsCredentialExpiry } from './service-accounts-credential-expiry.job.js';
 import { handleServiceAccountsHealthCheck } from './service-accounts-health-check.job.js';
 import { handleServiceAccountsHealthSweep } from './service-accounts-health-sweep.job.js';
 import { handleServiceAccountsPauseProfiles } from './service-accounts-pause-profiles.job.js';
@@ -32,6 +33,7 @@ export const HANDLERS = {
   'service-accounts.health-sweep': handleServiceAccountsHealthSweep,
   'service-accounts.health-check': handleServiceAccountsHealthCheck,
   'service-accounts.pause-profiles': handleServiceAccountsPauseProfiles,
+  'service-accounts.credential-expiry': handleServiceAccountsCredentialExpiry,
   'tokens.cleanup': handleTokensCleanup,
   'records.retention': handleRecordsRetention,
   'profiles.snapshot': handleProfilesSnapshot,

@@ -6,6 +6,7 @@ import { QUEUE_NAMES } from '../jobs/catalog.js';
 import type { JobQueues } from '../jobs/queues.js';
 import { type RedisClient, redisReader } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
+import { registerCredentialExpiryGauge } from './credential-expiry.js';
 import type { ProcessMetrics } from './process.js';
 import { readSharedMetrics } from './share.js';
 
@@ -217,6 +218,7 @@ export function createMetricsEndpoint(opts: ScrapeOptions): MetricsEndpoint {
       });
     },
   });
+  registerCredentialExpiryGauge(registry, { db: opts.db, logger: opts.logger, cacheMs });
   const workerProcesses = new Gauge({
     name: 'ec_metrics_worker_processes',
     help: 'Worker processes whose job/provider/limiter metrics were merged into this scrape',

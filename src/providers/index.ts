@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { FakeDirectoryProvider } from './fake/index.js';
 import { GoogleDirectoryProvider } from './google/index.js';
+import { GooglePermissionProbe } from './google/probe.js';
 import { LruMap } from './lru.js';
 import { MicrosoftDirectoryProvider } from './microsoft/index.js';
+import { MicrosoftPermissionProbe } from './microsoft/probe.js';
+import type { PermissionProbe } from './probe.js';
 import { type ProviderRuntime, resolveRuntime } from './runtime.js';
 import type { DirectoryProvider, ServiceCredentials } from './types.js';
 
@@ -99,4 +102,15 @@ export function createFakeProvider(
   provider: ServiceCredentials['provider'] = 'google',
 ): FakeDirectoryProvider {
   return new FakeDirectoryProvider({ provider });
+}
+
+/** The live permission check for a credential (one run per `ec doctor` / diagnostics request). */
+export function createPermissionProbe(
+  credentials: ServiceCredentials,
+  runtime: ProviderRuntime,
+): PermissionProbe {
+  const rt = resolveRuntime(runtime);
+  return credentials.provider === 'google'
+    ? new GooglePermissionProbe(credentials, rt)
+    : new MicrosoftPermissionProbe(credentials, rt);
 }

@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { registerControl } from './control.js';
+import { registerDiagnosticRoutes } from './diagnostic-routes.js';
 import { createFaultHook } from './faults.js';
 import { registerGoogleCalendar } from './google/calendar.js';
 import { registerGoogleCalendarData } from './google/calendar-data.js';
@@ -18,6 +19,7 @@ import { registerGraphUsers } from './microsoft/graph.js';
 import { registerGraphGroups } from './microsoft/groups.js';
 import { registerGraphPlaces } from './microsoft/places.js';
 import { registerMicrosoftToken } from './microsoft/token.js';
+import { createPermissionHook, registerPermissionSwitches } from './permissions.js';
 import type { SandboxState } from './state.js';
 
 /** Routes with no match, in the wire format their path prefix belongs to. */
@@ -64,6 +66,7 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   app.addHook('preHandler', createFaultHook(state, held));
+  app.addHook('preHandler', createPermissionHook(state));
   app.addHook('onResponse', async (req, reply) => {
     const kind = req.routeOptions.config?.kind;
     if (kind === 'control' || req.url.startsWith('/_sandbox')) {
@@ -89,6 +92,9 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
     registerGraphCalendarData(app, state);
   }
   registerControl(app, state);
+  registerPermissionSwitches(app, state);
+  // Last: it serves only what no module above serves.
+  registerDiagnosticRoutes(app, state);
   app.addHook('onClose', async () => {
     for (const t of held) {
       clearTimeout(t);

@@ -5,6 +5,7 @@ import type { Enqueue, EnqueueBulk, LiveJobs } from '../jobs/catalog.js';
 import type { Keyring } from '../lib/crypto.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
+import type { PermissionProbe } from '../providers/probe.js';
 import type { DirectoryProvider, ServiceCredentials } from '../providers/types.js';
 
 /** How services reach a provider: for a stored Service Account, or for credentials being verified. */
@@ -12,6 +13,8 @@ export type ProviderAccess = {
   forServiceAccount: (serviceAccount: ServiceAccount) => DirectoryProvider;
   /** A throwaway provider for credentials not stored yet (registration); the caller closes it. */
   forCredentials: (credentials: ServiceCredentials) => DirectoryProvider;
+  /** A live permission check of a credential (`ec doctor`); counted against `serviceAccountId`'s quotas; the caller closes it. */
+  probe: (credentials: ServiceCredentials, serviceAccountId: string) => PermissionProbe;
   /** Drops this process's cached client of a Service Account (its tokens and remembered refusals). */
   evict: (serviceAccountId: string) => void;
   close: () => Promise<void>;

@@ -2,7 +2,7 @@ import { aadOf } from '../db/queries/encrypted-columns.js';
 import type { Keyring } from '../lib/crypto.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
-import { createDirectoryProvider, ProviderRegistry } from '../providers/index.js';
+import { createDirectoryProvider, createPermissionProbe, ProviderRegistry } from '../providers/index.js';
 import { type ProviderLimiter, RedisProviderLimiter, type WaitEvent } from '../providers/limiter.js';
 import type { ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
 import { RedisTokenStore } from '../providers/token-store.js';
@@ -64,6 +64,14 @@ export function createProviderAccess(opts: {
         limiter,
         logger: opts.logger.child({ provider: credentials.provider }),
         serviceAccountId: `verify-${credentials.provider}-${credentials.domain}`,
+        onCall: opts.onCall,
+      }),
+    probe: (credentials, serviceAccountId) =>
+      createPermissionProbe(credentials, {
+        urls: opts.urls,
+        limiter,
+        logger: opts.logger.child({ provider: credentials.provider, serviceAccountId }),
+        serviceAccountId,
         onCall: opts.onCall,
       }),
     evict: (serviceAccountId) => registry.evict(serviceAccountId),

@@ -16,6 +16,8 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { GoogleServiceAccountKey, ServiceCredentials } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { credentialFixContext } from './fixes.js';
+import { checkNotificationUrl } from './notification-url.js';
 import { asCredentialRefusal } from './reasons.js';
 import {
   DEFAULT_DELEGATED_SCOPE,
@@ -60,6 +62,8 @@ const common = {
   auto_provision: z.boolean().optional(),
   /** The default selection its runs and directory syncs keep to (services/selection.ts). */
   selection: selectionInputSchema.optional(),
+  /** Where this Service Account's own notifications go (service_account_credential_expiring). */
+  notification_url: z.string().min(1).max(2048).optional(),
 };
 
 export const registrationSchema = z.discriminatedUnion(
@@ -195,12 +199,13 @@ export async function registerServiceAccount(
   if (Object.keys(problems).length > 0) {
     throw new ValidationError('Invalid scope', problems);
   }
+  await checkNotificationUrl(app, input.notification_url);
   const credentials = credentialsOf(input);
   const provider = app.providers.forCredentials(credentials);
   try {
     await provider.verify();
   } catch (err) {
-    throw asCredentialRefusal(err);
+    throw asCredentialRefusal(err, credentialFixContext(credentials));
   } finally {
     await provider.close();
   }
@@ -225,6 +230,7 @@ export async function registerServiceAccount(
         aadOf('service_accounts', serviceAccountId),
       ),
       credentialExpiresAt: expiresAt,
+      notificationUrl: input.notification_url ?? null,
       scope,
       delegatedScope,
       autoProvision: input.auto_provision ?? false,

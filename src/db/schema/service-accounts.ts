@@ -34,6 +34,12 @@ export const serviceAccounts = pgTable(
     credentialsEncrypted: text('credentials_encrypted').notNull(),
     /** When the credential stops working (Microsoft secret expiry, Google key expiry), if known. */
     credentialExpiresAt: tstz('credential_expires_at'),
+    /** The credential's end date as the provider records it (Microsoft secret end date, read from Graph). */
+    providerCredentialExpiresAt: tstz('provider_credential_expires_at'),
+    /** When the provider's end date was last read (or tried). */
+    credentialExpiryReadAt: tstz('credential_expiry_read_at'),
+    /** Where this Service Account's own notifications go (`service_account_credential_expiring`). */
+    notificationUrl: text('notification_url'),
     scope: text('scope').notNull(),
     delegatedScope: text('delegated_scope').notNull(),
     status: text('status').$type<ServiceAccountStatus>().notNull().default('active'),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearer, formBody } from '../http.js';
+import { grantedGraphRoles } from '../permissions.js';
 import type { MicrosoftTenant, SandboxState } from '../state.js';
 import { sendAadError, sendGraphError } from './errors.js';
 
@@ -193,7 +194,7 @@ export function registerMicrosoftToken(app: FastifyInstance, state: SandboxState
         appid: t.clientId,
         idtyp: 'app',
         oid: randomUUID(),
-        roles: t.consent.granted ? ROLES : [],
+        roles: t.consent.granted ? grantedGraphRoles(state, ROLES) : [],
         tid: t.tenantId,
         ver: '1.0',
         sbx_epoch: t.epoch,
