@@ -1,5 +1,5 @@
 import {
-  addRunProviderCalls,
+  addRunProviderCallsCheaply,
   CALL_SLOT_SECS,
   decidedItemsPerBucket,
   providerCallsPerBucket,
@@ -27,7 +27,7 @@ export async function countRunCalls<T>(app: AppContext, runId: string, step: () 
       return;
     }
     try {
-      await addRunProviderCalls(app.db, runId, new Date(), tally);
+      await addRunProviderCallsCheaply(app.db, runId, new Date(), tally);
     } catch (err) {
       app.logger.warn({ err, runId }, 'provider calls of a run step not recorded');
     }

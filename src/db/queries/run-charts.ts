@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '../client.js';
+import type { Db, DbOrTx } from '../client.js';
 
 /**
  * The time series of a run's page on /admin: items decided and provider calls made, per time bucket.
@@ -64,4 +64,25 @@ export async function providerCallsPerBucket(
     from run_provider_calls where run_id = ${runId}
     group by 1, 2 order by 1`);
   return [...rows].map((r) => ({ bucket: Number(r.bucket), api: r.api, calls: r.calls }));
+}
+
+/**
+ * The same, committed without waiting for the WAL to reach disk (`synchronous_commit = off` for
+ * this transaction only): a crash may lose the last fraction of a second of counts, never
+ * corrupt them — a picture's data, not the run's. Measured here: 0.9 ms a batch instead of 4–8 ms
+ * for a commit waiting on the flush (p50 9 ms instead of 15 ms with 16 batches on one row at once).
+ */
+export async function addRunProviderCallsCheaply(
+  db: Db,
+  runId: string,
+  at: Date,
+  calls: ReadonlyMap<string, number>,
+): Promise<void> {
+  if (![...calls.values()].some((n) => n > 0)) {
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`set local synchronous_commit = off`);
+    await addRunProviderCalls(tx, runId, at, calls);
+  });
 }
