@@ -244,6 +244,34 @@ function samples(): Record<string, Sample | 'skip'> {
     'GET /admin/deliveries': { kind: 'admin', auth: ['admin'], query: { notice: 'x' } },
     'POST /admin/deliveries/retry-all': adminForm,
     'POST /admin/deliveries/:id/retry': { ...adminForm, params: { id: unknownId('dlv') } },
+    'GET /v1/audit_events': {
+      kind: 'json',
+      auth: ['application'],
+      query: {
+        type: 'run.retried',
+        object_id: unknownId('run'),
+        actor: 'admin',
+        from: '2026-01-01T00:00:00Z',
+      },
+    },
+    'GET /admin/failures': {
+      kind: 'admin',
+      auth: ['admin'],
+      query: { email: 'jane', reason: 'user_not_found', run: unknownId('run') },
+    },
+    'GET /admin/failures.csv': { kind: 'admin', auth: ['admin'], query: { email: 'jane', reason: 'x' } },
+    'GET /admin/runs/:id/failures.csv': {
+      kind: 'admin',
+      auth: ['admin'],
+      params: { id: unknownId('run') },
+      query: { email: 'jane' },
+    },
+    'GET /admin/audit': {
+      kind: 'admin',
+      auth: ['admin'],
+      query: { type: 'run.retried', object_id: 'x', actor: 'admin' },
+    },
+    'GET /admin/service-accounts/:id': { kind: 'admin', auth: ['admin'], params: { id: unknownId('ser') } },
   };
 }
 
