@@ -5,6 +5,7 @@ import { errorHandler } from '../../src/api/errors.js';
 import { useTestApp } from '../helpers/app.js';
 import { authorizeAccount, registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
+import { routeTable } from '../helpers/routes.js';
 
 // Text Postgres cannot store — NUL (`%00`, `\u0000`), unpaired surrogates (`"\ud800"`) — and URLs
 // that are not UTF-8 (`%ff`, `%C3%28`), sent to every route the server has, in every path parameter,
@@ -51,26 +52,6 @@ const ctx = {
   otherEmail: '',
 };
 const unknownId = (prefix: string) => `${prefix}_${'a'.repeat(26)}`;
-
-/** Parses `printRoutes({ commonPrefix: false })`: one line per tree node, four columns per level. */
-function routeTable(tree: string): { method: string; url: string }[] {
-  const out: { method: string; url: string }[] = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!m) {
-      continue;
-    }
-    const depth = (m[1] ?? '').length / 4;
-    stack.length = depth;
-    const url = `${stack[depth - 1] ?? ''}${m[2] ?? ''}`;
-    stack[depth] = url;
-    for (const method of m[3]?.split(', ') ?? []) {
-      out.push({ method, url });
-    }
-  }
-  return out;
-}
 
 function samples(): Record<string, Sample | 'skip'> {
   const callback = `${receiver.url}/hostile`;

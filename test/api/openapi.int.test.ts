@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from '../helpers/app.js';
+import { isThirdPartyRoute, routeTable } from '../helpers/routes.js';
 
 // The API reference at /docs is generated from the route schemas: every route the server has (but
 // bull-board's and the reference's own) must be in the document, with its answers — the success and
@@ -12,31 +13,8 @@ type Operation = {
 };
 type OpenApi = { openapi: string; paths: Record<string, Record<string, Operation>> };
 
-/** Parses `printRoutes({ commonPrefix: false })`: one line per tree node, four columns per level. */
-function routeTable(tree: string): { method: string; url: string }[] {
-  const out: { method: string; url: string }[] = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!m) {
-      continue;
-    }
-    const depth = (m[1] ?? '').length / 4;
-    stack.length = depth;
-    const url = `${stack[depth - 1] ?? ''}${m[2] ?? ''}`;
-    stack[depth] = url;
-    for (const method of m[3]?.split(', ') ?? []) {
-      out.push({ method, url });
-    }
-  }
-  return out;
-}
-
 /** Fastify's `/v1/x/:id` as OpenAPI's `/v1/x/{id}` (and a wildcard as @fastify/swagger names it). */
 const openApiPath = (url: string) => url.replace(/:(\w+)/g, '{$1}').replace(/\*$/, '{*}');
-
-const isThirdParty = (url: string) =>
-  url.startsWith('/admin/queues') || url === '/docs' || url.startsWith('/docs/');
 
 async function document(): Promise<OpenApi> {
   const res = await fetch(`${t.url}/docs/json`);
@@ -70,7 +48,7 @@ describe('the API reference', () => {
     // Wildcard routes (the /relink catch-all, static files) print without their prefix: left out, as
     // in hostile-input.int.test.ts.
     const routes = routeTable(t.server.printRoutes({ commonPrefix: false })).filter(
-      (r) => r.method !== 'HEAD' && !r.url.includes('*') && !isThirdParty(r.url),
+      (r) => r.method !== 'HEAD' && !r.url.includes('*') && !isThirdPartyRoute(r.url),
     );
     expect(routes.length).toBeGreaterThan(30);
     const missing: string[] = [];
