@@ -49,6 +49,7 @@ export function codeToStatus(code: ErrorCode): number {
     case 'user_not_found':
     case 'user_suspended':
     case 'mailbox_not_enabled':
+    case 'guest_user':
     case 'delegation_not_granted':
     case 'consent_revoked':
     case 'invalid_credentials':

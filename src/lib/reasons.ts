@@ -25,6 +25,13 @@ export const REASONS = {
     serviceAccount: false,
     description: 'The user has no mailbox or calendar (not licensed or never set up)',
   },
+  guest_user: {
+    provider: true,
+    retryable: false,
+    serviceAccount: false,
+    description:
+      'The user is a guest from another organization (Microsoft userType Guest): guests are not provisioned',
+  },
   delegation_not_granted: {
     provider: true,
     retryable: false,

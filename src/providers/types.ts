@@ -50,6 +50,8 @@ export type DirectoryUser = {
   suspended: boolean;
   /** False when the directory says the user has no mailbox/calendar (never set up, no licence). */
   hasMailbox: boolean;
+  /** A guest from another organization (Microsoft `userType: Guest`): never provisioned. */
+  guest?: boolean | undefined;
 };
 
 export type DirectoryRoom = {
@@ -61,6 +63,11 @@ export type DirectoryRoom = {
   floor: string | null;
   /** Provider's resource type / category, e.g. "Conference Room", "Equipment". */
   resourceType: string | null;
+  /**
+   * What it is, as the API and directory entries say (`resource_type`): Google `resourceCategory`
+   * OTHER and Microsoft equipment mailboxes are `equipment`. Absent: a room.
+   */
+  resourceKind?: 'room' | 'equipment' | undefined;
 };
 
 /** One page of a directory listing; `nextCursor` resumes the listing after a restart. */
@@ -96,6 +103,11 @@ export interface DirectoryProvider {
     mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId'>,
     signal?: AbortSignal,
   ): Promise<MailboxCalendar[]>;
+  /**
+   * The organization's domains (Google Directory `domains.list` with their aliases, Graph `/domains`
+   * verified ones), lower-cased; checked against a Service Account's `domain` at registration.
+   */
+  listDomains?(signal?: AbortSignal): Promise<string[]>;
   /** Releases cached clients. */
   close(): Promise<void>;
   /** Listing part of a directory (org units, groups, domains); absent where a provider has none. */

@@ -35,6 +35,12 @@ export type DirUser = {
   createdAt: string;
   secondaryCalendars: number;
   timeZone: string;
+  /** Microsoft, with the `shapes` option (org-shape.ts): a user principal name other than `email`. */
+  upn?: string | undefined;
+  /** Microsoft, with `shapes`: `SMTP:` primary and `smtp:` secondary addresses. */
+  proxyAddresses?: string[] | undefined;
+  /** Microsoft, with `shapes`: a guest (`userType: Guest`) from another organization. */
+  guest?: boolean | undefined;
 };
 
 export type DirRoom = {
@@ -49,6 +55,8 @@ export type DirRoom = {
   floorNumber: number | null;
   floorLabel: string | null;
   category: 'CONFERENCE_ROOM' | 'OTHER';
+  /** Google, with the `shapes` option: the building's id (absent: the id is the name). */
+  buildingId?: string | undefined;
 };
 
 // One salt per generated attribute, so attributes are independent draws.

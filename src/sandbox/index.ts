@@ -34,6 +34,12 @@ type OrgSize = {
   structure?: boolean;
   /** Opt-in: more verified domains, users spread over them. Default none. */
   domains?: string[];
+  /**
+   * Opt-in: real-tenant shapes (org-shape.ts): Microsoft users whose UPN is not their mail, with
+   * proxy addresses, guests and equipment mailboxes; Google buildings whose ids are not their names.
+   * Default off.
+   */
+  shapes?: boolean;
 };
 
 export type SandboxOptions = {

@@ -15,6 +15,7 @@ import {
 } from './generate.js';
 import { groupsOf, type SandboxGroup } from './groups.js';
 import { BUILDINGS } from './names.js';
+import { guestDomain, shapeRoom, shapeUser } from './org-shape.js';
 import { guidOf, mix } from './prng.js';
 
 export type RoomList = { id: string; emailAddress: string; displayName: string; building: string };
@@ -29,6 +30,8 @@ export type OrgOptions = {
   structure?: boolean | undefined;
   /** Opt-in (default none): more verified domains, users spread over them (domains.ts). */
   domains?: readonly string[] | undefined;
+  /** Opt-in (default off): UPN ≠ mail, proxy addresses, guests, equipment mailboxes, building ids (org-shape.ts). */
+  shapes?: boolean | undefined;
 };
 
 /**
@@ -46,6 +49,8 @@ export class Org {
   /** Org units and groups exist (OrgOptions `structure`). */
   readonly structure: boolean;
   readonly groups: readonly SandboxGroup[];
+  /** Real-tenant shapes are on (OrgOptions `shapes`). */
+  readonly shapes: boolean;
   readonly seed: number;
 
   constructor(opts: OrgOptions) {
@@ -62,12 +67,19 @@ export class Org {
     const domainSuffix = `@${this.domain}`;
     this.domains = [this.domain, ...(opts.domains ?? []).map((d) => d.toLowerCase())];
     this.structure = opts.structure === true;
+    this.shapes = opts.shapes === true;
     this.groups = this.structure ? groupsOf(this.seed, opts.provider, this.domain) : [];
     this.users = new LazyCollection(
       opts.users,
-      (i) => spreadOverDomains(this.seed, generateUser(gen, i), this.domains),
+      (i) => {
+        const u = spreadOverDomains(this.seed, generateUser(gen, i), this.domains);
+        return this.shapes ? shapeUser(this.seed, opts.provider, u, this.domains) : u;
+      },
       (key) => {
-        const local = localPartIn(key, this.domains);
+        const local = localPartIn(
+          key,
+          this.shapes ? [...this.domains, guestDomain(this.seed)] : this.domains,
+        );
         if (local !== undefined) {
           return indexFromLocalPart(local);
         }
@@ -76,7 +88,7 @@ export class Org {
     );
     this.rooms = new LazyCollection(
       opts.rooms,
-      (i) => generateRoom(gen, i),
+      (i) => (this.shapes ? shapeRoom(this.seed, opts.provider, generateRoom(gen, i)) : generateRoom(gen, i)),
       (key) => {
         if (opts.provider === 'google') {
           return indexFromGoogleRoomEmail(key);

@@ -87,6 +87,7 @@ type OrgInit = {
   domain?: string | undefined;
   structure?: boolean | undefined;
   domains?: readonly string[] | undefined;
+  shapes?: boolean | undefined;
 };
 
 export type StateInit = {
@@ -144,6 +145,7 @@ export class SandboxState {
         rooms: init.google.rooms,
         structure: init.google.structure,
         domains: init.google.domains,
+        shapes: init.google.shapes,
       });
       const { key, publicKey } = await newServiceAccountKey({
         project_id: `ec-sandbox-${tag}`,
@@ -172,6 +174,7 @@ export class SandboxState {
           rooms: init.microsoft.rooms,
           structure: init.microsoft.structure,
           domains: init.microsoft.domains,
+          shapes: init.microsoft.shapes,
         }),
         tenantId: guidOf(s.seed, 0x7e),
         clientId: guidOf(s.seed, 0xc7),

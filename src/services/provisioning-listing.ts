@@ -50,8 +50,9 @@ export async function startRun(app: AppContext, runId: string): Promise<Effects>
   });
 }
 
-type SkipReason = 'user_suspended' | 'mailbox_not_enabled' | 'already_provisioned';
+type SkipReason = 'guest_user' | 'user_suspended' | 'mailbox_not_enabled' | 'already_provisioned';
 const SKIP_DESCRIPTIONS: Record<SkipReason, string> = {
+  guest_user: REASON_DESCRIPTIONS.guest_user,
   user_suspended: REASON_DESCRIPTIONS.user_suspended,
   mailbox_not_enabled: REASON_DESCRIPTIONS.mailbox_not_enabled,
   already_provisioned: 'An active Account already exists',
@@ -76,7 +77,8 @@ export function entryRows(sa: ServiceAccount, kind: RunInclude, items: (Director
       capacity: room?.capacity ?? null,
       building: room?.building ?? null,
       floor: room?.floor ?? null,
-      resourceType: room?.resourceType ?? null,
+      // Ours, not the provider's words: `room` or `equipment` (the API's `resource_type`).
+      resourceType: room ? (room.resourceKind ?? 'room') : null,
       lastSeenAt: now,
     };
   });
@@ -118,6 +120,9 @@ export async function listPage(
   class PageAlreadyStored extends Error {}
   // A listing may repeat an email (two spellings of one address): one entry each, the last kept.
   const entries = [...new Map(entryRows(sa, input.kind, page.items).map((e) => [e.emailLower, e])).values()];
+  const guests = new Set(
+    page.items.filter((i) => 'guest' in i && i.guest === true).map((i) => i.email.toLowerCase()),
+  );
   const write = (refused: Map<string, string>) =>
     app.db.transaction(async (tx) => {
       const fx: Effects = [];
@@ -131,13 +136,15 @@ export async function listPage(
       );
       const inserted = await insertRunItems(tx, [
         ...good.map((e) => {
-          const skip: SkipReason | undefined = e.suspended
-            ? 'user_suspended'
-            : !e.hasMailbox
-              ? 'mailbox_not_enabled'
-              : existing.has(e.emailLower)
-                ? 'already_provisioned'
-                : undefined;
+          const skip: SkipReason | undefined = guests.has(e.emailLower)
+            ? 'guest_user'
+            : e.suspended
+              ? 'user_suspended'
+              : !e.hasMailbox
+                ? 'mailbox_not_enabled'
+                : existing.has(e.emailLower)
+                  ? 'already_provisioned'
+                  : undefined;
           return {
             id: newId('runItem'),
             runId: run.id,

@@ -41,7 +41,8 @@ export function resourceJson(room: DirectoryRoom, details: boolean) {
     capacity: room.capacity,
     building: room.building,
     floor: room.floor,
-    resource_type: room.resourceType,
+    // `room` or `equipment` (Google resourceCategory OTHER, Microsoft equipment mailboxes).
+    resource_type: room.resourceKind ?? 'room',
     location: { building_name: room.building, floor_name: room.floor },
   };
 }

@@ -31,6 +31,7 @@ import {
   selectionJson,
   storeSelection,
 } from './selection.js';
+import { checkTenantDomain } from './tenant-domains.js';
 import { mintAuthorizationCode, mintTokenPair, type TokenPair } from './tokens.js';
 
 export type { ServiceAccount };
@@ -204,6 +205,7 @@ export async function registerServiceAccount(
   const provider = app.providers.forCredentials(credentials);
   try {
     await provider.verify();
+    await checkTenantDomain(provider, credentials.domain);
   } catch (err) {
     throw asCredentialRefusal(err, credentialFixContext(credentials));
   } finally {

@@ -7,7 +7,10 @@ import { auditEvents } from '../../src/db/schema/audit-events.js';
 import { profiles } from '../../src/db/schema/profiles.js';
 import { serviceAccounts } from '../../src/db/schema/service-accounts.js';
 import { tokens } from '../../src/db/schema/tokens.js';
+import { ProviderError } from '../../src/providers/types.js';
 import { syncDirectoryNow } from '../../src/services/directory-sync.js';
+import { sweepDueProfiles } from '../../src/services/profiles.js';
+import { breakServiceAccount, sweepHealthChecks } from '../../src/services/service-account-health.js';
 import { useTestApp } from '../helpers/app.js';
 import {
   authorizeAccount,
@@ -16,6 +19,7 @@ import {
   usableUsers,
 } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
+import { eventually } from '../scheduler/helpers.js';
 
 const t = useTestApp({
   sandbox: { google: { users: 12, rooms: 2 }, microsoft: { users: 12, rooms: 2 } },
@@ -341,5 +345,44 @@ describe('the authorize page for an existing Service Account', () => {
     // The token registration handed out still works, and so does the one the page's code gave.
     expect((await sdk(sa.access_token).userInfo()).sub).toBe(sa.service_account_id);
     expect((await sdk(String(token.access_token)).userInfo()).sub).toBe(sa.service_account_id);
+  });
+});
+
+describe('a Service Account broken for its credential', () => {
+  it('is healthy again after the PATCH: its health check runs at once and its paused Profiles reconnect', async () => {
+    const id = sas.microsoft.service_account_id;
+    const sa = await saRow(id);
+    // The secret is rotated in Entra: the stored one stops working and the Service Account breaks.
+    const { clientSecret } = await t.sandbox.control.setSecret({ rotate: true });
+    t.runtime.app.providers.evict(id);
+    const refusal = new ProviderError('microsoft', 'invalid_credentials', 'secret rotated');
+    expect(await breakServiceAccount(t.runtime.app, sa, refusal, t.runtime.app.logger)).toBe(true);
+    const paused = async () => {
+      const [p] = await db()
+        .select({ connected: profiles.connected })
+        .from(profiles)
+        .innerJoin(accounts, eq(profiles.accountId, accounts.id))
+        .where(eq(accounts.id, held.microsoft.sub));
+      return p?.connected;
+    };
+    await eventually(async () => (await paused()) === false, 'the Profile paused');
+    expect((await saRow(id)).status).toBe('broken');
+
+    const res = await patch(id, { client_secret: clientSecret });
+    expect(res.status, await res.text()).toBe(200);
+    const row = await saRow(id);
+    expect(row.nextHealthCheckAt?.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(await sweepHealthChecks(t.runtime.app)).toBe(1);
+    await eventually(async () => (await saRow(id)).status === 'active', 'the Service Account active');
+    await eventually(
+      async () => {
+        await sweepDueProfiles(t.runtime.app);
+        return (await paused()) === true;
+      },
+      'the Profile reconnected',
+      30_000,
+    );
+    // The same Account and its tokens, before and after.
+    expect((await sdk(held.microsoft.access_token).userInfo()).sub).toBe(held.microsoft.sub);
   });
 });

@@ -54,6 +54,8 @@ export function toDirectoryRoom(r: admin_directory_v1.Schema$CalendarResource): 
     building: storableTextOrNull(r.buildingId),
     floor: storableTextOrNull(r.floorName),
     resourceType: storableTextOrNull(r.resourceType ?? r.resourceCategory),
+    // CONFERENCE_ROOM (and the legacy CATEGORY_UNKNOWN) are rooms; OTHER is equipment.
+    resourceKind: r.resourceCategory === 'OTHER' ? 'equipment' : 'room',
   };
 }
 

@@ -29,6 +29,7 @@ import {
   userMailbox,
 } from './directory.js';
 import { type GoogleCallKind, googleError } from './errors.js';
+import { GoogleOrgInfo } from './org-info.js';
 import { GoogleSelection } from './selection.js';
 
 /** Per-call options every googleapis call gets: our signal (with the timeout) and no gaxios retries. */
@@ -49,6 +50,8 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
   private readonly adminEmail: string;
   private readonly customer: string;
   readonly selection: GoogleSelection;
+  /** Domains and building names (org-info.ts). */
+  private readonly orgInfo: GoogleOrgInfo;
 
   constructor(
     credentials: GoogleCredentials,
@@ -71,6 +74,13 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
     this.calendar = new calendar_v3.Calendar(
       apiUrl === REAL_PROVIDER_URLS.googleApiUrl ? {} : { rootUrl: `${apiUrl}/` },
     );
+    this.orgInfo = new GoogleOrgInfo({
+      credentials,
+      rt,
+      admin: this.admin,
+      customer: this.customer,
+      asAdmin: (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn),
+    });
     this.selection = new GoogleSelection({
       credentials,
       rt,
@@ -79,6 +89,10 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
       asAdmin: (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn),
       findMailbox: (email, signal) => this.findMailbox(email, signal),
     });
+  }
+
+  listDomains(signal?: AbortSignal): Promise<string[]> {
+    return this.orgInfo.listDomains(signal);
   }
 
   async verify(signal?: AbortSignal): Promise<{ usersOnFirstPage: number }> {
@@ -119,7 +133,9 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
         o,
       ),
     );
-    const items = (res.data.items ?? []).map(toDirectoryRoom).filter((r) => r !== undefined);
+    const rooms = (res.data.items ?? []).map(toDirectoryRoom).filter((r) => r !== undefined);
+    // Resources carry a building id: the name comes from buildings.list (cached).
+    const items = await this.orgInfo.nameBuildings(rooms, opts.signal);
     return { items, nextCursor: res.data.nextPageToken || null };
   }
 
@@ -222,7 +238,8 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
       );
       const hit = (res.data.items ?? []).find((r) => r.resourceEmail?.toLowerCase() === wanted);
       if (hit) {
-        return toDirectoryRoom(hit);
+        const room = toDirectoryRoom(hit);
+        return room && (await this.orgInfo.nameBuildings([room], signal))[0];
       }
       pageToken = res.data.nextPageToken ?? undefined;
       if (!pageToken) {

@@ -15,6 +15,7 @@ export const USER_SELECT = [
   'mail',
   'userPrincipalName',
   'accountEnabled',
+  'userType',
 ];
 
 export type GraphUser = {
@@ -25,6 +26,8 @@ export type GraphUser = {
   mail?: string | null;
   userPrincipalName?: string | null;
   accountEnabled?: boolean | null;
+  /** `Member` or `Guest`. */
+  userType?: string | null;
 };
 
 export type GraphRoom = {
@@ -68,6 +71,17 @@ export function toDirectoryUser(u: GraphUser): DirectoryUser | undefined {
   }
   const name = storableText(u.displayName || [u.givenName, u.surname].filter(Boolean).join(' ')) || email;
   const hasMailbox = Boolean(u.mail);
+  if (u.userType === 'Guest') {
+    return {
+      providerId,
+      email,
+      name,
+      kind: 'user',
+      suspended: u.accountEnabled === false,
+      hasMailbox,
+      guest: true,
+    };
+  }
   if (u.accountEnabled !== false) {
     return { providerId, email, name, kind: 'user', suspended: false, hasMailbox };
   }
@@ -102,6 +116,7 @@ export function toDirectoryRoom(r: GraphRoom): DirectoryRoom | undefined {
     floor:
       storableTextOrNull(r.floorLabel) ?? (typeof r.floorNumber === 'number' ? String(r.floorNumber) : null),
     resourceType: 'room',
+    resourceKind: 'room',
   };
 }
 

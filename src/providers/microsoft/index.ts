@@ -13,6 +13,7 @@ import {
   type MicrosoftCredentials,
   ProviderError,
 } from '../types.js';
+import { MAX_EQUIPMENT_PAGES, MicrosoftAddresses } from './addresses.js';
 import { MicrosoftTokenSource, tokenRoles } from './auth.js';
 import {
   GRAPH_ROOMS_MAX_PAGE,
@@ -34,6 +35,8 @@ import { type GraphCallKind, graphError, isTokenRefusal, tokenError } from './er
 import { canonicalGraphLink, createGraphClient } from './graph.js';
 import { MicrosoftSelection } from './selection.js';
 
+/** Room cursors past the last `/places` page: equipment mailboxes, then their `/users` nextLink. */
+const EQUIPMENT_CURSOR = 'equip:';
 /** How long the room index (used to tell room mailboxes in `/users` apart) is trusted. */
 const ROOM_INDEX_TTL_MS = 10 * 60_000;
 /** Pages followed at most where we list everything (a mailbox's calendars, the room index). */
@@ -65,6 +68,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   private readonly tokens: MicrosoftTokenSource;
   private readonly graph: Client;
   readonly selection: MicrosoftSelection;
+  /** Lookups by mail or proxy address, domains, equipment mailboxes (addresses.ts). */
+  private readonly addresses: MicrosoftAddresses;
   private roomIndex: { at: number; rooms: Promise<Map<string, DirectoryRoom>> } | undefined;
   /** The last time Graph refused our token and a fresh one was fetched, and what that showed. */
   private lastRecheck: { at: number; finding: ProviderError | undefined } = { at: 0, finding: undefined };
@@ -80,6 +85,10 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       logger: rt.logger,
     });
     this.graph = createGraphClient(rt.urls.microsoftGraphUrl, () => this.tokens.token());
+    this.addresses = new MicrosoftAddresses({
+      call: (spec, signal, request) => this.call(spec, signal, request),
+      link: (cursor) => this.link(cursor),
+    });
     this.selection = new MicrosoftSelection({
       call: (spec, signal, request) => this.call(spec, signal, request),
       link: (cursor) => this.link(cursor),
@@ -117,7 +126,39 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     return { items, nextCursor: this.cursor(page['@odata.nextLink']) };
   }
 
+  /**
+   * Rooms from `/places`, then equipment mailboxes (addresses.ts; `equip:` cursors past the first
+   * page of them): `/places` lists room mailboxes only.
+   */
   async listRoomsPage(cursor: string | null, opts: ListOptions = {}): Promise<DirectoryPage<DirectoryRoom>> {
+    if (cursor?.startsWith(EQUIPMENT_CURSOR)) {
+      return this.equipmentPage(cursor.slice(EQUIPMENT_CURSOR.length) || null, opts);
+    }
+    const page = await this.placesPage(cursor, opts);
+    if (page.nextCursor) {
+      return page;
+    }
+    // The last page of rooms carries the first page of equipment mailboxes.
+    const equipment = await this.equipmentPage(null, opts);
+    return { items: [...page.items, ...equipment.items], nextCursor: equipment.nextCursor };
+  }
+
+  private async equipmentPage(link: string | null, opts: ListOptions): Promise<DirectoryPage<DirectoryRoom>> {
+    const rooms = await this.rooms(opts.signal);
+    const places = new Set(
+      [...rooms.values()].filter((r) => r.resourceKind !== 'equipment').map((r) => r.email.toLowerCase()),
+    );
+    // Disabled accounts, not rooms, are paged here: Graph's largest page, whatever the room page size.
+    const page = await this.addresses.equipmentPage(link, places, GRAPH_USERS_MAX_PAGE, opts.signal);
+    const next = this.cursor(page.nextLink);
+    return { items: page.items, nextCursor: next ? `${EQUIPMENT_CURSOR}${next}` : null };
+  }
+
+  listDomains(signal?: AbortSignal): Promise<string[]> {
+    return this.addresses.listDomains(signal);
+  }
+
+  private async placesPage(cursor: string | null, opts: ListOptions): Promise<DirectoryPage<DirectoryRoom>> {
     const top = clamp(opts.pageSize, GRAPH_ROOMS_PAGE, GRAPH_ROOMS_MAX_PAGE);
     const skip = cursor?.startsWith('skip:') ? Number(cursor.slice(5)) || 0 : 0;
     const link = cursor && !cursor.startsWith('skip:') ? cursor : undefined;
@@ -150,10 +191,26 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       { api: 'microsoft.directory', op: 'users.get', kind: 'directory' },
       signal,
       (g) => g.api(`/users/${encodeURIComponent(email)}`).select(USER_SELECT),
-    );
+    ).catch(async (err: unknown) => {
+      // `/users/{key}` matches the id or the UPN only: the address may be the mail or a proxy one.
+      if (err instanceof ProviderError && err.reason === 'user_not_found') {
+        const byAddress = await this.addresses.findByAddress(email, signal);
+        if (byAddress) {
+          return byAddress;
+        }
+      }
+      throw err;
+    });
     const user = toDirectoryUser(u);
     if (!user) {
       throw new ProviderError('microsoft', 'user_not_found', 'Graph returned no user for this email');
+    }
+    if (user.guest) {
+      throw new ProviderError(
+        'microsoft',
+        'guest_user',
+        'The directory lists this address as a guest (userType Guest)',
+      );
     }
     return user.kind === 'shared_mailbox' ? { ...user, kind: 'shared_mailbox' } : { ...user, kind: 'user' };
   }
@@ -216,7 +273,7 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     const map = new Map<string, DirectoryRoom>();
     let cursor: string | null = null;
     for (let page = 0; page < MAX_FOLLOWED_PAGES; page++) {
-      const res: DirectoryPage<DirectoryRoom> = await this.listRoomsPage(cursor, {
+      const res: DirectoryPage<DirectoryRoom> = await this.placesPage(cursor, {
         pageSize: GRAPH_ROOMS_MAX_PAGE,
         ...(signal ? { signal } : {}),
       });
@@ -225,6 +282,18 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       }
       cursor = res.nextCursor;
       if (!cursor) {
+        break;
+      }
+    }
+    const places = new Set(map.keys());
+    let link: string | null = null;
+    for (let page = 0; page < MAX_EQUIPMENT_PAGES; page++) {
+      const res = await this.addresses.equipmentPage(link, places, GRAPH_USERS_MAX_PAGE, signal);
+      for (const r of res.items) {
+        map.set(r.email.toLowerCase(), r);
+      }
+      link = this.cursor(res.nextLink);
+      if (!link) {
         break;
       }
     }

@@ -61,7 +61,7 @@ export function renderGoogleRoom(r: DirRoom): Record<string, unknown> {
     resourceType: r.category === 'OTHER' ? 'Equipment' : 'Conference room',
     resourceEmail: r.email,
     ...(r.capacity === null ? {} : { capacity: r.capacity }),
-    ...(r.building === null ? {} : { buildingId: r.building }),
+    ...(r.building === null ? {} : { buildingId: r.buildingId ?? r.building }),
     ...(r.floorLabel === null ? {} : { floorName: r.floorLabel }),
     resourceCategory: r.category,
   };

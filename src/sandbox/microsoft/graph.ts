@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DirRoom, DirUser } from '../generate.js';
 import { fnv, odata } from '../http.js';
 import { SECONDARY_CALENDARS } from '../names.js';
+import { upnOf } from '../org-shape.js';
 import type { MicrosoftTenant, SandboxState } from '../state.js';
+import { findGraphMailbox, serveAddressFilter } from './addresses.js';
 import { GRAPH_ERRORS, sendGraphError } from './errors.js';
 import { contextUrl, nextLink, project, selectParam, skipToken, topParam } from './odata.js';
 import { authenticateGraph } from './token.js';
@@ -48,10 +50,10 @@ export function userRecord(u: DirUser): Record<string, unknown> {
     givenName: u.shared ? null : u.givenName,
     surname: u.shared ? null : u.familyName,
     mail: u.mailbox ? u.email : null,
-    userPrincipalName: u.email,
+    userPrincipalName: upnOf(u),
     // Shared mailboxes are disabled accounts, as in real tenants.
     accountEnabled: !u.suspended && !u.shared,
-    userType: 'Member',
+    userType: u.guest ? 'Guest' : 'Member',
     createdDateTime: u.createdAt.replace('.000Z', 'Z'),
     businessPhones: [],
     mailNickname: u.email.split('@')[0],
@@ -150,6 +152,14 @@ export function registerGraphUsers(app: FastifyInstance, state: SandboxState): v
     if (!t || top === undefined || select === undefined || !at) {
       return reply;
     }
+    if (
+      serveAddressFilter(state, t, req, reply, select, {
+        record: userRecord,
+        defaultProps: DEFAULT_USER_PROPS,
+      })
+    ) {
+      return reply;
+    }
     const enabled = enabledFilter(req);
     if (enabled === null) {
       return sendGraphError(
@@ -183,7 +193,7 @@ export function registerGraphUsers(app: FastifyInstance, state: SandboxState): v
     if (!t || select === undefined) {
       return reply;
     }
-    const found = t.org.findMailbox(req.params.id);
+    const found = findGraphMailbox(t.org, req.params.id);
     if (!found) {
       return GRAPH_ERRORS.resourceNotFound(req, reply, req.params.id);
     }

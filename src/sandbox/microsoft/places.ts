@@ -74,8 +74,10 @@ export function registerGraphPlaces(app: FastifyInstance, state: SandboxState): 
     });
   };
 
+  // With shapes, equipment mailboxes are not places (they are in /users): as in Exchange Online.
+  const placeOnly = state.microsoft?.org.shapes ? (r: DirRoom) => r.category !== 'OTHER' : undefined;
   app.get('/v1.0/places/microsoft.graph.room', { config }, (req, reply) =>
-    listRooms(req, reply, 'm.rooms', 'places/microsoft.graph.room'),
+    listRooms(req, reply, 'm.rooms', 'places/microsoft.graph.room', placeOnly),
   );
 
   app.get('/v1.0/places/microsoft.graph.roomlist', { config }, (req, reply) => {
@@ -111,7 +113,7 @@ export function registerGraphPlaces(app: FastifyInstance, state: SandboxState): 
         reply,
         `m.rl.${index}`,
         `places('${encodeURIComponent(list.emailAddress)}')/microsoft.graph.roomlist/rooms`,
-        (r) => r.building === list.building,
+        (r) => r.building === list.building && (placeOnly?.(r) ?? true),
       );
     },
   );
