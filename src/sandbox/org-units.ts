@@ -19,8 +19,17 @@ export const ORG_UNIT_PATHS = [
 
 const SALT = 0x0a17;
 
-/** The unit user `u` sits in: the admin (position 0) at the root, everyone else drawn from the seed. */
-export function orgUnitOf(seed: number, u: Pick<DirUser, 'pos' | 'admin'>): string {
+/** A user moved by the control API (structure-control.ts) carries its unit on its record. */
+export type WithOrgUnit = { orgUnitPath?: string };
+
+/**
+ * The unit user `u` sits in: where the control API moved it, else the admin (position 0) at the
+ * root and everyone else drawn from the seed.
+ */
+export function orgUnitOf(seed: number, u: Pick<DirUser, 'pos' | 'admin'> & WithOrgUnit): string {
+  if (typeof u.orgUnitPath === 'string') {
+    return u.orgUnitPath;
+  }
   if (u.pos === 0 || u.admin) {
     return '/';
   }

@@ -21,7 +21,7 @@ import { registerGraphPlaces } from './microsoft/places.js';
 import { registerMicrosoftToken } from './microsoft/token.js';
 import { createPermissionHook, registerPermissionSwitches } from './permissions.js';
 import type { SandboxState } from './state.js';
-import { registerTenantRoutes } from './tenant-routes.js';
+import { registerStructureControl } from './structure-control.js';
 
 /** Routes with no match, in the wire format their path prefix belongs to. */
 function notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -93,8 +93,8 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
     registerGraphCalendarData(app, state);
   }
   registerControl(app, state);
+  registerStructureControl(app, state);
   registerPermissionSwitches(app, state);
-  registerTenantRoutes(app, state);
   // Last: it serves only what no module above serves.
   registerDiagnosticRoutes(app, state);
   app.addHook('onClose', async () => {

@@ -63,6 +63,16 @@ export const serviceAccountView = z
       credential_expires_at: z.string().nullable(),
       credential_changed_at: z.string().nullable().describe('when the credential was last replaced in place'),
       auto_provision: z.boolean(),
+      selection: z
+        .looseObject({
+          org_units: z.array(z.object({ path: z.string(), include_children: z.boolean() })),
+          groups: z.array(z.string()),
+          domains: z.array(z.string()),
+          emails: z.number().int().describe('How many explicit emails'),
+        })
+        .nullable()
+        .optional()
+        .describe('The default selection its runs and directory syncs keep to; null: the whole directory'),
       removal_delay_seconds: z
         .number()
         .int()
