@@ -22,6 +22,7 @@ import { registerMicrosoftToken } from './microsoft/token.js';
 import { createPermissionHook, registerPermissionSwitches } from './permissions.js';
 import type { SandboxState } from './state.js';
 import { registerStructureControl } from './structure-control.js';
+import { registerTenantRoutes } from './tenant-routes.js';
 
 /** Routes with no match, in the wire format their path prefix belongs to. */
 function notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -95,6 +96,7 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
   registerControl(app, state);
   registerStructureControl(app, state);
   registerPermissionSwitches(app, state);
+  registerTenantRoutes(app, state);
   // Last: it serves only what no module above serves.
   registerDiagnosticRoutes(app, state);
   app.addHook('onClose', async () => {
