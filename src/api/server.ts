@@ -19,7 +19,7 @@ import { badUrlError, errorHandler } from './errors.js';
 import { refuseUnstorableText } from './input-guard.js';
 import { addRateLimit } from './rate-limit.js';
 import { accountRoutes } from './routes/accounts.js';
-import { auditEventRoutes } from './routes/audit-events.js';
+import { auditApiRunActions, auditEventRoutes } from './routes/audit-events.js';
 import { AUTHORIZE_PATH, authorizePageErrorHandler, authorizePageRoutes } from './routes/authorize-page.js';
 import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
@@ -147,6 +147,8 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
     transform: jsonSchemaTransform,
   });
 
+  // Runs retried or cancelled through the API are audited (before the routes, so it applies to them).
+  server.addHook('onResponse', auditApiRunActions(app));
   await server.register(healthRoutes(app));
   await server.register(oauthRoutes(app));
   await server.register(serviceAccountRoutes(app));

@@ -395,6 +395,31 @@ describe('the audit log', () => {
     expect(queues.text).toContain('<code>queue.pause</code>');
   });
 
+  it('audits runs retried and cancelled through the API, with the Service Account as the actor', async () => {
+    const post = (path: string) =>
+      fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${microsoft.access_token}` },
+      });
+    expect((await post(`/v1/provisioning_runs/${run.id}/retry`)).status).toBe(202);
+    expect((await post(`/v1/provisioning_runs/run_${'a'.repeat(26)}/cancel`)).status).toBe(404);
+    const r = await getJson<AuditPage>(
+      `/v1/audit_events?object_id=${run.id}&type=run.retried`,
+      appA.clientSecret,
+    );
+    expect(r.json.audit_events[0]).toMatchObject({
+      type: 'run.retried',
+      actor: `service_account:${microsoft.service_account_id}`,
+      object: { type: 'provisioning_run', id: run.id },
+      data: { via: 'api' },
+    });
+    const none = await getJson<AuditPage>(
+      `/v1/audit_events?object_id=run_${'a'.repeat(26)}`,
+      appA.clientSecret,
+    );
+    expect(none.json.audit_events).toEqual([]);
+  });
+
   it("lists only the caller's events: another Application's objects match nothing", async () => {
     const a = await getJson<AuditPage>('/v1/audit_events', appA.clientSecret);
     expect(

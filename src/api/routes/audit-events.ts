@@ -1,8 +1,9 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { auditEventJson, auditEventsPage, auditQuerySchema } from '../../services/audit.js';
+import { auditEventJson, auditEventsPage, auditQuerySchema, recordAuditEvent } from '../../services/audit.js';
 import type { AppContext } from '../../services/context.js';
-import { authenticate, callerOf } from '../auth.js';
+import { authenticate, callerOf, maybeCallerOf } from '../auth.js';
 import { jsonErrors } from '../responses.js';
 
 const event = z.looseObject({
@@ -44,3 +45,34 @@ export const auditEventRoutes =
       },
     );
   };
+
+const RUN_ACTIONS: Record<string, string> = {
+  '/v1/provisioning_runs/:id/retry': 'run.retried',
+  '/v1/provisioning_runs/:id/cancel': 'run.cancelled',
+};
+
+/**
+ * An `onResponse` hook (registered on the whole server): a run retried or cancelled through the API
+ * is audited once accepted (202), with the Service Account whose token asked as the actor.
+ */
+export function auditApiRunActions(app: AppContext) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const action = req.method === 'POST' ? RUN_ACTIONS[req.routeOptions.url ?? ''] : undefined;
+    const caller = action && reply.statusCode === 202 ? maybeCallerOf(req, 'service_account') : undefined;
+    if (!action || !caller) {
+      return;
+    }
+    try {
+      await recordAuditEvent(app, {
+        applicationId: caller.serviceAccount.applicationId,
+        actor: `service_account:${caller.serviceAccount.id}`,
+        action,
+        subjectType: 'provisioning_run',
+        subjectId: (req.params as { id?: string }).id ?? '',
+        data: { via: 'api', ip: req.ip },
+      });
+    } catch (err) {
+      req.log.warn({ err }, 'run action not audited');
+    }
+  };
+}
