@@ -1,3 +1,4 @@
+import { findServiceAccount } from '../db/queries/service-accounts.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { ValidationError } from '../errors.js';
 import { PERMISSION_CHECKS, type PermissionCheck, type ProbeResult } from '../providers/probe.js';
@@ -215,4 +216,14 @@ export function formatDiagnostics(d: Diagnostics): string {
   const failed = d.checks.filter((c) => c.status === 'failed').length;
   out.push(failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`);
   return out.join('\n');
+}
+
+/** The check of any Service Account by id (the /admin page); undefined when there is none. */
+export async function diagnoseServiceAccountById(
+  app: AppContext,
+  id: string,
+  opts: { mailbox?: string | undefined } = {},
+): Promise<Diagnostics | undefined> {
+  const sa = await findServiceAccount(app.db, id);
+  return sa ? diagnoseServiceAccount(app, sa, opts) : undefined;
 }

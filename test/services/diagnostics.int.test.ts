@@ -9,9 +9,11 @@ import { type RegisteredSa, registerSandboxServiceAccount, usableUsers } from '.
  * `ec doctor` and `GET /v1/service_accounts/{id}/diagnostics`: every check passing, then each one
  * failed on purpose through a sandbox switch, with the provider's answer and the fix.
  */
+const ADMIN_TOKEN = 'doctor-admin-token-0123456789abcdef';
 const t = useTestApp({
   sandbox: { google: { users: 30, rooms: 6 }, microsoft: { users: 30, rooms: 6 } },
   workers: false,
+  env: { ADMIN_TOKEN },
 });
 
 type Check = {
@@ -353,6 +355,35 @@ describe('GET /v1/service_accounts/{id}/diagnostics', () => {
       headers: { authorization: `Bearer ${app?.clientSecret}` },
     });
     expect([400, 422]).toContain(badId.status);
+  });
+});
+
+describe('/admin', () => {
+  it("the Service Account page links to the live check, which shows each check's answer and fix, without script", async () => {
+    const id = (await sa('microsoft')).service_account_id;
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const page = await fetch(`${t.url}/admin/service-accounts/${id}`, { headers });
+    expect(await page.text()).toContain(`/admin/service-accounts/${id}/diagnostics`);
+    const ok = await fetch(`${t.url}/admin/service-accounts/${id}/diagnostics`, { headers });
+    const okHtml = await ok.text();
+    expect(ok.status).toBe(200);
+    expect(okHtml).toContain('all checks passed');
+    expect(okHtml).not.toContain('<script');
+    await control('/microsoft/permissions', { withdrawn_roles: ['Place.Read.All'] });
+    const bad = await (await fetch(`${t.url}/admin/service-accounts/${id}/diagnostics`, { headers })).text();
+    expect(bad).toContain('2 check(s) failed');
+    expect(bad).toContain('application permission Place.Read.All');
+    const invalid = await fetch(`${t.url}/admin/service-accounts/${id}/diagnostics?mailbox=nope`, {
+      headers,
+    });
+    expect(invalid.status).toBe(422);
+    const missing = await fetch(
+      `${t.url}/admin/service-accounts/ser_aaaaaaaaaaaaaaaaaaaaaaaaaa/diagnostics`,
+      { headers },
+    );
+    expect(missing.status).toBe(404);
+    const anonymous = await fetch(`${t.url}/admin/service-accounts/${id}/diagnostics`);
+    expect(anonymous.status).toBe(401);
   });
 });
 

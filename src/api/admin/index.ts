@@ -6,6 +6,7 @@ import type { AppContext } from '../../services/context.js';
 import { metricsRoutes } from '../routes/metrics.js';
 import { auditAdminActions, auditPageRoutes } from './audit.js';
 import { requireAdmin, requireMetricsToken } from './auth.js';
+import { diagnosticsPageRoutes } from './diagnostics.js';
 import { failuresPageRoutes } from './failures.js';
 import { bullBoardPlugin, QUEUES_BASE_PATH, requireRedisForQueues } from './queues.js';
 import { adminRoutes } from './routes.js';
@@ -48,6 +49,7 @@ export const adminPlugin =
       await admin.register(failuresPageRoutes(app));
       await admin.register(auditPageRoutes(app));
       await admin.register(serviceAccountPageRoutes(app));
+      await admin.register(diagnosticsPageRoutes(app));
       admin.addHook('onRequest', requireRedisForQueues(app.redis()));
       await admin.register(bullBoardPlugin(queues), { prefix: QUEUES_BASE_PATH });
     });

@@ -71,7 +71,7 @@ export const serviceAccountPageRoutes =
           ] satisfies Cell[][],
           { noHeader: true },
         );
-        const links = `<p>${link(`/admin/audit?object_id=${encodeURIComponent(sa.id)}`, 'Audit log of this Service Account')} · ${link(`/admin/profiles`, 'Disconnected Profiles')}</p>`;
+        const links = `<p>${link(`/admin/audit?object_id=${encodeURIComponent(sa.id)}`, 'Audit log of this Service Account')} · ${link(`/admin/profiles`, 'Disconnected Profiles')} · ${link(`/admin/service-accounts/${sa.id}/diagnostics`, 'Check permissions now (ec doctor)')}</p>`;
         const body = `${CHART_STYLE}<div class="card">${facts}${links}</div>
 <h2>Profiles over the last ${HISTORY_DAYS} days</h2>
 ${profileDaysHtml(h.days)}
