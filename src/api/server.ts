@@ -21,6 +21,8 @@ import { addRateLimit } from './rate-limit.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditApiRunActions, auditEventRoutes } from './routes/audit-events.js';
 import { AUTHORIZE_PATH, authorizePageErrorHandler, authorizePageRoutes } from './routes/authorize-page.js';
+import { availabilityRoutes } from './routes/availability.js';
+import { calendarDataRoutes } from './routes/calendar-data.js';
 import { channelRoutes } from './routes/channels.js';
 import { healthRoutes } from './routes/health.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -155,6 +157,8 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   await server.register(serviceAccountDiagnosticsRoutes(app));
   await server.register(serviceAccountSettingsRoutes(app));
   await server.register(accountRoutes(app));
+  await server.register(calendarDataRoutes(app));
+  await server.register(availabilityRoutes(app));
   await server.register(channelRoutes(app));
   await server.register(provisioningRunRoutes(app));
   await server.register(auditEventRoutes(app));

@@ -110,6 +110,8 @@ export interface DirectoryProvider {
   listDomains?(signal?: AbortSignal): Promise<string[]>;
   /** Releases cached clients. */
   close(): Promise<void>;
+  /** Free/busy and events of mailboxes' calendars (absent where a provider does not serve them). */
+  readonly calendarData?: CalendarDataProvider;
   /** Listing part of a directory (org units, groups, domains); absent where a provider has none. */
   readonly selection?: SelectionProvider;
 }
@@ -232,4 +234,69 @@ export function providerError(
 
 export function isProviderError(err: unknown): err is ProviderFailure {
   return err instanceof ProviderError || err instanceof ProviderRateLimitedError;
+}
+
+/** A calendar to read: the mailbox it belongs to and the provider's id of the calendar. */
+export type CalendarRef = {
+  mailbox: Pick<Mailbox, 'kind' | 'email' | 'providerId'>;
+  providerCalendarId: string;
+  primary: boolean;
+};
+
+/** A time window, `end` exclusive. */
+export type TimeWindow = { start: Date; end: Date };
+
+export type BusyPeriod = { start: Date; end: Date; status: 'busy' | 'tentative' };
+
+/** Free/busy of one calendar, or the failure the provider reported for it alone. */
+export type CalendarFreeBusy = { ok: true; busy: BusyPeriod[] } | { ok: false; error: ProviderFailure };
+
+export type EventPerson = { email: string | null; name: string | null };
+
+/** A calendar event (one instance of a series) in our own shape. */
+export type CalendarEvent = {
+  /** Unique within the calendar (an instance of a series has its own). */
+  providerEventId: string;
+  seriesId: string | null;
+  summary: string | null;
+  description: string | null;
+  location: string | null;
+  /** Timed: instants, with the zone the event was created in (when the provider says). */
+  start: { at: Date; timeZone: string | null } | { date: string };
+  end: { at: Date; timeZone: string | null } | { date: string };
+  status: 'confirmed' | 'tentative' | 'cancelled';
+  transparency: 'opaque' | 'transparent';
+  private: boolean;
+  organizer: EventPerson | null;
+  attendees: (EventPerson & { status: 'accepted' | 'tentative' | 'declined' | 'needs_action' })[];
+  created: Date | null;
+  updated: Date | null;
+};
+
+export type EventsPageOptions = {
+  cursor: string | null;
+  includeDeleted: boolean;
+  /** Only events changed since. */
+  updatedSince?: Date | undefined;
+  pageSize?: number | undefined;
+  signal?: AbortSignal | undefined;
+};
+
+/** The read side of mailboxes' calendars (free/busy and events), on the same quotas as the rest. */
+export interface CalendarDataProvider {
+  /**
+   * Free/busy of many calendars over one window, batched as the provider allows. Per-calendar
+   * refusals come back in the map (keyed by `providerCalendarId`); a refusal of the whole call throws.
+   */
+  freeBusy(
+    calendars: CalendarRef[],
+    window: TimeWindow,
+    signal?: AbortSignal,
+  ): Promise<Map<string, CalendarFreeBusy>>;
+  /** One page of a calendar's events overlapping the window, recurring series expanded. */
+  listEventsPage(
+    calendar: CalendarRef,
+    window: TimeWindow,
+    opts: EventsPageOptions,
+  ): Promise<{ items: CalendarEvent[]; nextCursor: string | null }>;
 }

@@ -227,7 +227,8 @@ async function recordSuccess(
   return wasDisconnected ? 'reconnected' : 'connected';
 }
 
-async function recordFailure(
+/** Records a final failure of a Profile on the claim `leaseAt` (also after a failed calendar-data call). */
+export async function recordFailure(
   app: AppContext,
   found: ProfileForCheck,
   leaseAt: Date,

@@ -21,6 +21,9 @@ declare module 'cronofy' {
     listCalendars(options?: Options): Promise<Record<string, unknown>>;
     revokeProfileAuthorization(options: { profile_id: string }): Promise<unknown>;
     hmacValid(options: { hmac: string; body: string }): boolean;
+    freeBusy(options: Options): Promise<Record<string, unknown>>;
+    readEvents(options: Options): Promise<Record<string, unknown>>;
+    availability(options: Options): Promise<Record<string, unknown>>;
     _httpGet(path: string, options: Options): Promise<Record<string, unknown>>;
   }
   export = Cronofy;

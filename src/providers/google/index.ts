@@ -16,6 +16,7 @@ import {
 } from '../types.js';
 import { type BearerAuth, GoogleAuthPool } from './auth.js';
 import { fromCalendarListEntry, fromRoomCalendar, sortCalendars } from './calendar.js';
+import { GoogleCalendarData } from './calendar-data.js';
 import {
   clampPageSize,
   GOOGLE_MAX_PAGE,
@@ -47,6 +48,8 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
   private readonly auth: GoogleAuthPool;
   private readonly admin: admin_directory_v1.Admin;
   private readonly calendar: calendar_v3.Calendar;
+  /** Free/busy and events (calendar-data.ts), through this instance's tokens and limiter. */
+  readonly calendarData: GoogleCalendarData;
   private readonly adminEmail: string;
   private readonly customer: string;
   readonly selection: GoogleSelection;
@@ -73,6 +76,12 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
     this.admin = new admin_directory_v1.Admin({ rootUrl: `${apiUrl}/` });
     this.calendar = new calendar_v3.Calendar(
       apiUrl === REAL_PROVIDER_URLS.googleApiUrl ? {} : { rootUrl: `${apiUrl}/` },
+    );
+    this.calendarData = new GoogleCalendarData(
+      this.calendar,
+      this.adminEmail,
+      (spec, signal, fn) => this.call({ api: 'google.calendar', kind: 'calendar', ...spec }, signal, fn),
+      (err, email, signal) => this.refineSubjectError(err, email, signal),
     );
     this.orgInfo = new GoogleOrgInfo({
       credentials,

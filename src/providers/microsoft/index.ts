@@ -15,6 +15,7 @@ import {
 } from '../types.js';
 import { MAX_EQUIPMENT_PAGES, MicrosoftAddresses } from './addresses.js';
 import { MicrosoftTokenSource, tokenRoles } from './auth.js';
+import { GraphCalendarData } from './calendar-data.js';
 import {
   GRAPH_ROOMS_MAX_PAGE,
   GRAPH_ROOMS_PAGE,
@@ -67,6 +68,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   readonly provider = 'microsoft' as const;
   private readonly tokens: MicrosoftTokenSource;
   private readonly graph: Client;
+  /** Free/busy and events (calendar-data.ts), through this instance's token and limiter. */
+  readonly calendarData: GraphCalendarData;
   readonly selection: MicrosoftSelection;
   /** Lookups by mail or proxy address, domains, equipment mailboxes (addresses.ts). */
   private readonly addresses: MicrosoftAddresses;
@@ -85,6 +88,11 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       logger: rt.logger,
     });
     this.graph = createGraphClient(rt.urls.microsoftGraphUrl, () => this.tokens.token());
+    this.calendarData = new GraphCalendarData(
+      (spec, signal, request) => this.call({ api: 'microsoft.mailbox', kind: 'mailbox', ...spec }, signal, request),
+      (cursor) => this.link(cursor),
+      (nextLink) => this.cursor(nextLink),
+    );
     this.addresses = new MicrosoftAddresses({
       call: (spec, signal, request) => this.call(spec, signal, request),
       link: (cursor) => this.link(cursor),
