@@ -104,6 +104,15 @@ export interface DirectoryProvider {
     signal?: AbortSignal,
   ): Promise<MailboxCalendar[]>;
   /**
+   * Many rooms' calendars in few calls, where the provider can (Google: `freebusy.query` as the
+   * admin, 50 rooms a call): each room's calendars, or its own refusal. Throws when a call itself
+   * fails. Absent: read rooms one by one with `listCalendars`.
+   */
+  listRoomCalendars?(
+    rooms: Pick<Mailbox, 'email' | 'name'>[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, MailboxCalendar[] | ProviderError>>;
+  /**
    * The organization's domains (Google Directory `domains.list` with their aliases, Graph `/domains`
    * verified ones), lower-cased; checked against a Service Account's `domain` at registration.
    */

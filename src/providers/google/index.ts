@@ -31,6 +31,7 @@ import {
 } from './directory.js';
 import { type GoogleCallKind, googleError } from './errors.js';
 import { GoogleOrgInfo } from './org-info.js';
+import { roomCalendarsByFreeBusy } from './rooms.js';
 import { GoogleSelection } from './selection.js';
 
 /** Per-call options every googleapis call gets: our signal (with the timeout) and no gaxios retries. */
@@ -207,6 +208,32 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
     } catch (err) {
       throw await this.refineSubjectError(err, mailbox.email, signal);
     }
+  }
+
+  listRoomCalendars(
+    rooms: Pick<Mailbox, 'email' | 'name'>[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, MailboxCalendar[] | ProviderError>> {
+    const now = Date.now();
+    return roomCalendarsByFreeBusy(rooms, (items) =>
+      this.call(
+        { api: 'google.calendar', op: 'freebusy.query', kind: 'calendar', subject: this.adminEmail },
+        signal,
+        (auth, o) =>
+          this.calendar.freebusy.query(
+            {
+              auth,
+              fields: 'calendars',
+              requestBody: {
+                timeMin: new Date(now).toISOString(),
+                timeMax: new Date(now + 3_600_000).toISOString(),
+                items,
+              },
+            },
+            o,
+          ),
+      ),
+    );
   }
 
   async close(): Promise<void> {
