@@ -136,6 +136,12 @@ function samples(): Record<string, Sample | 'skip'> {
       auth: ['application'],
       params: { id: unknownId('ser') },
     },
+    'PATCH /v1/service_accounts/:id': {
+      kind: 'json',
+      auth: ['application'],
+      params: { id: ctx.serviceAccountId },
+      bodies: [{ auto_provision: false, removal_delay_seconds: 604_800, client_secret: sb?.clientSecret }],
+    },
     'POST /v1/service_account_authorizations': {
       kind: 'json',
       auth: ['service_account'],
