@@ -99,6 +99,11 @@ export function reportAndExit(err: unknown): never {
   }
   if (err instanceof ValidationError) {
     writeErr(`error: ${err.message}`);
+    for (const [field, problems] of Object.entries(err.fields)) {
+      for (const p of problems) {
+        writeErr(`  ${field}: ${typeof p === 'string' ? p : p.description}`);
+      }
+    }
     process.exit(2);
   }
   const hint = connectionHint(err);

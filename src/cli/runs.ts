@@ -4,6 +4,7 @@ import { findServiceAccount } from '../db/queries/service-accounts.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isId } from '../lib/ids.js';
 import type { Runtime } from '../runtime.js';
+import { recordRunAction } from '../services/audit.js';
 import {
   cancelRun,
   createRun,
@@ -14,6 +15,7 @@ import {
 } from '../services/provisioning.js';
 import { withRuntime, writeErr, writeOut } from './context.js';
 import { reasonsTable, watchRun } from './run-progress.js';
+import { addSelectionOptions, type SelectionOptions, selectionFromOptions } from './selection-options.js';
 import { renderTable } from './table.js';
 
 function requireRunId(id: string): string {
@@ -71,9 +73,10 @@ async function printRun(rt: Runtime, id: string, json: boolean): Promise<void> {
 
 /** `ec onboard` and `ec runs …`: start and follow provisioning runs from the shell. */
 export function registerRunCommands(program: Command): void {
-  program
-    .command('onboard')
-    .description("start a provisioning run: onboard a Service Account's whole directory")
+  addSelectionOptions(program.command('onboard'))
+    .description(
+      "start a provisioning run: onboard a Service Account's whole directory, or the part the selection flags name",
+    )
     .requiredOption('--service-account <id>', 'the Service Account (ser_…)')
     .option('--users', 'include users (default: users and rooms)')
     .option('--rooms', 'include rooms (default: users and rooms)')
@@ -89,18 +92,20 @@ export function registerRunCommands(program: Command): void {
     .option('--watch', 'show live progress until the run ends, then a table of failure reasons')
     .option('--json', 'print the run as JSON')
     .action(
-      async (opts: {
-        serviceAccount: string;
-        users?: boolean;
-        rooms?: boolean;
-        dryRun?: boolean;
-        verify: string;
-        callbackUrl?: string;
-        scope: string;
-        state?: string;
-        watch?: boolean;
-        json?: boolean;
-      }) => {
+      async (
+        opts: SelectionOptions & {
+          serviceAccount: string;
+          users?: boolean;
+          rooms?: boolean;
+          dryRun?: boolean;
+          verify: string;
+          callbackUrl?: string;
+          scope: string;
+          state?: string;
+          watch?: boolean;
+          json?: boolean;
+        },
+      ) => {
         if (!isId('serviceAccount', opts.serviceAccount)) {
           throw new ValidationError(`"${opts.serviceAccount}" is not a Service Account id (ser_…)`);
         }
@@ -112,6 +117,7 @@ export function registerRunCommands(program: Command): void {
           state: opts.state,
           verify: opts.verify,
           dry_run: opts.dryRun ?? false,
+          selection: await selectionFromOptions(opts),
         });
         if (!parsed.success) {
           throw new ValidationError(
@@ -212,7 +218,9 @@ export function registerRunCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
-        const result = await retryRun(rt.app, await loadRun(rt, id));
+        const run = await loadRun(rt, id);
+        const result = await retryRun(rt.app, run);
+        await recordRunAction(rt.app, run, 'run.retried', 'cli', { via: 'cli', ...result });
         writeOut(opts.json ? JSON.stringify(result) : `Re-queued ${result.requeued} failed item(s).`);
       });
     });
@@ -223,7 +231,9 @@ export function registerRunCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
-        const result = await cancelRun(rt.app, await loadRun(rt, id));
+        const run = await loadRun(rt, id);
+        const result = await cancelRun(rt.app, run);
+        await recordRunAction(rt.app, run, 'run.cancelled', 'cli', { via: 'cli', ...result });
         writeOut(
           opts.json
             ? JSON.stringify(result)
