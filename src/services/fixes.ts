@@ -24,7 +24,8 @@ export type FixContext = {
   target?: string | undefined;
 };
 
-const GRAPH_PERMISSIONS = 'User.Read.All, Place.Read.All, Calendars.Read, GroupMember.Read.All';
+const GRAPH_PERMISSIONS =
+  'User.Read.All, Place.Read.All, Calendars.Read, GroupMember.Read.All, Domain.Read.All, MailboxSettings.Read';
 const TEMPORARY =
   'Temporary (the provider throttled or could not be reached): run the check again in a few minutes.';
 

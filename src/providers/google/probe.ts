@@ -8,6 +8,7 @@ import { abortable } from '../signals.js';
 import { type GoogleCredentials, isProviderError, type ProviderFailure } from '../types.js';
 import { GOOGLE_SCOPES } from './auth.js';
 import { type GoogleCallKind, googleError } from './errors.js';
+import { GOOGLE_DOMAIN_SCOPE } from './org-info.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/';
 /**
@@ -22,13 +23,17 @@ export const GOOGLE_CHECK_SCOPES = {
   calendar: `${SCOPE}calendar`,
 } as const;
 
-/** Every scope the product asks the delegation for: provisioning's (auth.ts) plus the checks'. */
+/**
+ * Every scope the product asks the delegation for: provisioning's (auth.ts), the checks', and the
+ * domain list read at registration (org-info.ts).
+ */
 export function googleDelegationScopes(): string[] {
   return [
     ...new Set([
       ...GOOGLE_SCOPES.directory,
       ...GOOGLE_SCOPES.calendar,
       ...Object.values(GOOGLE_CHECK_SCOPES),
+      GOOGLE_DOMAIN_SCOPE,
     ]),
   ];
 }
