@@ -55,7 +55,9 @@ export function registerProcessCommands(program: Command): void {
             { reason: drained.reason },
             'workers closed by force; their active jobs run again later',
           );
+          return 'forced';
         }
+        return undefined;
       });
       // The API serves /metrics: it merges this process's job/provider/limiter figures from Redis.
       const publisher = startMetricsPublisher({

@@ -13,14 +13,17 @@ export type CloseOptions = {
   timeoutMs?: number;
 };
 
-export type Closer = { name: string; close: () => Promise<void>; timeoutMs: number | undefined };
+/** A closer resolves 'forced' when it had to cut something short itself (e.g. jobs still active). */
+export type CloseFn = () => Promise<unknown>;
+
+export type Closer = { name: string; close: CloseFn; timeoutMs: number | undefined };
 
 /** How one closer ended, and after how long. */
-export type CloseStep = { name: string; ms: number; outcome: 'ok' | 'failed' | 'timed_out' };
+export type CloseStep = { name: string; ms: number; outcome: 'ok' | 'forced' | 'failed' | 'timed_out' };
 
 export type Shutdown = {
   signal: AbortSignal;
-  onClose: (name: string, close: () => Promise<void>, opts?: CloseOptions) => void;
+  onClose: (name: string, close: CloseFn, opts?: CloseOptions) => void;
   /** Runs every closer once; safe to call more than once. Resolves with each closer's outcome. */
   close: () => Promise<CloseStep[]>;
 };
@@ -41,7 +44,7 @@ export class ShutdownTimeoutError extends Error {
   }
 }
 
-async function runCloser(c: Closer): Promise<void> {
+async function runCloser(c: Closer): Promise<unknown> {
   if (c.timeoutMs === undefined) {
     return c.close();
   }
@@ -68,7 +71,9 @@ export function createShutdown(onError: (name: string, err: unknown) => void): S
         const begun = performance.now();
         let outcome: CloseStep['outcome'] = 'ok';
         try {
-          await runCloser(c);
+          if ((await runCloser(c)) === 'forced') {
+            outcome = 'forced';
+          }
         } catch (err) {
           outcome = err instanceof ShutdownTimeoutError ? 'timed_out' : 'failed';
           onError(c.name, err);
@@ -120,7 +125,7 @@ export function exitOnSignals(shutdown: Shutdown, opts: SignalOptions = {}): voi
     void shutdown.close().then((steps) => {
       clearTimeout(backstop);
       report(
-        steps.some((s) => s.outcome === 'timed_out'),
+        steps.some((s) => s.outcome === 'timed_out' || s.outcome === 'forced'),
         steps,
       );
       process.exit(opts.code ?? 0);
