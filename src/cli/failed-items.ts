@@ -1,6 +1,8 @@
 import { ValidationError } from '../errors.js';
 import { hasUnstorableText } from '../lib/text.js';
 import type { Runtime } from '../runtime.js';
+import { recordActionOn } from '../services/audit.js';
+import type { AppContext } from '../services/context.js';
 import {
   type FailedItemsQuery,
   failedItemsCsv,
@@ -91,5 +93,29 @@ export async function printFailedItems(rt: Runtime, opts: FailedItemsOptions): P
   );
   if (page.nextCursor) {
     writeOut(`More: add --cursor ${page.nextCursor}`);
+  }
+}
+
+/** `ec failures --retry`, in the audit log: the dead letters re-sent and each run's items re-queued. */
+export async function auditCliRetries(
+  app: AppContext,
+  deliveries: number,
+  runs: { runId: string; requeued: number }[],
+): Promise<void> {
+  if (deliveries > 0) {
+    await recordActionOn(app, 'cli', {
+      action: 'deliveries.retried',
+      subjectType: 'delivery',
+      subjectId: 'all',
+      data: { via: 'cli', count: deliveries },
+    });
+  }
+  for (const r of runs) {
+    await recordActionOn(app, 'cli', {
+      action: 'run.retried',
+      subjectType: 'provisioning_run',
+      subjectId: r.runId,
+      data: { via: 'cli', requeued: r.requeued },
+    });
   }
 }

@@ -4,7 +4,7 @@ import { reasonsOfRuns } from '../db/queries/run-items.js';
 import type { Runtime } from '../runtime.js';
 import { retryDeadDeliveries, retryFailedItems } from '../services/operations.js';
 import { withRuntime, writeOut } from './context.js';
-import { type FailedItemsOptions, printFailedItems } from './failed-items.js';
+import { auditCliRetries, type FailedItemsOptions, printFailedItems } from './failed-items.js';
 import { renderTable } from './table.js';
 
 export type FailuresReport = {
@@ -142,6 +142,7 @@ export function registerFailuresCommand(program: Command): void {
         }
         const deliveries = await retryDeadDeliveries(rt.app);
         const runs = await retryFailedItems(rt.app);
+        await auditCliRetries(rt.app, deliveries, runs);
         const items = runs.reduce((n, r) => n + r.requeued, 0);
         if (opts.json) {
           writeOut(JSON.stringify({ ...report, retried: { deliveries, items, runs } }));

@@ -99,11 +99,34 @@ export type AdminAction = {
  * it in `GET /v1/audit_events` too); `actor` is `admin` (whoever holds ADMIN_TOKEN).
  */
 export async function recordAdminAction(app: AppContext, a: AdminAction): Promise<void> {
+  await recordActionOn(app, 'admin', a);
+}
+
+/** An action on a run or delivery, recorded under the Application it belongs to. */
+export async function recordActionOn(app: AppContext, actor: string, a: AdminAction): Promise<void> {
   let applicationId: string | null = null;
   if (a.subjectType === 'provisioning_run') {
     applicationId = (await findRun(app.db, a.subjectId))?.applicationId ?? null;
   } else if (a.subjectType === 'delivery') {
     applicationId = (await findDelivery(app.db, a.subjectId))?.applicationId ?? null;
   }
-  await recordAuditEvent(app, { applicationId, actor: 'admin', ...a });
+  await recordAuditEvent(app, { applicationId, actor, ...a });
+}
+
+/** A run retried or cancelled by `actor` (the CLI, the API), with what it did (`requeued`, `cancelled`). */
+export async function recordRunAction(
+  app: AppContext,
+  run: { id: string; applicationId: string },
+  action: 'run.retried' | 'run.cancelled',
+  actor: string,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await recordAuditEvent(app, {
+    applicationId: run.applicationId,
+    actor,
+    action,
+    subjectType: 'provisioning_run',
+    subjectId: run.id,
+    data,
+  });
 }

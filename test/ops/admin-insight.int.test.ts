@@ -420,6 +420,17 @@ describe('the audit log', () => {
     expect(none.json.audit_events).toEqual([]);
   });
 
+  it('audits `ec runs retry` with the CLI as the actor', async () => {
+    const r = await runEc(['runs', 'retry', run.id, '--json'], cliEnv());
+    expect(r.code, r.stderr).toBe(0);
+    const page = await getJson<AuditPage>(
+      `/v1/audit_events?object_id=${run.id}&actor=cli`,
+      appA.clientSecret,
+    );
+    expect(page.json.audit_events).toHaveLength(1);
+    expect(page.json.audit_events[0]).toMatchObject({ type: 'run.retried', data: { via: 'cli' } });
+  });
+
   it("lists only the caller's events: another Application's objects match nothing", async () => {
     const a = await getJson<AuditPage>('/v1/audit_events', appA.clientSecret);
     expect(
