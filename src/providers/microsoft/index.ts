@@ -36,8 +36,6 @@ import { type GraphCallKind, graphError, isTokenRefusal, tokenError } from './er
 import { canonicalGraphLink, createGraphClient } from './graph.js';
 import { MicrosoftSelection } from './selection.js';
 
-/** Room cursors past the last `/places` page: equipment mailboxes, then their `/users` nextLink. */
-const EQUIPMENT_CURSOR = 'equip:';
 /** How long the room index (used to tell room mailboxes in `/users` apart) is trusted. */
 const ROOM_INDEX_TTL_MS = 10 * 60_000;
 /** Pages followed at most where we list everything (a mailbox's calendars, the room index). */
@@ -89,7 +87,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     });
     this.graph = createGraphClient(rt.urls.microsoftGraphUrl, () => this.tokens.token());
     this.calendarData = new GraphCalendarData(
-      (spec, signal, request) => this.call({ api: 'microsoft.mailbox', kind: 'mailbox', ...spec }, signal, request),
+      (spec, signal, request) =>
+        this.call({ api: 'microsoft.mailbox', kind: 'mailbox', ...spec }, signal, request),
       (cursor) => this.link(cursor),
       (nextLink) => this.cursor(nextLink),
     );
@@ -135,31 +134,19 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   }
 
   /**
-   * Rooms from `/places`, then equipment mailboxes (addresses.ts; `equip:` cursors past the first
-   * page of them): `/places` lists room mailboxes only.
+   * Rooms from `/places`; the last page also carries the equipment mailboxes (which `/places` does
+   * not list), taken from the room index, whose load finds them (addresses.ts): one scan per index.
    */
   async listRoomsPage(cursor: string | null, opts: ListOptions = {}): Promise<DirectoryPage<DirectoryRoom>> {
-    if (cursor?.startsWith(EQUIPMENT_CURSOR)) {
-      return this.equipmentPage(cursor.slice(EQUIPMENT_CURSOR.length) || null, opts);
-    }
     const page = await this.placesPage(cursor, opts);
     if (page.nextCursor) {
       return page;
     }
-    // The last page of rooms carries the first page of equipment mailboxes.
-    const equipment = await this.equipmentPage(null, opts);
-    return { items: [...page.items, ...equipment.items], nextCursor: equipment.nextCursor };
-  }
-
-  private async equipmentPage(link: string | null, opts: ListOptions): Promise<DirectoryPage<DirectoryRoom>> {
-    const rooms = await this.rooms(opts.signal);
-    const places = new Set(
-      [...rooms.values()].filter((r) => r.resourceKind !== 'equipment').map((r) => r.email.toLowerCase()),
+    const listed = new Set(page.items.map((r) => r.email.toLowerCase()));
+    const equipment = [...(await this.rooms(opts.signal)).values()].filter(
+      (r) => r.resourceKind === 'equipment' && !listed.has(r.email.toLowerCase()),
     );
-    // Disabled accounts, not rooms, are paged here: Graph's largest page, whatever the room page size.
-    const page = await this.addresses.equipmentPage(link, places, GRAPH_USERS_MAX_PAGE, opts.signal);
-    const next = this.cursor(page.nextLink);
-    return { items: page.items, nextCursor: next ? `${EQUIPMENT_CURSOR}${next}` : null };
+    return { items: [...page.items, ...equipment], nextCursor: null };
   }
 
   listDomains(signal?: AbortSignal): Promise<string[]> {
