@@ -95,6 +95,7 @@ describe('ec scheduler', () => {
       'profiles.snapshot',
       'records.retention',
       'runs.reconcile',
+      'service-accounts.credential-expiry',
       'service-accounts.health-sweep',
       'tokens.cleanup',
     ]);
@@ -136,6 +137,6 @@ describe('ec scheduler', () => {
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
     // Stopping the processes leaves the schedules in place (another scheduler or a restart keeps them).
-    expect(await maintenance.getJobSchedulersCount()).toBe(6);
+    expect(await maintenance.getJobSchedulersCount()).toBe(ids.length);
   });
 });
