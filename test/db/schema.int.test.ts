@@ -44,6 +44,8 @@ describe('data model', () => {
     await f.createChannel(t.db, account);
     await f.createOutboundDelivery(t.db, keyring, sa.applicationId, { runId: run.id });
     await f.createAuditEvent(t.db, { applicationId: sa.applicationId });
+    await f.createRunProviderCalls(t.db, run.id);
+    await f.createProfileStateDay(t.db, sa.id);
 
     for (const table of [
       'applications',
@@ -60,6 +62,8 @@ describe('data model', () => {
       'channels',
       'outbound_deliveries',
       'audit_events',
+      'run_provider_calls',
+      'profile_state_days',
     ]) {
       const [row] = await t.db.execute<{ n: number }>(
         sql`select count(*)::int as n from ${sql.identifier(table)}`,

@@ -1,5 +1,6 @@
 export * from './accounts.js';
 export * from './applications.js';
+export * from './charts.js';
 export * from './directory-entries.js';
 export * from './outbound.js';
 export * from './profiles.js';
