@@ -2,16 +2,20 @@
  * `npm run bench [-- <name> [options]]`: runs the benchmarks (all, or the one named) and prints their
  * figures as JSON (also written to bench/results/).
  */
+import { runAndReport as availability } from './availability.js';
 import { runAndReport as handoff } from './handoff.js';
 import { runAndReport as profileSweep } from './profile-sweep.js';
 import { runAndReport as provisioning } from './provisioning.js';
 import { runAndReport as throughput } from './throughput.js';
+import { runAndReport as userinfo } from './userinfo.js';
 
 const BENCHES: Record<string, (argv: string[]) => Promise<void>> = {
+  availability,
   handoff,
   'profile-sweep': profileSweep,
   provisioning,
   throughput,
+  userinfo,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -4,10 +4,12 @@ import { type Application, authenticateClientSecret } from '../services/applicat
 import type { AppContext } from '../services/context.js';
 import {
   type AccountBearer,
+  accountBearerOf,
   authenticateAccessToken,
   authenticateAccountToken,
   authenticateServiceAccountToken,
   type ServiceAccountBearer,
+  serviceAccountBearerOf,
 } from '../services/tokens.js';
 
 /**
@@ -76,11 +78,12 @@ export function authenticate(app: AppContext, kind: CallerKind): (req: FastifyRe
  */
 export function authenticateToken(app: AppContext): (req: FastifyRequest) => Promise<void> {
   return async (req: FastifyRequest) => {
-    const { subject } = await authenticateAccessToken(app.db, bearerOf(req));
+    // One token lookup: the bearer found is checked as the kind it is.
+    const bearer = await authenticateAccessToken(app.db, bearerOf(req));
     const found: Partial<Callers> =
-      subject.type === 'account'
-        ? { account: await requireAccountToken(app, req) }
-        : { service_account: await requireServiceAccountToken(app, req) };
+      bearer.subject.type === 'account'
+        ? { account: await accountBearerOf(app.db, bearer) }
+        : { service_account: await serviceAccountBearerOf(app.db, bearer) };
     callers.set(req, found);
   };
 }

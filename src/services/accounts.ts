@@ -1,5 +1,10 @@
 import type { Db, DbOrTx } from '../db/client.js';
-import { findAccountView, listCalendars, markAccountRevoked } from '../db/queries/accounts.js';
+import {
+  type AccountView,
+  findAccountView,
+  listCalendars,
+  markAccountRevoked,
+} from '../db/queries/accounts.js';
 import { revokeSubjectTokens } from '../db/queries/tokens.js';
 import { NotFoundError } from '../errors.js';
 
@@ -20,8 +25,8 @@ const providerNames = (provider: string) =>
     : { provider_name: 'exchange', provider_service: 'office365' };
 
 /** The Account's identity views with Cronofy's field names (userinfo, account, profiles, calendars). */
-export async function accountViews(db: DbOrTx, accountId: string, publicUrl: string) {
-  const view = await findAccountView(db, accountId);
+export async function accountViews(db: DbOrTx, accountId: string, publicUrl: string, known?: AccountView) {
+  const view = known?.account.id === accountId ? known : await findAccountView(db, accountId);
   if (view?.account.status !== 'active') {
     throw new NotFoundError('Account', accountId);
   }

@@ -1,5 +1,5 @@
 import type { Db, DbOrTx } from '../db/client.js';
-import { findAccountView } from '../db/queries/accounts.js';
+import { type AccountView, findAccountView } from '../db/queries/accounts.js';
 import { findApplicationBySecretHash } from '../db/queries/applications.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import {
@@ -303,7 +303,14 @@ export async function authenticateServiceAccountToken(
   db: Db,
   accessToken: string,
 ): Promise<ServiceAccountBearer> {
-  const { token, subject } = await authenticateAccessToken(db, accessToken);
+  return serviceAccountBearerOf(db, await authenticateAccessToken(db, accessToken));
+}
+
+/** `authenticateServiceAccountToken` for a token already looked up. */
+export async function serviceAccountBearerOf(
+  db: Db,
+  { token, subject }: Bearer,
+): Promise<ServiceAccountBearer> {
   if (subject.type !== 'service_account') {
     throw new ForbiddenError('This endpoint needs a Service Account token');
   }
@@ -318,12 +325,16 @@ export async function authenticateServiceAccountToken(
   return { token, serviceAccount };
 }
 
-/** An Account token and its Account's id. */
-export type AccountBearer = { token: Token; accountId: string };
+/** An Account token, its Account's id, and the Account with its Profile as read to check the token. */
+export type AccountBearer = { token: Token; accountId: string; view: AccountView };
 
 /** An access token that must be an Account's: 403 for another kind, 401 once the Account is revoked. */
 export async function authenticateAccountToken(db: Db, accessToken: string): Promise<AccountBearer> {
-  const { token, subject } = await authenticateAccessToken(db, accessToken);
+  return accountBearerOf(db, await authenticateAccessToken(db, accessToken));
+}
+
+/** `authenticateAccountToken` for a token already looked up. */
+export async function accountBearerOf(db: Db, { token, subject }: Bearer): Promise<AccountBearer> {
   if (subject.type !== 'account') {
     throw new ForbiddenError('This endpoint needs an Account token');
   }
@@ -331,5 +342,5 @@ export async function authenticateAccountToken(db: Db, accessToken: string): Pro
   if (view?.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
     throw new UnauthorizedError('The Account was revoked');
   }
-  return { token, accountId: subject.accountId };
+  return { token, accountId: subject.accountId, view };
 }

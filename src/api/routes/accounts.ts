@@ -42,7 +42,11 @@ export const accountRoutes =
     const preParsing = authenticate(app, 'account');
     const views = async (req: FastifyRequest) => {
       const caller = callerOf(req, 'account');
-      return { caller, views: await accountViews(app.db, caller.accountId, app.config.http.publicUrl) };
+      // The Account and Profile read to check the token are the ones shown.
+      return {
+        caller,
+        views: await accountViews(app.db, caller.accountId, app.config.http.publicUrl, caller.view),
+      };
     };
 
     server.get(
