@@ -8,8 +8,9 @@ import { api, type RunJson, startRun, waitForRun } from '../helpers/runs.js';
 const EXTRA_DOMAIN = 'eu.selection.example.org';
 const t = useTestApp({
   sandbox: {
-    google: { users: 300, rooms: 10, structure: true, domains: [EXTRA_DOMAIN] },
-    microsoft: { users: 250, rooms: 5, structure: true, domains: [EXTRA_DOMAIN] },
+    // Large enough that a group spans several pages: members.list gives 200 a page, Graph 500 here.
+    google: { users: 800, rooms: 10, structure: true, domains: [EXTRA_DOMAIN] },
+    microsoft: { users: 1400, rooms: 5, structure: true, domains: [EXTRA_DOMAIN] },
   },
 });
 
@@ -114,6 +115,7 @@ describe('a Google selection', () => {
     expect(allHands.length).toBeGreaterThan(
       all.filter((u) => u.groups?.includes(`engineering@${domain}`)).length,
     );
+    expect(allHands.length).toBeGreaterThan(200);
     expectCounts(await dryRun('google', { groups: [`all-hands@${domain}`] }), allHands);
   });
 
@@ -234,12 +236,12 @@ describe('a Google selection', () => {
 });
 
 describe('a Microsoft selection', () => {
-  it('takes a group with its transitive members (transitiveMembers/microsoft.graph.user, paged)', async () => {
+  it('takes a group with its transitive members (transitiveMembers/microsoft.graph.user, nested two levels, paged)', async () => {
     const all = await sandboxUsers('microsoft');
     const domain = t.sandbox.microsoft?.domain;
-    const group = await graphGroupId(`engineering@${domain}`);
-    const members = all.filter((u) => u.groups?.includes(`engineering@${domain}`));
-    expect(members.length).toBeGreaterThan(40);
+    const group = await graphGroupId(`all-hands@${domain}`);
+    const members = all.filter((u) => u.groups?.includes(`all-hands@${domain}`));
+    expect(members.length).toBeGreaterThan(500);
     const run = await dryRun('microsoft', { groups: [group] });
     expectMs(run, members);
   });
