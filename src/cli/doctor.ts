@@ -29,7 +29,7 @@ export function registerDoctorCommand(program: Command): void {
         if (!sa) {
           throw new NotFoundError('Service Account', opts.serviceAccount);
         }
-        return diagnoseServiceAccount(rt.app, sa, { mailbox: opts.mailbox });
+        return diagnoseServiceAccount(rt.app, sa, { mailbox: opts.mailbox, deadlineMs: 120_000 });
       });
       writeOut(opts.json ? JSON.stringify({ diagnostics }) : formatDiagnostics(diagnostics));
       if (!diagnostics.ok) {

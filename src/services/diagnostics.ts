@@ -44,6 +44,9 @@ export type Diagnostics = {
   checks: DiagnosticCheck[];
 };
 
+/** How long one check of every permission may take in all (the API's requests are cut at 30 s). Default 20,000 ms. */
+export const DIAGNOSTICS_DEADLINE_MS = 20_000;
+
 const EMAIL = /^[^@\s\0]{1,64}@[^@\s\0]{1,255}$/;
 
 export function fixContextOf(app: Pick<AppContext, 'keyring'>, sa: ServiceAccount): FixContext {
@@ -80,7 +83,13 @@ function line(result: ProbeResult, ctx: FixContext): DiagnosticCheck {
 export async function diagnoseServiceAccount(
   app: AppContext,
   sa: ServiceAccount,
-  opts: { mailbox?: string | undefined; signal?: AbortSignal | undefined; now?: Date } = {},
+  opts: {
+    mailbox?: string | undefined;
+    signal?: AbortSignal | undefined;
+    /** Without a signal: the whole check's deadline. Default DIAGNOSTICS_DEADLINE_MS. */
+    deadlineMs?: number | undefined;
+    now?: Date;
+  } = {},
 ): Promise<Diagnostics> {
   if (opts.mailbox !== undefined && !EMAIL.test(opts.mailbox)) {
     throw new ValidationError('Invalid mailbox', { mailbox: ['must be an email address'] });
@@ -91,7 +100,10 @@ export async function diagnoseServiceAccount(
   const ctx = fixContextOf(app, sa);
   const probe = app.providers.probe(storedCredentials(app, sa), sa.id);
   try {
-    const results = await probe.run({ sampleMailbox: opts.mailbox, signal: opts.signal });
+    // One deadline for every call, so a slow provider cannot hold an API request past its timeout:
+    // what is still waiting then fails as provider_unavailable ("run the check again").
+    const signal = opts.signal ?? AbortSignal.timeout(opts.deadlineMs ?? DIAGNOSTICS_DEADLINE_MS);
+    const results = await probe.run({ sampleMailbox: opts.mailbox, signal });
     const checks = results.map((r) => line(r, ctx));
     checks.push(await expiryCheck(app, sa, ctx, probe, opts.now ?? new Date()));
     checks.sort((a, b) => PERMISSION_CHECKS.indexOf(a.check) - PERMISSION_CHECKS.indexOf(b.check));

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findServiceAccount } from '../../src/db/queries/service-accounts.js';
 import { GOOGLE_SCOPES } from '../../src/providers/google/auth.js';
+import { diagnoseServiceAccount } from '../../src/services/diagnostics.js';
 import { useTestApp } from '../helpers/app.js';
 import { runEc } from '../helpers/cli.js';
 import { TEST_ENCRYPTION_KEYS } from '../helpers/config.js';
@@ -384,6 +387,57 @@ describe('/admin', () => {
     expect(missing.status).toBe(404);
     const anonymous = await fetch(`${t.url}/admin/service-accounts/${id}/diagnostics`);
     expect(anonymous.status).toBe(401);
+  });
+});
+
+describe('hostile input and slow providers', () => {
+  it('any mailbox query (NUL bytes, invalid UTF-8, huge) is a 4xx or a check, never a 5xx', async () => {
+    const id = (await sa('google')).service_account_id;
+    const raw = fc.oneof(
+      fc.string({ maxLength: 400 }).map(encodeURIComponent),
+      fc.constantFrom('%00', '%FF%FE', '%C3%28', 'a%00b@x.com', '%ED%A0%80@x.com', 'x'.repeat(5000)),
+      fc.emailAddress().map(encodeURIComponent),
+    );
+    await fc.assert(
+      fc.asyncProperty(raw, async (q) => {
+        const res = await fetch(`${t.url}/v1/service_accounts/${id}/diagnostics?mailbox=${q}`, {
+          headers: { authorization: `Bearer ${app?.clientSecret}` },
+        });
+        const text = await res.text();
+        expect(res.status, text).toBeLessThan(500);
+        expect([200, 400, 414, 422, 431]).toContain(res.status);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a provider slower than the deadline answers in time, its checks failing as temporary', async () => {
+    const id = (await sa('microsoft')).service_account_id;
+    const row = await findServiceAccount(t.runtime.app.db, id);
+    const faults = await fetch(`${t.sandbox.url}/_sandbox/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: 1500 }),
+    });
+    expect(faults.status).toBe(200);
+    try {
+      const started = Date.now();
+      const d = await diagnoseServiceAccount(t.runtime.app, row as NonNullable<typeof row>, {
+        deadlineMs: 500,
+      });
+      expect(Date.now() - started).toBeLessThan(6_000);
+      const token = byCheck(d).token;
+      expect(token?.status).toBe('failed');
+      expect(token?.reason).toBe('provider_unavailable');
+      expect(token?.fix).toContain('run the check again');
+      expect(d.ok).toBe(false);
+    } finally {
+      await fetch(`${t.sandbox.url}/_sandbox/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ latencyMs: 0 }),
+      });
+    }
   });
 });
 
