@@ -463,4 +463,45 @@ describe('registration errors carry the fix', () => {
     expect(description).toContain('Fix: Domain-wide delegation is not granted to client ID');
     expect(description).toContain(`${SCOPE}admin.directory.user.readonly`);
   });
+  it('the authorize page shows the same fix on a refused credential', async () => {
+    const redirect = 'https://app.example.com/ec/callback';
+    const scope = 'service_account/accounts/manage service_account/resources/manage';
+    const a = await t.createApplication([redirect]);
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: a.clientId,
+      redirect_uri: redirect,
+      scope,
+      delegated_scope: 'read_write',
+      state: 'xyz',
+    });
+    const form = await fetch(`${t.url}/enterprise_connect/oauth/authorize?${q}`);
+    const cookie = (form.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? '';
+    await control('/google/permissions', { withdrawn_privileges: ['users'] });
+    const g = t.sandbox.google;
+    const res = await fetch(`${t.url}/enterprise_connect/oauth/authorize`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({
+        csrf,
+        client_id: a.clientId,
+        redirect_uri: redirect,
+        scope,
+        delegated_scope: 'read_write',
+        state: 'xyz',
+        action: 'connect',
+        provider: 'google',
+        domain: g?.domain ?? '',
+        admin_email: g?.adminEmail ?? '',
+        credentials: JSON.stringify(g?.serviceAccountKey),
+      }).toString(),
+    });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain('Not Authorized to access this resource/api');
+    expect(html).toContain('Fix: The admin user');
+    expect(html).toContain('Admin API privileges → Users → Read');
+  });
 });
