@@ -10,7 +10,8 @@ import { hexOf, mix, unit } from './prng.js';
  *   a `#EXT#` UPN), and equipment mailboxes (resources with category OTHER): in `/users` as disabled
  *   accounts with `mailboxSettings.userPurpose: equipment`, not in `/places`.
  * - Google: buildings whose id is not their name (`resources.buildings.list` names them).
- * Index 10 always has a UPN ≠ mail, 11 a proxy address, 12 is a guest; past 12 each is a share.
+ * Index 10 has a UPN ≠ mail, 11 a proxy address, 12 is a guest (unless that index is a shared
+ * mailbox, which keeps its shape); past 12 each is a share.
  */
 const SALT = { upn: 0x5a01, proxy: 0x5a02, guest: 0x5a03, building: 0x5a04 } as const;
 const FORCED = { upn: 10, proxy: 11, guest: 12 } as const;
