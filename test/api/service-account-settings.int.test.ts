@@ -19,7 +19,7 @@ import {
   usableUsers,
 } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
-import { eventually } from '../scheduler/helpers.js';
+import { eventually, makeDue } from '../scheduler/helpers.js';
 
 const t = useTestApp({
   sandbox: { google: { users: 12, rooms: 2 }, microsoft: { users: 12, rooms: 2 } },
@@ -374,8 +374,14 @@ describe('a Service Account broken for its credential', () => {
     expect(row.nextHealthCheckAt?.getTime()).toBeLessThanOrEqual(Date.now());
     expect(await sweepHealthChecks(t.runtime.app)).toBe(1);
     await eventually(async () => (await saRow(id)).status === 'active', 'the Service Account active');
+    // Resumed Profiles are spread over up to 30 s (RESUME_SPREAD_MS); this one is made due now.
+    const [pro] = await db()
+      .select({ id: profiles.id })
+      .from(profiles)
+      .where(eq(profiles.accountId, held.microsoft.sub));
     await eventually(
       async () => {
+        await makeDue(db(), [pro?.id ?? '']);
         await sweepDueProfiles(t.runtime.app);
         return (await paused()) === true;
       },
