@@ -3,6 +3,7 @@ import {
   deleteFinishedDeliveries,
   deleteItemsOfFinishedRuns,
 } from '../db/queries/retention.js';
+import { deleteSelectionEmailsOfFinishedRuns } from '../db/queries/selection-emails.js';
 import type { AppContext } from './context.js';
 
 /** Rows per delete statement. Default 5,000. */
@@ -39,9 +40,11 @@ export async function deleteOldRecords(
     }
     return total;
   };
-  return {
-    deliveries: await drain(() => deleteFinishedDeliveries(app.db, cutoff, limit)),
-    runItems: await drain(() => deleteItemsOfFinishedRuns(app.db, cutoff, limit)),
-    auditEvents: await drain(() => deleteAuditEventsBefore(app.db, auditCutoff, limit)),
-  };
+  const deliveries = await drain(() => deleteFinishedDeliveries(app.db, cutoff, limit));
+  const runItems = await drain(() => deleteItemsOfFinishedRuns(app.db, cutoff, limit));
+  // The explicit emails of those runs' selections go with their items (not reported: the items are
+  // the run's history; the emails were only needed while it listed).
+  await drain(() => deleteSelectionEmailsOfFinishedRuns(app.db, cutoff, limit));
+  const auditEvents = await drain(() => deleteAuditEventsBefore(app.db, auditCutoff, limit));
+  return { deliveries, runItems, auditEvents };
 }

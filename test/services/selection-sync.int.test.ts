@@ -1,9 +1,10 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { accounts } from '../../src/db/schema/accounts.js';
 import { profiles } from '../../src/db/schema/profiles.js';
 import type { SandboxUser } from '../../src/sandbox/index.js';
 import { syncDirectoryNow } from '../../src/services/directory-sync.js';
+import { deleteOldRecords } from '../../src/services/retention.js';
 import { useTestApp } from '../helpers/app.js';
 import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { api, startRun, waitForRun } from '../helpers/runs.js';
@@ -95,6 +96,30 @@ describe("a Service Account's default selection", () => {
       connected: true,
     });
   }, 120_000);
+
+  it("names emails: each run works on its own copy, which records.retention deletes with the run's items", async () => {
+    const users = (await sandboxUsers()).filter((u) => usable(u) && !u.admin).slice(0, 6);
+    const emails = [...users.map((u) => u.email), 'left.long.ago@example.com'];
+    const app = await t.createApplication();
+    const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret, { selection: { emails } });
+    const run = await waitForRun(
+      t,
+      sa.access_token,
+      (await startRun(t, sa.access_token, { dry_run: true, verify: 'directory' })).id,
+    );
+    expect(run.counts.listed).toBe(7);
+    expect(run.counts.would_provision).toBe(6);
+    expect(run.skipped_by_reason).toEqual([{ error_key: 'user_not_found', count: 1 }]);
+    const count = async (owner: string) =>
+      (
+        await t.runtime.app.db.execute<{ n: number }>(
+          sql`select count(*)::int as n from selection_emails where owner_id = ${owner}`,
+        )
+      )[0]?.n;
+    expect([await count(run.id), await count(sa.service_account_id)]).toEqual([7, 7]);
+    await deleteOldRecords(t.runtime.app, { now: Date.now() + 400 * 86_400_000 });
+    expect([await count(run.id), await count(sa.service_account_id)]).toEqual([0, 7]);
+  });
 
   it('is checked live at registration: an unknown org unit is a 422 and nothing is registered', async () => {
     const app = await t.createApplication();

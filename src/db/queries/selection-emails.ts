@@ -1,5 +1,7 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { oneOf } from '../schema/columns.js';
+import { ACTIVE_RUN_STATUSES } from '../schema/provisioning-runs.js';
 import { selectionEmails } from '../schema/selection-emails.js';
 
 /** Rows per insert statement (Postgres allows 65,535 parameters: 4 per row). */
@@ -85,4 +87,25 @@ export async function emailsWithoutItems(
     )
     .orderBy(asc(selectionEmails.emailLower))
     .limit(limit);
+}
+
+/**
+ * Deletes up to `limit` explicit emails of runs that finished before `cutoff` (records.retention,
+ * with the runs' items): a run needs them only while it lists. A Service Account's own are kept.
+ */
+export async function deleteSelectionEmailsOfFinishedRuns(
+  db: DbOrTx,
+  cutoff: Date,
+  limit: number,
+): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    delete from selection_emails s using (
+      select e.owner_id, e.email_lower from selection_emails e
+      join provisioning_runs r on r.id = e.owner_id
+      where r.status not in (${oneOf(ACTIVE_RUN_STATUSES)}) and r.finished_at < ${cutoff.toISOString()}
+      limit ${limit}
+    ) d
+    where s.owner_id = d.owner_id and s.email_lower = d.email_lower
+    returning 1 as n`);
+  return rows.length;
 }
