@@ -392,6 +392,11 @@ describe('the audit log', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('<code>deliveries.retried</code>');
     expect(page.text).not.toContain('<code>run.retried</code>');
+    const ofA = await get(`/admin/audit?application=${appA.applicationId}&type=run.retried`);
+    expect(ofA.text).toContain('<code>run.retried</code>');
+    const ofB = await get(`/admin/audit?application=${appB.applicationId}&type=run.retried`);
+    expect(ofB.text).toContain('No audit events match.');
+    expect((await get('/admin/audit?application=nope')).status).toBe(422);
     const queues = await get('/admin/audit?type=queue.pause&object_type=&actor=admin');
     expect(queues.text).toContain('<code>queue.pause</code>');
   });

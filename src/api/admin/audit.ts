@@ -100,6 +100,7 @@ export const auditPageQuery = z.object({
   actor: blankOr(s.actor.unwrap()),
   from: blankOr(s.from.unwrap()),
   to: blankOr(s.to.unwrap()),
+  application: blankOr(z.string().regex(/^app_[a-z2-7]{26}$/, 'must be an Application id (app_…)')),
   cursor: s.cursor,
 });
 
@@ -138,12 +139,12 @@ export const auditPageRoutes =
       },
       async (req, reply) => {
         const q = withoutBlanks(req.query);
-        const page = await auditEventsPage(app, undefined, { ...q, limit: 100 });
+        const page = await auditEventsPage(app, q.application, { ...q, limit: 100 });
         const field = (name: string, label: string, value: string | undefined, hint: string) =>
           `<label>${esc(label)} <input name="${name}" value="${esc(value ?? '')}" placeholder="${esc(hint)}"></label>`;
         const filters = `<form method="get" action="/admin/audit" class="filters">
 ${field('type', 'Type', q.type, 'run.retried')} ${field('object_id', 'Object id', q.object_id, 'ser_…, run_…')}
-${field('actor', 'Who', q.actor, 'admin, api:…')} <button type="submit">Filter</button> ${link('/admin/audit', 'clear')}</form>`;
+${field('actor', 'Who', q.actor, 'admin, api:…')} ${field('application', 'Application', q.application, 'app_…')} <button type="submit">Filter</button> ${link('/admin/audit', 'clear')}</form>`;
         const rows = page.events.map((e): Cell[] => [
           dateCell(e.createdAt),
           { html: `<code>${esc(e.actor)}</code>` },
