@@ -4,6 +4,7 @@ import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import type { PermissionProbe } from '../providers/probe.js';
 import { isProviderError, type ProviderFailure } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { type EffectiveExpiry, effectiveExpiry } from './credential-dates.js';
 import { deliveryIdFor, storeDelivery } from './deliveries.js';
 import { storedCredentials } from './service-accounts.js';
 
@@ -19,19 +20,10 @@ import { storedCredentials } from './service-accounts.js';
 export const EXPIRY_THRESHOLDS_DAYS = [30, 7, 1] as const;
 /** The provider's end date is read again after this long. Default 6 hours. */
 export const EXPIRY_READ_EVERY_MS = 6 * 3_600_000;
+export { type EffectiveExpiry, effectiveExpiry };
+
 const DAY_MS = 86_400_000;
 const PAGE = 200;
-
-export type EffectiveExpiry = { at: Date; source: 'provider' | 'admin' };
-
-export function effectiveExpiry(
-  sa: Pick<ServiceAccount, 'providerCredentialExpiresAt' | 'credentialExpiresAt'>,
-): EffectiveExpiry | null {
-  if (sa.providerCredentialExpiresAt) {
-    return { at: sa.providerCredentialExpiresAt, source: 'provider' };
-  }
-  return sa.credentialExpiresAt ? { at: sa.credentialExpiresAt, source: 'admin' } : null;
-}
 
 /** The tightest threshold the remaining time is within (an expired credential counts as the last). */
 export function thresholdFor(at: Date, now: Date): (typeof EXPIRY_THRESHOLDS_DAYS)[number] | null {

@@ -13,6 +13,7 @@ import { newId } from '../lib/ids.js';
 import type { ServiceCredentials } from '../providers/types.js';
 import type { AppContext } from './context.js';
 import { REMOVAL_GRACE_MS } from './directory-sync.js';
+import { credentialFixContext } from './fixes.js';
 import { asCredentialRefusal } from './reasons.js';
 import {
   credentialsOf,
@@ -113,7 +114,7 @@ async function verifyLive(app: AppContext, credentials: ServiceCredentials): Pro
     await provider.verify();
     await checkTenantDomain(provider, credentials.domain);
   } catch (err) {
-    throw asCredentialRefusal(err);
+    throw asCredentialRefusal(err, credentialFixContext(credentials));
   } finally {
     await provider.close();
   }
@@ -173,6 +174,9 @@ export async function changeServiceAccount(
         aadOf('service_accounts', sa.id),
       );
       update.credentialChangedAt = new Date();
+      // The old secret's end date, read from the provider, is not this one's: read again by the next sweep.
+      update.providerCredentialExpiresAt = null;
+      update.credentialExpiryReadAt = null;
       update.lastError = null;
       if (credentials.provider === 'google') {
         update.adminEmail = credentials.adminEmail;

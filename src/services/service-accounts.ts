@@ -16,6 +16,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import type { GoogleServiceAccountKey, ServiceCredentials } from '../providers/types.js';
 import type { AppContext } from './context.js';
+import { effectiveExpiry } from './credential-dates.js';
 import { credentialFixContext } from './fixes.js';
 import { checkNotificationUrl } from './notification-url.js';
 import { asCredentialRefusal } from './reasons.js';
@@ -299,12 +300,14 @@ export async function describeServiceAccount(app: AppContext, sa: ServiceAccount
     profiles_disconnected: counts.disconnected,
     last_directory_sync_at: sa.lastDirectorySyncAt?.toISOString() ?? null,
     last_error: sa.lastError,
-    credential_expires_at: sa.credentialExpiresAt?.toISOString() ?? null,
+    // The provider's end date when it was read (Graph), else the admin's.
+    credential_expires_at: effectiveExpiry(sa)?.at.toISOString() ?? null,
+    credential_expires_at_source: effectiveExpiry(sa)?.source ?? null,
     credential_changed_at: sa.credentialChangedAt?.toISOString() ?? null,
     auto_provision: sa.autoProvision,
     selection: selectionJson(sa.selection),
     removal_delay_seconds: sa.removalDelaySeconds,
-    warnings: expiryWarnings(sa.credentialExpiresAt),
+    warnings: expiryWarnings(effectiveExpiry(sa)?.at ?? null),
     created_at: sa.createdAt.toISOString(),
   };
 }

@@ -84,6 +84,15 @@ describe('credential expiry', () => {
     }
     expect(stored?.providerCredentialExpiresAt?.toISOString()).toBe(end.toISOString());
 
+    const view = await fetch(`${t.url}/v1/service_accounts/${ms.service_account_id}`, {
+      headers: { authorization: `Bearer ${app.clientSecret}` },
+    });
+    expect((await view.json()).service_account).toMatchObject({
+      credential_expires_at: end.toISOString(),
+      credential_expires_at_source: 'provider',
+      warnings: [],
+    });
+
     const seconds = await gauge();
     expect(Math.abs((seconds.get(ms.service_account_id) ?? 0) - 40 * 86_400)).toBeLessThan(120);
     expect(Math.abs((seconds.get(g.service_account_id) ?? 0) - 20 * 86_400)).toBeLessThan(120);
@@ -116,6 +125,18 @@ describe('credential expiry', () => {
     expect(ms3.map((n) => n.notification.days_left)).toEqual([29, 6, 0]);
     // Google's credential was notified at 30 days already, then at 7 and 1 by the simulated sweeps.
     expect(notifications(g.service_account_id).map((n) => n.notification.threshold_days)).toEqual([30, 7, 1]);
+
+    // A new secret replaced in place: the old secret's end date is forgotten until read again.
+    const { clientSecret } = await t.sandbox.control.setSecret({ rotate: true });
+    const patch = await fetch(`${t.url}/v1/service_accounts/${ms.service_account_id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${app.clientSecret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_secret: clientSecret }),
+    });
+    expect(patch.status, await patch.text()).toBe(200);
+    const replaced = await findServiceAccount(t.runtime.app.db, ms.service_account_id);
+    expect(replaced?.providerCredentialExpiresAt).toBeNull();
+    expect(replaced?.credentialExpiryReadAt).toBeNull();
   });
 
   it('refuses a notification_url that is not http(s) with a 422', async () => {

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../services/context.js';
+import { effectiveExpiry } from '../../services/credential-dates.js';
 import {
   deadLetters,
   disconnectedProfileGroups,
@@ -144,8 +145,9 @@ export const adminRoutes =
 ${tiles({
   activeRuns: runs.filter(isActive).length,
   brokenServiceAccounts: sas.filter((s) => s.serviceAccount.status === 'broken').length,
-  expiringCredentials: sas.filter((s) => expiryWarnings(s.serviceAccount.credentialExpiresAt).length > 0)
-    .length,
+  expiringCredentials: sas.filter(
+    (s) => expiryWarnings(effectiveExpiry(s.serviceAccount)?.at ?? null).length > 0,
+  ).length,
   disconnectedProfiles: sas.reduce((n, s) => n + s.disconnected, 0),
   deadLetters: deadCount,
 })}

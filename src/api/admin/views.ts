@@ -1,3 +1,4 @@
+import { effectiveExpiry } from '../../services/credential-dates.js';
 import type {
   DisconnectedGroup,
   DisconnectedProfile,
@@ -175,7 +176,8 @@ export function serviceAccountsTable(list: ServiceAccountHealth[]): string {
       'Credential expiry',
     ],
     list.map(({ serviceAccount: sa, connected, disconnected }): Cell[] => {
-      const warnings = expiryWarnings(sa.credentialExpiresAt);
+      const expiresAt = effectiveExpiry(sa)?.at ?? null;
+      const warnings = expiryWarnings(expiresAt);
       return [
         { html: link(`/admin/service-accounts/${sa.id}`, sa.id), className: 'mono' },
         `${sa.provider} · ${sa.domain}`,
@@ -195,8 +197,8 @@ export function serviceAccountsTable(list: ServiceAccountHealth[]): string {
           html:
             warnings.length > 0
               ? `${badge('expiring', 'warn')} ${esc(warnings.join(' '))}`
-              : sa.credentialExpiresAt
-                ? esc(sa.credentialExpiresAt.toISOString().slice(0, 10))
+              : expiresAt
+                ? esc(expiresAt.toISOString().slice(0, 10))
                 : '<span class="muted">unknown</span>',
           className: 'wrap',
         },

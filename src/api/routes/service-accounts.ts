@@ -60,7 +60,11 @@ export const serviceAccountView = z
       profiles_disconnected: z.number().int(),
       last_directory_sync_at: z.string().nullable(),
       last_error: z.string().nullable(),
-      credential_expires_at: z.string().nullable(),
+      credential_expires_at: z
+        .string()
+        .nullable()
+        .describe("the provider's end date when it could be read (Microsoft Graph), else the one given"),
+      credential_expires_at_source: z.enum(['provider', 'admin']).nullable(),
       credential_changed_at: z.string().nullable().describe('when the credential was last replaced in place'),
       auto_provision: z.boolean(),
       selection: z
