@@ -27,6 +27,8 @@ import { scopeWithin } from './scopes.js';
  * Account's adapter (batched, on the shared quotas), failures handled as scheduled checks handle them.
  */
 
+export type { CalendarEvent } from '../providers/types.js';
+
 /** Free/busy or events scope: what `GET /v1/free_busy` and availability need. */
 export function canReadFreeBusy(scope: string): boolean {
   return scopeWithin('read_free_busy', scope) || scopeWithin('read_events', scope);

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ValidationError } from '../../errors.js';
 import { formatInZone, formatUtc, isTimeZone, localDate, zonedToUtc } from '../../lib/zoned-time.js';
-import type { CalendarEvent } from '../../providers/types.js';
+import type { CalendarEvent } from '../../services/calendar-data.js';
 
 /**
  * Query parameters of the calendar read APIs as Cronofy takes them: `tzid` (IANA, required), `from`

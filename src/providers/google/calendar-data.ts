@@ -143,8 +143,11 @@ export class GoogleCalendarData implements CalendarDataProvider {
   ): Promise<Map<string, CalendarFreeBusy>> {
     const out = new Map<string, CalendarFreeBusy>();
     const retry: CalendarRef[] = [];
-    for (const batch of chunks(calendars, GOOGLE_FREEBUSY_BATCH)) {
-      const found = await this.query(this.adminEmail, batch, window, signal);
+    // Batches in parallel: each is one call on the admin's quota, which the limiter meters.
+    const batches = chunks(calendars, GOOGLE_FREEBUSY_BATCH);
+    const answers = await Promise.all(batches.map((b) => this.query(this.adminEmail, b, window, signal)));
+    for (const [k, batch] of batches.entries()) {
+      const found = answers[k] as Map<string, CalendarFreeBusy>;
       for (const ref of batch) {
         const r = found.get(ref.providerCalendarId);
         if (

@@ -182,57 +182,68 @@ export class GraphCalendarData implements CalendarDataProvider {
     signal?: AbortSignal,
   ): Promise<Map<string, CalendarFreeBusy>> {
     const out = new Map<string, CalendarFreeBusy>();
+    const batches: CalendarRef[][] = [];
     for (let k = 0; k < calendars.length; k += GRAPH_SCHEDULE_BATCH) {
-      const batch = calendars.slice(k, k + GRAPH_SCHEDULE_BATCH);
-      const asker = batch[0]?.mailbox.email ?? '';
-      for (let s = window.start.getTime(); s < window.end.getTime(); s += SCHEDULE_WINDOW_MS) {
-        const e = Math.min(window.end.getTime(), s + SCHEDULE_WINDOW_MS);
-        const body = {
-          schedules: batch.map((c) => c.mailbox.email),
-          startTime: { dateTime: new Date(s).toISOString().slice(0, 19), timeZone: 'UTC' },
-          endTime: { dateTime: new Date(e).toISOString().slice(0, 19), timeZone: 'UTC' },
-          availabilityViewInterval: 60,
-        };
-        const res = await this.call<{ value?: ScheduleInformation[] }>(
-          { op: 'calendar.getSchedule', mailbox: asker },
-          signal,
-          (g) => ({
-            option: (name, value) => ({
-              get: () =>
-                g
-                  .api(`/users/${encodeURIComponent(asker)}/calendar/getSchedule`)
-                  .option(name, value)
-                  .post(body),
-            }),
+      batches.push(calendars.slice(k, k + GRAPH_SCHEDULE_BATCH));
+    }
+    // Batches in parallel: each is asked of a different mailbox, so each has its own 4-concurrent slot.
+    await Promise.all(batches.map((batch) => this.scheduleBatch(batch, window, signal, out)));
+    return out;
+  }
+
+  private async scheduleBatch(
+    batch: CalendarRef[],
+    window: TimeWindow,
+    signal: AbortSignal | undefined,
+    out: Map<string, CalendarFreeBusy>,
+  ): Promise<void> {
+    const asker = batch[0]?.mailbox.email ?? '';
+    for (let s = window.start.getTime(); s < window.end.getTime(); s += SCHEDULE_WINDOW_MS) {
+      const e = Math.min(window.end.getTime(), s + SCHEDULE_WINDOW_MS);
+      const body = {
+        schedules: batch.map((c) => c.mailbox.email),
+        startTime: { dateTime: new Date(s).toISOString().slice(0, 19), timeZone: 'UTC' },
+        endTime: { dateTime: new Date(e).toISOString().slice(0, 19), timeZone: 'UTC' },
+        availabilityViewInterval: 60,
+      };
+      const res = await this.call<{ value?: ScheduleInformation[] }>(
+        { op: 'calendar.getSchedule', mailbox: asker },
+        signal,
+        (g) => ({
+          option: (name, value) => ({
+            get: () =>
+              g
+                .api(`/users/${encodeURIComponent(asker)}/calendar/getSchedule`)
+                .option(name, value)
+                .post(body),
           }),
-        );
-        const byId = new Map<string, ScheduleInformation>();
-        for (const info of res.value ?? []) {
-          if (typeof info.scheduleId === 'string') {
-            byId.set(info.scheduleId.toLowerCase(), info);
-          }
-        }
-        for (const ref of batch) {
-          const prior = out.get(ref.providerCalendarId);
-          if (prior?.ok === false) {
-            continue;
-          }
-          const info = byId.get(ref.mailbox.email.toLowerCase());
-          if (!info || info.error) {
-            out.set(ref.providerCalendarId, {
-              ok: false,
-              error: scheduleError(info?.error?.responseCode, info?.error?.message),
-            });
-            continue;
-          }
-          out.set(ref.providerCalendarId, {
-            ok: true,
-            busy: [...(prior?.ok ? prior.busy : []), ...busyOf(info.scheduleItems)],
-          });
+        }),
+      );
+      const byId = new Map<string, ScheduleInformation>();
+      for (const info of res.value ?? []) {
+        if (typeof info.scheduleId === 'string') {
+          byId.set(info.scheduleId.toLowerCase(), info);
         }
       }
+      for (const ref of batch) {
+        const prior = out.get(ref.providerCalendarId);
+        if (prior?.ok === false) {
+          continue;
+        }
+        const info = byId.get(ref.mailbox.email.toLowerCase());
+        if (!info || info.error) {
+          out.set(ref.providerCalendarId, {
+            ok: false,
+            error: scheduleError(info?.error?.responseCode, info?.error?.message),
+          });
+          continue;
+        }
+        out.set(ref.providerCalendarId, {
+          ok: true,
+          busy: [...(prior?.ok ? prior.busy : []), ...busyOf(info.scheduleItems)],
+        });
+      }
     }
-    return out;
   }
 
   async listEventsPage(
