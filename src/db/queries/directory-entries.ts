@@ -1,11 +1,28 @@
-import { inArray, sql } from 'drizzle-orm';
+import { getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { deterministicDbErrorCode } from '../errors.js';
 import { directoryEntries } from '../schema/directory-entries.js';
+import { tableRows } from './json-rows.js';
 
 export type EntryInput = typeof directoryEntries.$inferInsert;
 
 /** Upserts a page of directory entries; returns id and email_lower of each. */
+/** What a listing or sync refreshes on an entry it sees again (as the provider has it now). */
+const REFRESHED_COLUMNS = [
+  'kind',
+  'email',
+  'provider_id',
+  'name',
+  'suspended',
+  'has_mailbox',
+  'capacity',
+  'building',
+  'floor',
+  'resource_type',
+  'last_seen_at',
+];
+
+/** Upserts a page of directory entries (one JSON parameter for the page); returns id and email_lower of each. */
 export async function upsertDirectoryEntries(
   db: DbOrTx,
   rows: EntryInput[],
@@ -13,28 +30,32 @@ export async function upsertDirectoryEntries(
   if (rows.length === 0) {
     return [];
   }
-  return db
-    .insert(directoryEntries)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [directoryEntries.serviceAccountId, directoryEntries.emailLower],
-      set: {
-        kind: sql`excluded.kind`,
-        email: sql`excluded.email`,
-        providerId: sql`excluded.provider_id`,
-        name: sql`excluded.name`,
-        suspended: sql`excluded.suspended`,
-        hasMailbox: sql`excluded.has_mailbox`,
-        capacity: sql`excluded.capacity`,
-        building: sql`excluded.building`,
-        floor: sql`excluded.floor`,
-        resourceType: sql`excluded.resource_type`,
-        lastSeenAt: sql`excluded.last_seen_at`,
-        removedAt: null,
-        updatedAt: new Date(),
-      },
-    })
-    .returning({ id: directoryEntries.id, emailLower: directoryEntries.emailLower });
+  const refreshed = sql.raw(REFRESHED_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', '));
+  const source = tableRows(directoryEntries, rows);
+  if (!source) {
+    return db
+      .insert(directoryEntries)
+      .values(rows)
+      .onConflictDoUpdate({
+        target: [directoryEntries.serviceAccountId, directoryEntries.emailLower],
+        set: {
+          removedAt: null,
+          updatedAt: new Date(),
+          ...Object.fromEntries(
+            Object.entries(getTableColumns(directoryEntries))
+              .filter(([, c]) => REFRESHED_COLUMNS.includes(c.name))
+              .map(([k, c]) => [k, sql.raw(`excluded.${c.name}`)]),
+          ),
+        },
+      })
+      .returning({ id: directoryEntries.id, emailLower: directoryEntries.emailLower });
+  }
+  const stored = await db.execute<{ id: string; email_lower: string }>(sql`
+    insert into directory_entries ${source}
+    on conflict (service_account_id, email_lower) do update set
+      ${refreshed}, removed_at = null, updated_at = now()
+    returning id, email_lower`);
+  return stored.map((r) => ({ id: r.id, emailLower: r.email_lower }));
 }
 
 export async function findEntries(db: DbOrTx, ids: string[]) {

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
+import { asTableRows, tableRows } from './json-rows.js';
 
 export type NewRunItem = typeof runItems.$inferInsert;
 
@@ -9,11 +10,19 @@ export async function insertRunItems(db: DbOrTx, rows: NewRunItem[]): Promise<Ru
   if (rows.length === 0) {
     return [];
   }
-  return db
-    .insert(runItems)
-    .values(rows)
-    .onConflictDoNothing({ target: [runItems.runId, runItems.emailLower] })
-    .returning();
+  // A listed page's items in one JSON parameter (drizzle's multi-row insert builds one parameter per value).
+  const source = tableRows(runItems, rows);
+  if (!source) {
+    return db
+      .insert(runItems)
+      .values(rows)
+      .onConflictDoNothing({ target: [runItems.runId, runItems.emailLower] })
+      .returning();
+  }
+  const inserted = await db.execute<Record<string, unknown>>(
+    sql`insert into run_items ${source} on conflict (run_id, email_lower) do nothing returning *`,
+  );
+  return asTableRows(runItems, inserted);
 }
 
 export async function findItems(db: DbOrTx, runId: string, ids: string[]): Promise<RunItem[]> {
