@@ -32,7 +32,7 @@ import {
 import { type GoogleCallKind, googleError } from './errors.js';
 import { GoogleOrgInfo } from './org-info.js';
 import { roomCalendarsByFreeBusy } from './rooms.js';
-import { GoogleSelection } from './selection.js';
+import { type AdminCall, GoogleSelection } from './selection.js';
 
 /** Per-call options every googleapis call gets: our signal (with the timeout) and no gaxios retries. */
 type CallOptions = { signal: AbortSignal; retry: false };
@@ -84,19 +84,11 @@ export class GoogleDirectoryProvider implements DirectoryProvider {
       (spec, signal, fn) => this.call({ api: 'google.calendar', kind: 'calendar', ...spec }, signal, fn),
       (err, email, signal) => this.refineSubjectError(err, email, signal),
     );
-    this.orgInfo = new GoogleOrgInfo({
-      credentials,
-      rt,
-      admin: this.admin,
-      customer: this.customer,
-      asAdmin: (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn),
-    });
+    const asAdmin: AdminCall = (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn);
+    const admin = { credentials, rt, admin: this.admin, customer: this.customer, asAdmin };
+    this.orgInfo = new GoogleOrgInfo(admin);
     this.selection = new GoogleSelection({
-      credentials,
-      rt,
-      admin: this.admin,
-      customer: this.customer,
-      asAdmin: (op, kind, signal, fn) => this.asAdmin(op, kind, signal, fn),
+      ...admin,
       findMailbox: (email, signal) => this.findMailbox(email, signal),
     });
   }
