@@ -97,7 +97,6 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
   registerStructureControl(app, state);
   registerPermissionSwitches(app, state);
   registerTenantRoutes(app, state);
-  // Last: it serves only what no module above serves.
   registerDiagnosticRoutes(app, state);
   app.addHook('onClose', async () => {
     for (const t of held) {

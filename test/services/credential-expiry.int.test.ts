@@ -87,7 +87,7 @@ describe('credential expiry', () => {
     const view = await fetch(`${t.url}/v1/service_accounts/${ms.service_account_id}`, {
       headers: { authorization: `Bearer ${app.clientSecret}` },
     });
-    expect((await view.json()).service_account).toMatchObject({
+    expect(((await view.json()) as { service_account: unknown }).service_account).toMatchObject({
       credential_expires_at: end.toISOString(),
       credential_expires_at_source: 'provider',
       warnings: [],
