@@ -6,7 +6,7 @@ import { type ChildProcess, type ForkOptions, fork, type SpawnOptions, spawn } f
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { runMigrations } from '../src/db/migrate.js';
 
@@ -43,12 +43,18 @@ export async function scratchDatabase(opts: { migrate?: boolean } = {}): Promise
   return { name, url: url.toString(), drop };
 }
 
-/** Writes `bench/results/<file>` (pretty JSON) and prints it on stdout. */
+/**
+ * Writes `bench/results/<file>` (pretty JSON; `BENCH_RESULTS_DIR` names another directory, as the
+ * CI smoke runs do) and prints it on stdout.
+ */
 export function writeResult(file: string, report: unknown): void {
   const text = JSON.stringify(report, null, 2);
   process.stdout.write(`${text}\n`);
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL(`./results/${file}`, import.meta.url), `${text}\n`);
+  const dir = process.env.BENCH_RESULTS_DIR
+    ? pathToFileURL(`${process.env.BENCH_RESULTS_DIR.replace(/\/+$/, '')}/`)
+    : new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(file, dir), `${text}\n`);
 }
 
 export const round = (n: number, digits = 2): number => {
