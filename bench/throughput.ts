@@ -209,7 +209,9 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
       },
     );
     let run = started;
-    let redisPeak = 0;
+    // Peak memory above what Redis held before the run (its own baseline, the schedules, tokens).
+    const redisBaseline = await redisInfo(redis.client, 'memory', 'used_memory');
+    let redisPeak = redisBaseline;
     for (;;) {
       await sleep(500);
       redisPeak = Math.max(redisPeak, await redisInfo(redis.client, 'memory', 'used_memory'));
@@ -301,7 +303,7 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
         ? round((redisAfter - redisBefore) / run.provisioned, 2)
         : null,
       redis_commands_per_account_by_command: commandstats,
-      redis_peak_bytes_per_item: run.listed ? round(redisPeak / run.listed, 1) : null,
+      redis_peak_bytes_per_item: run.listed ? round((redisPeak - redisBaseline) / run.listed, 1) : null,
       provider_calls: totalCalls,
       provider_429s: calls429,
       quota_violations: counters.quotaViolations.total,
