@@ -11,7 +11,7 @@ import { limitsFor, type RateLimits } from '../services/rate-limit-keys.js';
 import { cliConfig, withDeps, writeErr, writeOut } from './context.js';
 import { renderTable } from './table.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** `--rate-limit`: requests per minute, or `default` / `0` for the configured default (null). */
 function parseRateLimit(raw: string): number | null {
@@ -114,16 +114,26 @@ export function registerAppsCommands(program: Command): void {
       '--rate-limit <n>',
       'API requests per minute (its per-second limit scales alike); "default" or 0 for API_RATE_LIMIT_PER_MINUTE',
     )
-    .action(async (opts: { clientId: string; rateLimit?: string }) => {
-      if (opts.rateLimit === undefined) {
-        throw new ValidationError('nothing to update: give --rate-limit N (or --rate-limit default)');
+    .option('--redirect-uri <uri>', 'the allowed redirect URIs (repeat for more; replaces the list)', collect)
+    .action(async (opts: { clientId: string; rateLimit?: string; redirectUri?: string[] }) => {
+      if (opts.rateLimit === undefined && opts.redirectUri === undefined) {
+        throw new ValidationError(
+          'nothing to update: give --rate-limit N (or --rate-limit default), or --redirect-uri U (repeatable)',
+        );
       }
-      const rateLimitPerMinute = parseRateLimit(opts.rateLimit);
+      const rateLimitPerMinute = opts.rateLimit === undefined ? undefined : parseRateLimit(opts.rateLimit);
       const updated = await withDeps((deps) =>
-        updateApplication(deps, { clientId: opts.clientId, rateLimitPerMinute, actor: 'cli' }),
+        updateApplication(deps, {
+          clientId: opts.clientId,
+          ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }),
+          ...(opts.redirectUri === undefined ? {} : { redirectUris: opts.redirectUri }),
+          actor: 'cli',
+        }),
       );
       const limit = describeLimit(cliConfig().apiRateLimit, updated.rateLimitPerMinute);
-      writeOut(`Updated Application "${updated.name}" (${updated.id}): rate limit ${limit}`);
+      writeOut(
+        `Updated Application "${updated.name}" (${updated.id}): rate limit ${limit}; redirect URIs ${updated.redirectUris.join(' ') || 'none'}`,
+      );
       writeErr('Running API processes apply it within a minute.');
     });
 

@@ -7,6 +7,7 @@ import {
   listActiveSecrets,
   revokeSecretsExcept,
   updateApplicationRateLimit,
+  updateApplicationRedirectUris,
 } from '../db/queries/applications.js';
 import { insertAuditEvent } from '../db/queries/audit-events.js';
 import { aadOf } from '../db/queries/encrypted-columns.js';
@@ -132,7 +133,13 @@ export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
  */
 export async function updateApplication(
   deps: ApplicationsDeps,
-  input: { clientId: string; rateLimitPerMinute?: number | null; actor: string },
+  input: {
+    clientId: string;
+    rateLimitPerMinute?: number | null;
+    /** Replaces the registered redirect URIs (the authorize page and code exchange accept only these). */
+    redirectUris?: readonly string[];
+    actor: string;
+  },
 ): Promise<Application> {
   const limit = input.rateLimitPerMinute;
   if (
@@ -145,12 +152,20 @@ export async function updateApplication(
       { rate_limit_per_minute: ['out of range'] },
     );
   }
+  const redirectUris =
+    input.redirectUris === undefined ? undefined : validateRedirectUris(input.redirectUris);
   const app = await requireByClientId(deps.db, input.clientId);
-  if (limit === undefined) {
+  if (limit === undefined && redirectUris === undefined) {
     return app;
   }
   return deps.db.transaction(async (tx) => {
-    const updated = await updateApplicationRateLimit(tx, app.id, limit);
+    let updated: Application | undefined = app;
+    if (limit !== undefined) {
+      updated = await updateApplicationRateLimit(tx, app.id, limit);
+    }
+    if (updated && redirectUris !== undefined) {
+      updated = await updateApplicationRedirectUris(tx, app.id, redirectUris);
+    }
     if (!updated) {
       throw new NotFoundError('Application with client_id', input.clientId);
     }
@@ -161,7 +176,10 @@ export async function updateApplication(
       action: 'application.updated',
       subjectType: 'application',
       subjectId: app.id,
-      data: { rateLimitPerMinute: { from: app.rateLimitPerMinute, to: limit } },
+      data: {
+        ...(limit === undefined ? {} : { rateLimitPerMinute: { from: app.rateLimitPerMinute, to: limit } }),
+        ...(redirectUris === undefined ? {} : { redirectUris: { from: app.redirectUris, to: redirectUris } }),
+      },
     });
     return updated;
   });

@@ -81,7 +81,7 @@ async function checkRequest(
   if (application.redirectUris.length === 0) {
     return {
       problem:
-        'This application has no registered redirect URIs, so it cannot use this page. An Application is created with the redirect URIs it may use (ec apps create --redirect-uri).',
+        'This application has no registered redirect URIs, so it cannot use this page. Its owner registers them first (ec apps update --client-id ID --redirect-uri URI).',
     };
   }
   if (!application.redirectUris.includes(redirectUri)) {

@@ -35,6 +35,20 @@ export async function findApplicationById(db: DbOrTx, id: string): Promise<Appli
 }
 
 /** Sets (or, with null, clears) the Application's requests-per-minute override; undefined when no such id. */
+/** Replaces an Application's registered redirect URIs (already validated). */
+export async function updateApplicationRedirectUris(
+  db: DbOrTx,
+  id: string,
+  redirectUris: string[],
+): Promise<Application | undefined> {
+  const [row] = await db
+    .update(applications)
+    .set({ redirectUris, updatedAt: new Date() })
+    .where(eq(applications.id, id))
+    .returning();
+  return row;
+}
+
 export async function updateApplicationRateLimit(
   db: DbOrTx,
   id: string,
