@@ -167,6 +167,9 @@ describe('PATCH /v1/service_accounts/{id}: the credential changes in place', () 
       ).clientSecret,
     ).toBe(clientSecret);
     expect(rowAfter.credentialExpiresAt?.toISOString()).toBe('2027-06-01T00:00:00.000Z');
+    // The old secret's end date as Graph gave it is forgotten, to be read again for the new one.
+    expect(rowAfter.providerCredentialExpiresAt).toBeNull();
+    expect(rowAfter.credentialExpiryReadAt).toBeNull();
     expect(await untouched(id)).toEqual(before);
     expect((await sdk(held.microsoft.access_token).userInfo()).sub).toBe(held.microsoft.sub);
     // The Service Account works with the new secret: it lists its rooms live.
