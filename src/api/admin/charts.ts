@@ -109,13 +109,13 @@ export function profileDaysHtml(days: ProfileDay[]): string {
         key: 'connected',
         label: 'Connected',
         color: COLORS.connected,
-        values: days.map((d) => d.connected ?? 0),
+        values: days.map((d) => d.connected),
       },
       {
         key: 'disconnected',
         label: 'Disconnected',
         color: COLORS.disconnected,
-        values: days.map((d) => d.disconnected ?? 0),
+        values: days.map((d) => d.disconnected),
       },
     ],
   });

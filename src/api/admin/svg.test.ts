@@ -45,4 +45,15 @@ describe('chart', () => {
     expect(html).toContain('stroke-dasharray="6 4"');
     expect(html).toContain('<tr><th scope="row">10:01</th><td class="num">0</td><td class="num">2</td></tr>');
   });
+
+  it('tells a category without a value (—) from a counted 0', () => {
+    const html = chart({
+      ...spec,
+      bars: [{ key: 'a', label: 'A', color: '#123456', values: [null, 0] }],
+      lines: [],
+    });
+    expect(html).toContain('<tr><th scope="row">10:00</th><td class="num">—</td></tr>');
+    expect(html).toContain('<tr><th scope="row">10:01</th><td class="num">0</td></tr>');
+    expect(html).not.toMatch(/<rect[^>]*fill="#123456"><title>/);
+  });
 });

@@ -6,7 +6,8 @@ import { esc } from '../pages/html.js';
  * a tooltip (`<title>`) on every bar and point, and the same numbers as a table below it.
  */
 
-export type Series = { key: string; label: string; color: string; values: number[] };
+/** `null`: no value for that category (no bar; `—` in the table), unlike a counted 0. */
+export type Series = { key: string; label: string; color: string; values: (number | null)[] };
 
 export type ChartSpec = {
   /** Unique on the page (ids of the title and description). */
@@ -61,7 +62,12 @@ export function chart(spec: ChartSpec): string {
   const thresholds = spec.thresholds ?? [];
   const n = spec.categories.length;
   const stackTop = spec.categories.map((_, i) => bars.reduce((s, b) => s + (b.values[i] ?? 0), 0));
-  const max = Math.max(0, ...stackTop, ...lines.flatMap((l) => l.values), ...thresholds.map((t) => t.value));
+  const max = Math.max(
+    0,
+    ...stackTop,
+    ...lines.flatMap((l) => l.values.map((v) => v ?? 0)),
+    ...thresholds.map((t) => t.value),
+  );
   const ticks = niceTicks(max);
   const top = ticks[ticks.length - 1] ?? 1;
   const y = (v: number) => PAD.top + PLOT_H - (v / top) * PLOT_H;
@@ -90,9 +96,10 @@ export function chart(spec: ChartSpec): string {
     }
   });
   for (const l of lines) {
-    const pts = l.values.map((v, i) => `${f1(x(i) + slot / 2)},${f1(y(v))}`).join(' ');
+    const pts = l.values.map((v, i) => `${f1(x(i) + slot / 2)},${f1(y(v ?? 0))}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${l.color}" stroke-width="2"/>`);
-    l.values.forEach((v, i) => {
+    l.values.forEach((value, i) => {
+      const v = value ?? 0;
       parts.push(
         `<circle cx="${f1(x(i) + slot / 2)}" cy="${f1(y(v))}" r="2.5" fill="${l.color}"><title>${esc(`${spec.categories[i] ?? ''}: ${fmt(v)} ${l.label}`)}</title></circle>`,
       );
@@ -148,6 +155,9 @@ ${parts.join('\n')}
 ${dataTable(spec, fmt)}</figure>`;
 }
 
+const cellText = (v: number | null | undefined, fmt: (n: number) => string) =>
+  v === null ? '—' : fmt(v ?? 0);
+
 /** The chart's numbers as a table (the text fallback), in a disclosure that needs no script. */
 function dataTable(spec: ChartSpec, fmt: (n: number) => string): string {
   const series = [...(spec.bars ?? []), ...(spec.lines ?? [])];
@@ -157,7 +167,7 @@ function dataTable(spec: ChartSpec, fmt: (n: number) => string): string {
   const rows = spec.categories
     .map(
       (cat, i) =>
-        `<tr><th scope="row">${esc(cat)}</th>${series.map((s) => `<td class="num">${esc(fmt(s.values[i] ?? 0))}</td>`).join('')}</tr>`,
+        `<tr><th scope="row">${esc(cat)}</th>${series.map((s) => `<td class="num">${esc(cellText(s.values[i], fmt))}</td>`).join('')}</tr>`,
     )
     .join('\n');
   const notes = (spec.thresholds ?? []).map((t) => `${t.label}: ${fmt(t.value)}`).join('; ');
