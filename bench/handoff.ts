@@ -17,9 +17,6 @@
  * after the run is final. Every child process is killed on exit.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BENCH_KEYS,
@@ -36,9 +33,18 @@ import {
   stopAllChildren,
   writeResult,
 } from './common.js';
-import { api, dropQueueKeys, FINAL_RUN_STATUSES as FINAL, type RunJson, waitHealthy } from './stack.js';
-
-const SA_SCOPES = { scope: 'service_account/accounts/manage', delegated_scope: 'read_write' };
+import {
+  api,
+  dropQueueKeys,
+  FINAL_RUN_STATUSES as FINAL,
+  productEnv,
+  type RunJson,
+  registerThroughApi,
+  type SandboxProcess,
+  startRunThroughApi,
+  startSandboxProcess,
+  waitHealthy,
+} from './stack.js';
 
 type ReceiverStats = {
   inFlightLimit: number;
@@ -105,30 +111,21 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
   const log = (line: string) => process.stderr.write(`[handoff] ${line}\n`);
 
   const prefix = `ecb-${randomBytes(4).toString('hex')}`;
-  const keyDir = mkdtempSync(join(tmpdir(), 'ec-bench-handoff-'));
   let db: ScratchDatabase | undefined;
+  let sandbox: SandboxProcess | undefined;
   try {
     db = await scratchDatabase({ migrate: true });
     log(`scratch database ${db.name}, queue prefix ${prefix}`);
 
     // The provider: its own process, as a remote one would be.
-    const keyFile = join(keyDir, 'google-key.json');
-    const sandbox = spawnEc(
-      'ec sandbox',
-      [
-        'sandbox',
-        ...['--host', '127.0.0.1', '--port', '0', '--seed', String(values.seed), '--provider', 'google'],
-        ...['--users', String(users), '--rooms', '0', '--latency', String(values.latency)],
-        ...['--no-quotas', '--key-file', keyFile],
-      ],
-      {},
-    );
-    const sandboxUrl = (await sandbox.waitForLine(/listening on (http:\/\/\S+)/, 180_000))[1] ?? '';
-    const domain = (await sandbox.waitForLine(/^\s+domain:\s+(\S+)/))[1] ?? '';
-    const adminEmail = (await sandbox.waitForLine(/^\s+admin email:\s+(\S+)/))[1] ?? '';
-    await sandbox.waitForLine(/Press Ctrl\+C/);
-    const credentials = JSON.parse(readFileSync(keyFile, 'utf8')) as unknown;
-    log(`sandbox ${sandboxUrl}: ${users} users at ${domain}`);
+    sandbox = await startSandboxProcess({
+      provider: 'google',
+      users,
+      rooms: 0,
+      latencyMs: Number(values.latency),
+      seed: String(values.seed),
+    });
+    log(`sandbox ${sandbox.url}: ${users} users at ${sandbox.google?.domain}`);
 
     // The Application's callback receiver: its own process, so its CPU is visible.
     const receiver = forkTs('receiver', new URL('./handoff-receiver.ts', import.meta.url).pathname, {
@@ -143,69 +140,30 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
 
     const port = await freePort();
     const apiUrl = `http://127.0.0.1:${port}`;
-    const env = {
-      DATABASE_URL: db.url,
-      REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      ENCRYPTION_KEYS: BENCH_KEYS,
-      GOOGLE_TOKEN_URL: `${sandboxUrl}/token`,
-      GOOGLE_API_URL: sandboxUrl,
-      OUTBOUND_ALLOW_PRIVATE: 'true',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-    };
+    const env = productEnv({
+      databaseUrl: db.url,
+      redisUrl: REDIS_URL,
+      prefix,
+      keys: BENCH_KEYS,
+      sandboxUrl: sandbox.url,
+      port,
+    });
     const apiProc = spawnEc('ec api', ['api'], env);
     const worker = spawnEc('ec worker', ['worker'], env);
     await waitHealthy(apiUrl, apiProc);
 
-    const created = JSON.parse(
-      await runEc(
-        ['apps', 'create', '--name', 'bench-handoff', '--redirect-uri', callbackUrl, '--json'],
-        env,
-      ),
-    ) as { client_id: string; client_secret: string };
-    receiver.proc.send({
-      type: 'config',
-      apiUrl,
-      clientId: created.client_id,
-      clientSecret: created.client_secret,
-    });
-    const sa = await api<{ access_token: string; service_account_id: string }>(
-      apiUrl,
-      '/v1/service_accounts',
-      {
-        method: 'POST',
-        expect: 201,
-        headers: { authorization: `Bearer ${created.client_secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          provider: 'google',
-          domain,
-          admin_email: adminEmail,
-          credentials,
-          ...SA_SCOPES,
-        }),
-      },
-    );
-    log(`Application ${created.client_id}, Service Account ${sa.service_account_id}; api ${apiUrl}`);
+    const reg = await registerThroughApi(apiUrl, env, sandbox, callbackUrl);
+    receiver.proc.send({ type: 'config', apiUrl, clientId: reg.clientId, clientSecret: reg.clientSecret });
+    log(`Application ${reg.clientId}, Service Account ${reg.serviceAccountId}; api ${apiUrl}`);
 
-    const saAuth = { authorization: `Bearer ${sa.access_token}` };
-    const { provisioning_run: started } = await api<{ provisioning_run: RunJson }>(
-      apiUrl,
-      '/v1/provisioning_runs',
-      {
-        method: 'POST',
-        expect: 202,
-        headers: { ...saAuth, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          include: ['users'],
-          scope: 'read_write',
-          verify: 'directory',
-          callback_url: callbackUrl,
-          state: 'bench-handoff',
-        }),
-      },
-    );
+    const saAuth = { authorization: `Bearer ${reg.saToken}` };
+    const started = await startRunThroughApi(apiUrl, reg.saToken, {
+      include: ['users'],
+      scope: 'read_write',
+      verify: 'directory',
+      callback_url: callbackUrl,
+      state: 'bench-handoff',
+    });
     log(`run ${started.id} started`);
 
     // Poll once a second: the run's own timestamps give the provisioning time, and the bench's
@@ -234,7 +192,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
         }
       }
       stats = await receiverStats(receiver);
-      for (const c of [apiProc, worker, sandbox]) {
+      for (const c of [apiProc, worker, sandbox.child]) {
         if (c.proc.exitCode !== null) {
           throw new Error(`${c.name} exited (${c.proc.exitCode}):\n${c.tail()}`);
         }
@@ -260,7 +218,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
     const cpu = {
       api: apiProc.cpuSeconds(),
       worker: worker.cpuSeconds(),
-      sandbox: sandbox.cpuSeconds(),
+      sandbox: sandbox.child.cpuSeconds(),
       receiver: round(stats.cpuSeconds, 1),
     };
 
@@ -352,7 +310,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
     };
   } finally {
     await stopAllChildren();
-    rmSync(keyDir, { recursive: true, force: true });
+    sandbox?.close();
     await db?.drop();
     await dropQueueKeys(prefix).catch(() => {});
   }

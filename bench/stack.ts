@@ -262,3 +262,22 @@ export async function registerThroughApi(
     serviceAccountId: sa.service_account_id,
   };
 }
+
+/** `POST /v1/provisioning_runs` with the Service Account's token; the run as the API answered it. */
+export async function startRunThroughApi(
+  apiUrl: string,
+  saToken: string,
+  body: Record<string, unknown>,
+): Promise<RunJson> {
+  const { provisioning_run: run } = await api<{ provisioning_run: RunJson }>(
+    apiUrl,
+    '/v1/provisioning_runs',
+    {
+      method: 'POST',
+      expect: 202,
+      headers: { authorization: `Bearer ${saToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    },
+  );
+  return run;
+}

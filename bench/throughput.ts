@@ -38,6 +38,7 @@ import {
   type RunJson,
   redisInfo,
   registerThroughApi,
+  startRunThroughApi,
   startSandboxProcess,
   waitHealthy,
 } from './stack.js';
@@ -192,22 +193,13 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
     const cpuBefore = workerProcs.map((w) => w.cpuSeconds());
     await redis.client.config('RESETSTAT').catch(() => {});
     const saAuth = { authorization: `Bearer ${reg.saToken}` };
-    const { provisioning_run: started } = await api<{ provisioning_run: RunJson }>(
-      apiUrl,
-      '/v1/provisioning_runs',
-      {
-        method: 'POST',
-        expect: 202,
-        headers: { ...saAuth, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          include: ['users'],
-          scope: 'read_only',
-          verify: s.verify,
-          callback_url: receiver.url,
-          state: s.name,
-        }),
-      },
-    );
+    const started = await startRunThroughApi(apiUrl, reg.saToken, {
+      include: ['users'],
+      scope: 'read_only',
+      verify: s.verify,
+      callback_url: receiver.url,
+      state: s.name,
+    });
     let run = started;
     // Peak memory above what Redis held before the run (its own baseline, the schedules, tokens).
     const redisBaseline = await redisInfo(redis.client, 'memory', 'used_memory');
