@@ -52,6 +52,11 @@ const ctx = {
   otherEmail: '',
 };
 const unknownId = (prefix: string) => `${prefix}_${'a'.repeat(26)}`;
+/** A window the calendar read APIs accept: tomorrow for a week (Etc/UTC). */
+function dataWindow(): { tzid: string; from: string; to: string } {
+  const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+  return { tzid: 'Etc/UTC', from: day(1), to: day(8) };
+}
 
 function samples(): Record<string, Sample | 'skip'> {
   const callback = `${receiver.url}/hostile`;
@@ -152,6 +157,21 @@ function samples(): Record<string, Sample | 'skip'> {
     'GET /v1/account': { kind: 'json', auth: ['account'] },
     'GET /v1/profiles': { kind: 'json', auth: ['account'] },
     'GET /v1/calendars': { kind: 'json', auth: ['account'] },
+    'GET /v1/free_busy': { kind: 'json', auth: ['account'], query: dataWindow() },
+    'GET /v1/events': { kind: 'json', auth: ['account'], query: { ...dataWindow(), include_deleted: 'true' } },
+    'GET /v1/free_busy/pages/:id': { kind: 'json', auth: ['account'], params: { id: 'a'.repeat(22) } },
+    'GET /v1/events/pages/:id': { kind: 'json', auth: ['account'], params: { id: 'a'.repeat(22) } },
+    'POST /v1/availability': {
+      kind: 'json',
+      auth: ['application'],
+      bodies: [
+        {
+          participants: [{ members: [{ sub: unknownId('acc') }], required: 'all' }],
+          required_duration: { minutes: 30 },
+          available_periods: [{ start: `${dataWindow().from}T09:00:00Z`, end: `${dataWindow().from}T17:00:00Z` }],
+        },
+      ],
+    },
     'POST /v1/profiles/:id/revoke': {
       kind: 'json',
       auth: ['account'],
