@@ -158,7 +158,11 @@ function samples(): Record<string, Sample | 'skip'> {
     'GET /v1/profiles': { kind: 'json', auth: ['account'] },
     'GET /v1/calendars': { kind: 'json', auth: ['account'] },
     'GET /v1/free_busy': { kind: 'json', auth: ['account'], query: dataWindow() },
-    'GET /v1/events': { kind: 'json', auth: ['account'], query: { ...dataWindow(), include_deleted: 'true' } },
+    'GET /v1/events': {
+      kind: 'json',
+      auth: ['account'],
+      query: { ...dataWindow(), include_deleted: 'true' },
+    },
     'GET /v1/free_busy/pages/:id': { kind: 'json', auth: ['account'], params: { id: 'a'.repeat(22) } },
     'GET /v1/events/pages/:id': { kind: 'json', auth: ['account'], params: { id: 'a'.repeat(22) } },
     'POST /v1/availability': {
@@ -168,7 +172,9 @@ function samples(): Record<string, Sample | 'skip'> {
         {
           participants: [{ members: [{ sub: unknownId('acc') }], required: 'all' }],
           required_duration: { minutes: 30 },
-          available_periods: [{ start: `${dataWindow().from}T09:00:00Z`, end: `${dataWindow().from}T17:00:00Z` }],
+          available_periods: [
+            { start: `${dataWindow().from}T09:00:00Z`, end: `${dataWindow().from}T17:00:00Z` },
+          ],
         },
       ],
     },
