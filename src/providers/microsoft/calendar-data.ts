@@ -182,9 +182,19 @@ export class GraphCalendarData implements CalendarDataProvider {
     signal?: AbortSignal,
   ): Promise<Map<string, CalendarFreeBusy>> {
     const out = new Map<string, CalendarFreeBusy>();
+    // getSchedule answers for a mailbox (its default calendar): another calendar of the same mailbox
+    // adds no free/busy of its own, and the mailbox is asked once.
+    const primary: CalendarRef[] = [];
+    for (const c of calendars) {
+      if (c.primary) {
+        primary.push(c);
+      } else {
+        out.set(c.providerCalendarId, { ok: true, busy: [] });
+      }
+    }
     const batches: CalendarRef[][] = [];
-    for (let k = 0; k < calendars.length; k += GRAPH_SCHEDULE_BATCH) {
-      batches.push(calendars.slice(k, k + GRAPH_SCHEDULE_BATCH));
+    for (let k = 0; k < primary.length; k += GRAPH_SCHEDULE_BATCH) {
+      batches.push(primary.slice(k, k + GRAPH_SCHEDULE_BATCH));
     }
     // Batches in parallel: each is asked of a different mailbox, so each has its own 4-concurrent slot.
     await Promise.all(batches.map((batch) => this.scheduleBatch(batch, window, signal, out)));
