@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { hidesFreeBusy } from '../../src/sandbox/google/calendar-data.js';
+import { seedHash } from '../../src/sandbox/prng.js';
 import { useTestApp } from '../helpers/app.js';
-import { dstWindow } from '../helpers/calendar-expect.js';
+import {
+  dstWindow,
+  expectedFreeBusy,
+  generated,
+  sortEntries,
+  TEST_SEED,
+  windowOf,
+} from '../helpers/calendar-expect.js';
 import { type SdkError, sdkClient } from '../helpers/cronofy-sdk.js';
 import { authorizeAccount, registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
@@ -196,4 +205,48 @@ describe('calendar data: provider failures', () => {
       expect((await get(`/v1/free_busy?${q}`, token.access_token)).status).toBe(502);
     },
   );
+});
+
+describe('calendar data: provider calls', () => {
+  it('Google free/busy asks as the admin, impersonating only a user whose free/busy the admin cannot see', async () => {
+    const { users } = await t.sandbox.control.listUsers('google', { offset: 0, limit: 30 });
+    const pick = (hidden: boolean) =>
+      users.find(
+        (u, pos) =>
+          pos > 0 &&
+          !u.suspended &&
+          u.mailbox &&
+          !u.admin &&
+          hidesFreeBusy(seedHash(TEST_SEED), { pos }) === hidden,
+      );
+    const app = await t.createApplication();
+    const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
+    const domain = t.sandbox.google?.domain ?? '';
+    const { start, end } = windowOf(w);
+    for (const [hidden, calls] of [
+      [false, 1],
+      [true, 2],
+    ] as const) {
+      const user = pick(hidden);
+      if (!user) {
+        throw new Error(`no sandbox user with hidden=${hidden}`);
+      }
+      const token = await authorizeAccount(t, receiver, app, sa, user.email, 'free_busy');
+      const primary = (
+        (await get('/v1/calendars', token.access_token)).json.calendars as {
+          calendar_id: string;
+          calendar_primary: boolean;
+        }[]
+      ).find((c) => c.calendar_primary)?.calendar_id;
+      const before = (await t.sandbox.control.counters()).calls['POST /calendar/v3/freeBusy 200'] ?? 0;
+      const r = await get(`/v1/free_busy?${q}&calendar_ids[]=${primary}`, token.access_token);
+      expect(r.status).toBe(200);
+      const after = (await t.sandbox.control.counters()).calls['POST /calendar/v3/freeBusy 200'] ?? 0;
+      expect(after - before, `hidden=${hidden}`).toBe(calls);
+      const { events } = generated('google', user.email, domain, start, end);
+      expect(
+        sortEntries(r.json.free_busy.map(({ calendar_id: _c, ...rest }: Record<string, string>) => rest)),
+      ).toEqual(expectedFreeBusy('google', events, start, end));
+    }
+  });
 });
