@@ -186,6 +186,13 @@ describe('calendar data: provider failures', () => {
     'a final refusal disconnects the Profile as a scheduled check would, with its reason (%s)',
     async (provider) => {
       const { token, user } = await setup(provider, 'read_only', 2);
+      const channelPath = `/channel/${provider}/${token.sub}`;
+      const channel = await fetch(`${t.url}/v1/channels`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ callback_url: `${receiver.url}${channelPath}` }),
+      });
+      expect(channel.status).toBeLessThan(300);
       await t.sandbox.control.updateUser(
         provider,
         user.email,
@@ -201,6 +208,11 @@ describe('calendar data: provider failures', () => {
       const profiles = (await client.profileInformation()).profiles as Record<string, unknown>[];
       expect(profiles[0]).toMatchObject({ profile_connected: false, profile_disconnect_reason: reason });
       expect(String(profiles[0]?.profile_relink_url)).toContain('/relink/');
+      // Its notification, as a scheduled check sends it.
+      const note = await receiver.waitFor(
+        (r) => r.path === channelPath && r.body.includes('profile_disconnected'),
+      );
+      expect(note.body).toContain(token.sub);
       // Asked again: still refused, the Profile stays disconnected with the same reason.
       expect((await get(`/v1/free_busy?${q}`, token.access_token)).status).toBe(502);
     },
