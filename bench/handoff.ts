@@ -25,7 +25,6 @@ import {
   freePort,
   REDIS_URL,
   round,
-  runEc,
   type ScratchDatabase,
   scratchDatabase,
   sleep,

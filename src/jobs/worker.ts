@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import { MetricsTime, Worker } from 'bullmq';
+import { PROVISION_BATCH } from '../lib/provisioning.js';
 import type { RedisClient } from '../lib/redis.js';
 import { validateSchedules } from '../scheduler/register.js';
 import { schedules } from '../scheduler/schedules.js';
 import type { AppContext } from '../services/context.js';
-import { PROVISION_BATCH } from '../lib/provisioning.js';
 import { QUEUE_NAMES, type QueueName } from './catalog.js';
 import { type DeliveryPumpOptions, startDeliveryPump } from './delivery-pump.js';
 import { buildRegistry } from './registry.js';
