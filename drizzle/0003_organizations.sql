@@ -1,7 +1,5 @@
--- Migration 0003: this session's schema changes. Each area appends its own block below, statements
--- separated by statement-breakpoint lines.
-SELECT 1;
---> statement-breakpoint
+-- Migration 0003: selections, credentials changed in place, diagnostics and credential expiry, run
+-- charts and audit paging, refused directory entries. Statements separated by statement-breakpoint lines.
 -- service account settings (credentials change in place)
 ALTER TABLE "service_accounts" ADD COLUMN "removal_delay_seconds" integer DEFAULT 604800 NOT NULL;
 --> statement-breakpoint

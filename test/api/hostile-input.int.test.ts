@@ -141,6 +141,12 @@ function samples(): Record<string, Sample | 'skip'> {
       auth: ['application'],
       params: { id: unknownId('ser') },
     },
+    'GET /v1/service_accounts/:id/diagnostics': {
+      kind: 'json',
+      auth: ['application'],
+      params: { id: unknownId('ser') },
+      query: { mailbox: 'someone@example.com' },
+    },
     'PATCH /v1/service_accounts/:id': {
       kind: 'json',
       auth: ['application'],
@@ -285,6 +291,11 @@ function samples(): Record<string, Sample | 'skip'> {
       query: { type: 'run.retried', object_id: 'x', actor: 'admin' },
     },
     'GET /admin/service-accounts/:id': { kind: 'admin', auth: ['admin'], params: { id: unknownId('ser') } },
+    'GET /admin/service-accounts/:id/diagnostics': {
+      kind: 'admin',
+      auth: ['admin'],
+      params: { id: unknownId('ser') },
+    },
   };
 }
 
