@@ -12,6 +12,7 @@ import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { RateLimitedError } from '../errors.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
+import { mapLimit } from '../lib/map-limit.js';
 import { PROVISION_BATCH } from '../lib/provisioning.js';
 import { isProviderError, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
@@ -121,19 +122,6 @@ function roomReads(
       }),
     ]),
   );
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 /** How soon a batch that decided some items retries the rest (±50 %), without spending an attempt. */

@@ -42,7 +42,7 @@ describe('runMigrations', () => {
       select table_name from information_schema.tables where table_schema = 'public' order by 1`;
     await sql.end();
     // Exactly the tables the drizzle schema defines: the migrations and the schema agree.
-    const defined = Object.values(schema)
+    const defined = Object.values(schema as Record<string, unknown>)
       .filter((v): v is PgTable => is(v, PgTable))
       .map((table) => getTableName(table))
       .sort();

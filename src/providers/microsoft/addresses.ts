@@ -1,3 +1,4 @@
+import { mapLimit } from '../../lib/map-limit.js';
 import { type DirectoryRoom, ProviderError } from '../types.js';
 import {
   type GraphPage,
@@ -28,6 +29,9 @@ function odataString(value: string): string {
 export function addressFilter(email: string): string {
   return `mail eq ${odataString(email)} or proxyAddresses/any(p:p eq ${odataString(`smtp:${email}`)})`;
 }
+
+/** mailboxSettings reads in flight while looking for equipment mailboxes. */
+const EQUIPMENT_CHECKS_IN_FLIGHT = 16;
 
 /** Pages of disabled accounts followed at most while looking for equipment mailboxes. */
 export const MAX_EQUIPMENT_PAGES = 200;
@@ -117,23 +121,28 @@ export class MicrosoftAddresses {
           ? g.api(this.deps.link(cursor))
           : g.api('/users').filter('accountEnabled eq false').select(USER_SELECT).top(top),
     );
-    const items: DirectoryRoom[] = [];
-    for (const u of page.value ?? []) {
+    const candidates = (page.value ?? []).filter((u) => {
       const email = graphUserEmail(u);
-      if (!email || !u.mail || !mayBeRoom(u) || rooms.has(email.toLowerCase())) {
-        continue;
+      return !!email && !!u.mail && mayBeRoom(u) && !rooms.has(email.toLowerCase());
+    });
+    // Asked EQUIPMENT_CHECKS_IN_FLIGHT at a time (each still through the shared limiter): one by one,
+    // a 20,000-person tenant's ~700 candidates held its first users page for ~50 s at 70 ms a call.
+    const equipment = await mapLimit(candidates, EQUIPMENT_CHECKS_IN_FLIGHT, (u) =>
+      this.isEquipment(u, signal),
+    );
+    const items: DirectoryRoom[] = [];
+    candidates.forEach((u, i) => {
+      const room = equipment[i]
+        ? toDirectoryRoom({
+            id: u.id ?? '',
+            emailAddress: graphUserEmail(u) ?? '',
+            displayName: u.displayName ?? null,
+          })
+        : undefined;
+      if (room) {
+        items.push({ ...room, resourceType: 'equipment', resourceKind: 'equipment' });
       }
-      if (await this.isEquipment(u, signal)) {
-        const room = toDirectoryRoom({
-          id: u.id ?? '',
-          emailAddress: email,
-          displayName: u.displayName ?? null,
-        });
-        if (room) {
-          items.push({ ...room, resourceType: 'equipment', resourceKind: 'equipment' });
-        }
-      }
-    }
+    });
     return { items, nextLink: page['@odata.nextLink'] };
   }
 }
