@@ -95,18 +95,25 @@ export async function ownRedis(): Promise<{ url: string; client: Redis; child: C
     ),
   );
   const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   for (let i = 0; ; i++) {
-    try {
-      await client.connect();
+    // A fresh probe each time: a client whose first connect failed keeps reconnecting by itself.
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    const ok = await probe
+      .connect()
+      .then(() => probe.ping())
+      .then(() => true)
+      .catch(() => false);
+    probe.disconnect();
+    if (ok) {
       break;
-    } catch (err) {
-      if (i > 50 || child.proc.exitCode !== null) {
-        throw new Error(`redis-server did not start (is it installed?): ${String(err)}\n${child.tail()}`);
-      }
-      await sleep(100);
     }
+    if (i > 50 || child.proc.exitCode !== null) {
+      throw new Error(`redis-server did not start on ${port} (is it installed?)\n${child.tail()}`);
+    }
+    await sleep(100);
   }
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
   return { url, client, child };
 }
 
