@@ -339,11 +339,12 @@ export async function runAndReport(argv: string[]): Promise<void> {
     const r = await runScenario(scenario, Number(values.workers), Number(values['in-flight']), log);
     log(JSON.stringify(r));
     results.push(r);
+    // Written after every scenario: a later one failing loses nothing measured.
+    writeResult(`throughput-${new Date().toISOString().slice(0, 10)}.json`, {
+      bench: 'throughput',
+      at: new Date().toISOString(),
+      machine: 'shared 2-core machine; every process (sandbox, api, workers, Postgres, Redis, bench) on it',
+      results,
+    });
   }
-  writeResult(`throughput-${new Date().toISOString().slice(0, 10)}.json`, {
-    bench: 'throughput',
-    at: new Date().toISOString(),
-    machine: 'shared 2-core machine; every process (sandbox, api, workers, Postgres, Redis, bench) on it',
-    results,
-  });
 }
