@@ -1,11 +1,12 @@
 /**
  * The bare reference of the throughput bench (issue 18): the same provider calls a provisioning run
  * makes, in a plain loop with fetch (undici) and `inFlight` calls at once, and the results written
- * with multi-row inserts — no queues, no limiter, no product code. Measured against the same sandbox
+ * with multi-row inserts — no queues, no limiter, none of the product's pipeline. Measured against the same sandbox
  * process in the same run, so the product's figures are ratios to what this machine can do.
  */
 import { createPrivateKey, sign } from 'node:crypto';
 import postgres from 'postgres';
+import { mapLimit } from '../src/lib/map-limit.js';
 
 export type ReferenceInput = {
   provider: 'google' | 'microsoft';
@@ -28,19 +29,6 @@ async function json<T>(res: Response, what: string): Promise<T> {
     throw new Error(`${what}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
   }
   return (await res.json()) as T;
-}
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
 }
 
 function googleToken(input: ReferenceInput, subject: string, scopes: string): Promise<string> {

@@ -6,6 +6,7 @@ import { useTestApp } from '../helpers/app.js';
 import { authorizeAccount, registerSandboxServiceAccount, usableUsers } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
 import { routeTable } from '../helpers/routes.js';
+import { STORED_TABLES, storedDigest } from '../helpers/stored.js';
 
 // Text Postgres cannot store — NUL (`%00`, `\u0000`), unpaired surrogates (`"\ud800"`) — and URLs
 // that are not UTF-8 (`%ff`, `%C3%28`), sent to every route the server has, in every path parameter,
@@ -547,34 +548,15 @@ async function send(p: Probe): Promise<Answer> {
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
-/** Every stored row that matters, as one digest per table. */
-async function snapshot(): Promise<Record<string, string>> {
-  const tables = [
-    'applications',
-    'application_secrets',
-    'service_accounts',
-    'accounts',
-    'profiles',
-    'calendars',
-    'tokens',
-    'authorization_codes',
-    'authorization_requests',
-    'channels',
-    'provisioning_runs',
-    'run_items',
-    'directory_entries',
-    'audit_events',
-  ];
-  const out: Record<string, string> = {};
-  for (const table of tables) {
-    const rows = await t.runtime.app.db.execute<{ digest: string | null; n: number }>(
-      sql.raw(`select md5(string_agg(x::text, ',' order by x::text)) as digest, count(*)::int as n
-               from ${table} x`),
-    );
-    out[table] = `${rows[0]?.n}:${rows[0]?.digest}`;
-  }
-  return out;
-}
+/**
+ * Every stored row that matters, as one digest per table — but the outbox, whose attempts the delivery
+ * pump records while the probes run.
+ */
+const snapshot = () =>
+  storedDigest(
+    t.runtime.app.db,
+    STORED_TABLES.filter((table) => table !== 'outbound_deliveries'),
+  );
 
 beforeAll(async () => {
   const app = await t.createApplication(['https://app.example.com/cb']);

@@ -21,9 +21,12 @@ export const STORED_TABLES = [
 ] as const;
 
 /** Every stored row that matters, as a count and a digest per table (compare before and after). */
-export async function storedDigest(db: Db): Promise<Record<string, string>> {
+export async function storedDigest(
+  db: Db,
+  tables: readonly string[] = STORED_TABLES,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const table of STORED_TABLES) {
+  for (const table of tables) {
     const rows = await db.execute<{ digest: string | null; n: number }>(
       sql.raw(
         `select md5(string_agg(x::text, ',' order by x::text)) as digest, count(*)::int as n from ${table} x`,

@@ -8,10 +8,22 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
  * to its SQL type; each row's keys are the column names (Dates become ISO strings).
  */
 export function jsonRows(rows: Record<string, unknown>[], columns: Record<string, string>): SQL {
-  const names = Object.keys(columns);
-  const list = sql.raw(names.map((n) => `"${n}"`).join(', '));
-  const types = sql.raw(names.map((n) => `"${n}" ${columns[n]}`).join(', '));
-  return sql`(${list}) select ${list} from json_to_recordset(${JSON.stringify(rows)}::json) as r(${types})`;
+  const list = sql.raw(
+    Object.keys(columns)
+      .map((n) => `"${n}"`)
+      .join(', '),
+  );
+  return sql`(${list}) select ${list} from ${jsonRecordset(rows, columns)}`;
+}
+
+/** `json_to_recordset($1) as r(<columns>)`: the rows as a relation `r`, for statements that join it. */
+export function jsonRecordset(rows: Record<string, unknown>[], columns: Record<string, string>): SQL {
+  const types = sql.raw(
+    Object.entries(columns)
+      .map(([n, type]) => `"${n}" ${type}`)
+      .join(', '),
+  );
+  return sql`json_to_recordset(${JSON.stringify(rows)}::json) as r(${types})`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import type { IdFactory, ProvisionedMailbox } from './accounts.js';
-import { jsonRows } from './json-rows.js';
+import { jsonRecordset, jsonRows } from './json-rows.js';
 
 const MAILBOX_COLUMNS = {
   account_id: 'text',
@@ -60,12 +60,7 @@ export async function upsertProvisionedAccountIds(
     provider_id: m.providerId,
     next_check_at: m.nextCheckAt.toISOString(),
   }));
-  const types = sql.raw(
-    Object.entries(MAILBOX_COLUMNS)
-      .map(([n, t]) => `"${n}" ${t}`)
-      .join(', '),
-  );
-  const input = sql`json_to_recordset(${JSON.stringify(rows)}::json) as r(${types})`;
+  const input = jsonRecordset(rows, MAILBOX_COLUMNS);
   const result = await tx.execute<{ account_id: string; profile_id: string; email_lower: string }>(sql`
     with a as (
       insert into accounts as t (id, application_id, service_account_id, directory_entry_id, kind, email, email_lower, name, scope)
