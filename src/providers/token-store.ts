@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { withDeadline } from '../lib/deadline.js';
 import type { RedisClient } from '../lib/redis.js';
 
-/** An access token and when it stops working (epoch ms). */
-export type CachedToken = { token: string; expiresAt: number };
+/** An access token, when it stops working and when it was issued (epoch ms). */
+export type CachedToken = { token: string; expiresAt: number; issuedAt?: number };
 
 /**
  * Access tokens shared by every process of a deployment, so one impersonated subject costs one token
@@ -100,9 +100,12 @@ export class RedisTokenStore implements SharedTokenStore {
   private decode(raw: string): CachedToken | undefined {
     try {
       const v = JSON.parse(this.sealer.open(raw)) as Partial<CachedToken>;
-      return typeof v.token === 'string' && v.token && typeof v.expiresAt === 'number'
-        ? { token: v.token, expiresAt: v.expiresAt }
-        : undefined;
+      if (typeof v.token !== 'string' || !v.token || typeof v.expiresAt !== 'number') {
+        return undefined;
+      }
+      return typeof v.issuedAt === 'number'
+        ? { token: v.token, expiresAt: v.expiresAt, issuedAt: v.issuedAt }
+        : { token: v.token, expiresAt: v.expiresAt };
     } catch {
       // Written under a key no longer in the keyring, or damaged: a miss.
       return undefined;

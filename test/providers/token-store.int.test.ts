@@ -100,6 +100,42 @@ describe('access tokens shared by every process', () => {
     await b.close();
   });
 
+  it('delegation withdrawn: one refused call per process, not one per cached subject; tokens after the re-grant work', async () => {
+    const prefix = `tok-${randomBytes(4).toString('hex')}`;
+    const [a, b] = processes(2, prefix) as [DirectoryProvider, DirectoryProvider];
+    // Users only: the admin's token has its own scope set (Directory too), so its own distrust.
+    const admin = sb.google?.adminEmail as string;
+    const subjects = users.filter((u) => u.email.toLowerCase() !== admin).slice(0, 30);
+    for (const u of subjects) {
+      await a.listCalendars(u);
+      expect(await reasonOf(b.listCalendars(u))).toBe('resolved');
+    }
+    await sb.control.resetCounters();
+    await sb.control.setDelegation({ granted: false });
+    try {
+      for (const p of [a, b]) {
+        for (const u of subjects) {
+          expect(await reasonOf(p.listCalendars(u))).toBe('delegation_not_granted');
+        }
+      }
+      const refused = Object.entries((await sb.control.counters()).calls)
+        .filter(([k]) => k.endsWith(' 401') && !/\/token\b|\/oauth2\//.test(k))
+        .reduce((n, [, v]) => n + v, 0);
+      // Each process learns it once, from its first 401 and the refused refetch; the other 29 cached
+      // tokens (in the process and in the shared store) are never sent again.
+      expect(refused).toBe(2);
+    } finally {
+      await sb.control.setDelegation({ granted: true });
+    }
+    for (const p of [a, b]) {
+      for (const u of subjects) {
+        expect(await reasonOf(p.listCalendars(u))).toBe('resolved');
+      }
+    }
+    await a.close();
+    await b.close();
+  });
+
   it('works without Redis: a store that cannot answer is a cache miss, never an error', async () => {
     const dead = testRedis({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
     dead.disconnect();

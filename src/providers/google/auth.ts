@@ -27,6 +27,14 @@ const CLAIM_MS = 10_000;
 /** How often, and how long, a process waiting on another's fetch looks for the token. */
 const WAIT_STEP_MS = 50;
 const WAIT_MAX_MS = 3_000;
+/** The longest token lifetime Google grants: a token without an issue time is taken as this old. */
+const MAX_LIFETIME_MS = 3_600_000;
+/**
+ * Token-endpoint refusals that are about the Service Account, not the subject: delegation withdrawn
+ * (for these scopes), the client or its key gone. Every token issued for the same scopes before such a
+ * refusal was issued under what was withdrawn.
+ */
+const ACCOUNT_WIDE = new Set(['unauthorized_client', 'access_denied', 'invalid_client']);
 
 export type GoogleAuthPoolOptions = {
   key: GoogleServiceAccountKey;
@@ -69,6 +77,8 @@ export class GoogleAuthPool {
   private privateKey: KeyObject | undefined;
   private readonly http: gaxios.Gaxios;
   private readonly keyScope: string;
+  /** Per scope set: tokens issued before this (epoch ms) are not used (see `distrust`). */
+  private readonly distrustedBefore = new Map<string, number>();
 
   constructor(private readonly opts: GoogleAuthPoolOptions) {
     this.tokens = new LruMap(opts.maxSubjects);
@@ -98,7 +108,7 @@ export class GoogleAuthPool {
   async token(subject: string, signal: AbortSignal): Promise<string> {
     const sub = subject.toLowerCase();
     const hit = this.tokens.get(sub);
-    if (hit && usable(hit)) {
+    if (hit && this.usable(sub, hit)) {
       this.stats.local += 1;
       return hit.token;
     }
@@ -124,6 +134,23 @@ export class GoogleAuthPool {
     this.tokens.clear();
   }
 
+  /**
+   * Stops using every token for `sub`'s scope set issued until now, in this process, whether cached here
+   * or in the shared store: after an account-wide refusal, each of them would only earn a 401 (and a
+   * wasted provider call) before its own refetch was refused too.
+   */
+  distrust(sub: string, now = Date.now()): void {
+    this.distrustedBefore.set(this.scopesOf(sub), now);
+  }
+
+  private usable(sub: string, t: CachedToken): boolean {
+    if (t.expiresAt - REFRESH_MARGIN_MS <= Date.now()) {
+      return false;
+    }
+    const before = this.distrustedBefore.get(this.scopesOf(sub));
+    return before === undefined || (t.issuedAt ?? t.expiresAt - MAX_LIFETIME_MS) > before;
+  }
+
   private keyOf(sub: string): string {
     return tokenKey(['google', this.keyScope, sub, this.scopesOf(sub)]);
   }
@@ -141,7 +168,7 @@ export class GoogleAuthPool {
       const deadline = Date.now() + WAIT_MAX_MS;
       for (;;) {
         const found = await shared.getOrClaim(key, CLAIM_MS);
-        if (typeof found === 'object' && usable(found)) {
+        if (typeof found === 'object' && this.usable(sub, found)) {
           this.stats.shared += 1;
           this.tokens.set(sub, found);
           return found.token;
@@ -193,13 +220,28 @@ export class GoogleAuthPool {
     const unsigned = `${b64(header)}.${b64(claims)}`;
     const signature = sign('RSA-SHA256', Buffer.from(unsigned), this.signingKey()).toString('base64url');
     this.stats.signatures += 1;
-    const res = await this.http.request<unknown>({
-      url: this.opts.tokenUrl,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      data: new URLSearchParams({ grant_type: JWT_BEARER, assertion: `${unsigned}.${signature}` }).toString(),
-      signal,
-    });
+    const issuedAt = Date.now();
+    const res = await this.http
+      .request<unknown>({
+        url: this.opts.tokenUrl,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        data: new URLSearchParams({
+          grant_type: JWT_BEARER,
+          assertion: `${unsigned}.${signature}`,
+        }).toString(),
+        signal,
+      })
+      .catch((err: unknown) => {
+        if (
+          ACCOUNT_WIDE.has(
+            String((err as { response?: { data?: { error?: unknown } } })?.response?.data?.error),
+          )
+        ) {
+          this.distrust(sub, issuedAt);
+        }
+        throw err;
+      });
     const body = res.data as { access_token?: unknown; expires_in?: unknown } | null;
     const token = body?.access_token;
     const expiresIn = Number(body?.expires_in);
@@ -210,12 +252,8 @@ export class GoogleAuthPool {
         'The token endpoint answered without a usable access token',
       );
     }
-    return { token, expiresAt: Date.now() + Math.min(expiresIn, 3600) * 1000 };
+    return { token, expiresAt: Date.now() + Math.min(expiresIn, 3600) * 1000, issuedAt };
   }
-}
-
-function usable(t: CachedToken): boolean {
-  return t.expiresAt - REFRESH_MARGIN_MS > Date.now();
 }
 
 function b64(v: unknown): string {
