@@ -48,6 +48,10 @@ export type Deployment = {
   startWorker: (i: number) => void;
   /** SIGKILL (a crashed container); the slot is empty until startWorker. */
   killWorker: (i: number) => Promise<void>;
+  /** Everything every process wrote to stdout and stderr so far (at `LOG_LEVEL` warn). */
+  logText: () => string;
+  /** The secrets the deployment issued or was given: the Google key, client secrets, Service Account tokens. */
+  secrets: () => string[];
   /** Children that exited without the scenario stopping them, with their last lines. */
   unexpectedExits: () => string[];
   /** A new Application and its Service Account for the sandbox's Google org. */
@@ -92,8 +96,13 @@ export async function deploy(opts: DeploymentOptions): Promise<Deployment> {
   const stopping = new Set<Child>();
   const all: Child[] = [];
   const exits: string[] = [];
+  const logs: string[] = [];
+  const issued: string[] = [];
   const watch = (c: Child) => {
     all.push(c);
+    for (const stream of [c.proc.stdout, c.proc.stderr]) {
+      stream?.on('data', (chunk: string | Buffer) => logs.push(String(chunk)));
+    }
     c.proc.once('exit', (code, signal) => {
       if (!stopping.has(c)) {
         exits.push(`${c.name} exited (${code ?? signal}):\n${c.tail()}`);
@@ -117,7 +126,9 @@ export async function deploy(opts: DeploymentOptions): Promise<Deployment> {
   const domain = (await sandboxChild.waitForLine(/^\s+domain:\s+(\S+)/))[1] ?? '';
   const adminEmail = (await sandboxChild.waitForLine(/^\s+admin email:\s+(\S+)/))[1] ?? '';
   await sandboxChild.waitForLine(/Press Ctrl\+C/);
-  const credentials = JSON.parse(readFileSync(keyFile, 'utf8')) as unknown;
+  const credentials = JSON.parse(readFileSync(keyFile, 'utf8')) as { private_key: string };
+  // The key's base64 lines: found whole in a log line however the PEM around them was escaped.
+  issued.push(...credentials.private_key.split('\n').filter((l) => l.length >= 40));
   const sandbox = new SandboxClient(sandboxUrl);
   const receiver = await startChaosReceiver();
   const port = await freePort();
@@ -208,6 +219,8 @@ export async function deploy(opts: DeploymentOptions): Promise<Deployment> {
       await exited;
     },
     unexpectedExits: () => [...exits],
+    logText: () => logs.join(''),
+    secrets: () => [...issued],
     tenant: async (name) => {
       const created = JSON.parse(await runEc(['apps', 'create', '--name', name, '--json'], env)) as {
         client_id: string;
@@ -222,6 +235,7 @@ export async function deploy(opts: DeploymentOptions): Promise<Deployment> {
       if (r.status !== 201) {
         throw new Error(`registering a Service Account: ${r.status} ${JSON.stringify(r.json)}`);
       }
+      issued.push(created.client_secret, r.json.access_token);
       return {
         clientId: created.client_id,
         clientSecret: created.client_secret,

@@ -16,6 +16,8 @@ export type ChaosReceiver = {
   delivered: (path: string) => Set<string>;
   /** Every request seen on `path` by the mode it met, duplicates included. */
   seen: (path: string) => Record<ReceiverMode, number>;
+  /** Every authorization code the callbacks carried (for the scan of the processes' logs). */
+  codes: () => ReadonlySet<string>;
   /** Delivery ids (`Cronofy-Delivery-Id`-like headers are not sent; the body's email is the key). */
   close: () => Promise<void>;
 };
@@ -24,6 +26,7 @@ export async function startChaosReceiver(): Promise<ChaosReceiver> {
   let mode: ReceiverMode = 'ok';
   const delivered = new Map<string, Set<string>>();
   const seen = new Map<string, Record<ReceiverMode, number>>();
+  const codes = new Set<string>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const handler = createServer((req, res) => {
@@ -56,8 +59,13 @@ export async function startChaosReceiver(): Promise<ChaosReceiver> {
       }
       let email = '';
       try {
-        email = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { authorization: { email: string } })
-          .authorization.email;
+        const { authorization } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          authorization: { email: string; code?: unknown };
+        };
+        email = authorization.email;
+        if (typeof authorization.code === 'string') {
+          codes.add(authorization.code);
+        }
       } catch {
         // Not a callback: counted, not delivered.
       }
@@ -100,6 +108,7 @@ export async function startChaosReceiver(): Promise<ChaosReceiver> {
     },
     delivered: (path) => delivered.get(path) ?? new Set(),
     seen: (path) => seen.get(path) ?? { ok: 0, down: 0, '500': 0, trickle: 0 },
+    codes: () => codes,
     close: async () => {
       for (const t of timers) {
         clearInterval(t);

@@ -111,6 +111,10 @@ async function scenario(
     const end = await d.providerCalls();
     const calls = end.calls - start.calls;
     const seen = d.receiver.seen(`/${name}`);
+    // Every secret issued or received, looked for in everything every process wrote.
+    const logs = d.logText();
+    const secrets = [...d.secrets(), ...d.receiver.codes()];
+    const leaked = secrets.filter((s) => logs.includes(s));
     const figures: Figures = {
       scenario: name,
       injected: injection.injected,
@@ -139,6 +143,7 @@ async function scenario(
       recoverMs: Math.max(0, finalAt - injection.endedAt),
       lastCallbackAfterFinalMs: deliveredMs,
       activeRunsLeft: await d.activeRuns(),
+      logScan: { bytes: logs.length, secretsLookedFor: secrets.length, found: leaked.length },
       unexpectedExits: d.unexpectedExits().length,
       ...extra,
     };
@@ -151,6 +156,8 @@ async function scenario(
     expect(d.receiver.delivered(`/${name}`).size).toBe(facts.callbacks);
     expect(figures.activeRunsLeft).toBe(0);
     expect(end.quotaViolations).toBe(0);
+    expect(secrets.length).toBeGreaterThan(facts.callbacks);
+    expect(leaked).toEqual([]);
     expect(calls).toBeLessThanOrEqual(Math.ceil(minimum * 1.3));
   } finally {
     await d.close();
