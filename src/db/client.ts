@@ -26,6 +26,58 @@ export type DatabaseOptions = {
   poolMode?: 'session' | 'transaction';
 };
 
+/**
+ * Statements with at most this many parameters are prepared. Above it the text usually varies with a
+ * batch's size (`in ($1, …, $n)`, multi-row `values`), and each variant would stay in every
+ * connection's statement cache; those run unnamed, as before.
+ */
+const PREPARE_MAX_PARAMETERS = 16;
+
+type Unsafe = (query: string, params?: unknown[], options?: { prepare?: boolean }) => unknown;
+
+/**
+ * The client drizzle is given. drizzle runs every query unnamed (`prepare: false`), and postgres.js
+ * sends an unnamed query that has parameters as two round trips (Parse + Describe to learn the
+ * parameter types, then Bind + Execute), so Postgres parses and plans it twice. Here postgres.js may
+ * prepare it instead (its own setting decides: off behind a transaction pooler): once per connection,
+ * then one round trip. Transactions and savepoints hand drizzle a client that does the same.
+ */
+function preparing<T extends object>(client: T): T {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') {
+        return value;
+      }
+      if (prop === 'unsafe') {
+        const unsafe = value as Unsafe;
+        return (query: string, params?: unknown[], options?: { prepare?: boolean }) =>
+          unsafe.call(
+            target,
+            query,
+            params,
+            options?.prepare === false && (params?.length ?? 0) <= PREPARE_MAX_PARAMETERS
+              ? { ...options, prepare: true }
+              : options,
+          );
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        const open = value as (...a: unknown[]) => unknown;
+        return (...args: unknown[]) =>
+          open.apply(
+            target,
+            args.map((a) =>
+              typeof a === 'function'
+                ? (inner: object) => (a as (c: object) => unknown)(preparing(inner))
+                : a,
+            ),
+          );
+      }
+      return value;
+    },
+  });
+}
+
 export function createDatabase(url: string, opts: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
@@ -33,6 +85,6 @@ export function createDatabase(url: string, opts: DatabaseOptions = {}): Databas
     onnotice: () => {},
     connection: { application_name: opts.applicationName ?? 'enterprise-connect' },
   });
-  const db = drizzle({ client: sql, schema });
+  const db = drizzle({ client: preparing(sql), schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }

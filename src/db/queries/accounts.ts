@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { type Account, accounts } from '../schema/accounts.js';
 import { type Calendar, calendars } from '../schema/calendars.js';
 import type { MailboxKind, ProviderName } from '../schema/columns.js';
@@ -8,21 +9,31 @@ import { upsertCalendars } from './calendars.js';
 
 export type AccountView = { account: Account; profile: Profile };
 
-export async function findAccountView(db: DbOrTx, accountId: string): Promise<AccountView | undefined> {
-  const [row] = await db
+const accountView = preparedFor((db) =>
+  db
     .select({ account: accounts, profile: profiles })
     .from(accounts)
     .innerJoin(profiles, eq(profiles.accountId, accounts.id))
-    .where(eq(accounts.id, accountId));
+    .where(eq(accounts.id, sql.placeholder('id')))
+    .prepare('find_account_view'),
+);
+
+export async function findAccountView(db: DbOrTx, accountId: string): Promise<AccountView | undefined> {
+  const [row] = await accountView(db).execute({ id: accountId });
   return row;
 }
 
-export async function listCalendars(db: DbOrTx, accountId: string): Promise<Calendar[]> {
-  return db
+const accountCalendars = preparedFor((db) =>
+  db
     .select()
     .from(calendars)
-    .where(and(eq(calendars.accountId, accountId), isNull(calendars.deletedAt)))
-    .orderBy(sql`${calendars.primary} desc`, asc(calendars.name), asc(calendars.id));
+    .where(and(eq(calendars.accountId, sql.placeholder('id')), isNull(calendars.deletedAt)))
+    .orderBy(sql`${calendars.primary} desc`, asc(calendars.name), asc(calendars.id))
+    .prepare('list_calendars'),
+);
+
+export async function listCalendars(db: DbOrTx, accountId: string): Promise<Calendar[]> {
+  return accountCalendars(db).execute({ id: accountId });
 }
 
 export type ProvisionedMailbox = {

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { type ApplicationSecret, applicationSecrets } from '../schema/application-secrets.js';
 import { type Application, applications } from '../schema/applications.js';
 
@@ -21,16 +22,32 @@ export async function insertApplicationSecret(
   await db.insert(applicationSecrets).values(row);
 }
 
+const applicationByClientId = preparedFor((db) =>
+  db
+    .select()
+    .from(applications)
+    .where(eq(applications.clientId, sql.placeholder('clientId')))
+    .prepare('find_application_by_client_id'),
+);
+
 export async function findApplicationByClientId(
   db: DbOrTx,
   clientId: string,
 ): Promise<Application | undefined> {
-  const [row] = await db.select().from(applications).where(eq(applications.clientId, clientId));
+  const [row] = await applicationByClientId(db).execute({ clientId });
   return row;
 }
 
+const applicationById = preparedFor((db) =>
+  db
+    .select()
+    .from(applications)
+    .where(eq(applications.id, sql.placeholder('id')))
+    .prepare('find_application'),
+);
+
 export async function findApplicationById(db: DbOrTx, id: string): Promise<Application | undefined> {
-  const [row] = await db.select().from(applications).where(eq(applications.id, id));
+  const [row] = await applicationById(db).execute({ id });
   return row;
 }
 
@@ -71,19 +88,31 @@ export async function findApplicationBySecretHash(
   secretHash: string,
   clientId?: string,
 ): Promise<Application | undefined> {
-  const [row] = await db
+  const [row] = await (clientId === undefined ? applicationBySecret : applicationBySecretAndClient)(
+    db,
+  ).execute({
+    secretHash,
+    clientId,
+  });
+  return row?.application;
+}
+
+const bySecret = (db: DbOrTx, withClient: boolean) =>
+  db
     .select({ application: applications })
     .from(applicationSecrets)
     .innerJoin(applications, eq(applications.id, applicationSecrets.applicationId))
     .where(
       and(
-        eq(applicationSecrets.secretHash, secretHash),
+        eq(applicationSecrets.secretHash, sql.placeholder('secretHash')),
         isNull(applicationSecrets.revokedAt),
-        clientId === undefined ? undefined : eq(applications.clientId, clientId),
+        withClient ? eq(applications.clientId, sql.placeholder('clientId')) : undefined,
       ),
     );
-  return row?.application;
-}
+const applicationBySecret = preparedFor((db) => bySecret(db, false).prepare('find_application_by_secret'));
+const applicationBySecretAndClient = preparedFor((db) =>
+  bySecret(db, true).prepare('find_application_by_secret_and_client'),
+);
 
 /** Active secrets, newest first (the newest is the one to show as current). */
 export async function listActiveSecrets(db: DbOrTx, applicationId: string): Promise<ApplicationSecret[]> {

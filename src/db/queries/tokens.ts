@@ -1,5 +1,6 @@
 import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { accounts } from '../schema/accounts.js';
 import { authorizationCodes } from '../schema/authorization-codes.js';
 import { type Token, tokens } from '../schema/tokens.js';
@@ -94,23 +95,28 @@ export async function redeemAuthorizationCode(
   };
 }
 
+const liveToken = preparedFor((db) =>
+  db
+    .select()
+    .from(tokens)
+    .where(
+      and(
+        eq(tokens.tokenHash, sql.placeholder('hash')),
+        eq(tokens.kind, sql.placeholder('kind')),
+        isNull(tokens.revokedAt),
+        or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
+      ),
+    )
+    .prepare('find_live_token'),
+);
+
 /** An unrevoked, unexpired token with this hash, of this kind. */
 export async function findLiveToken(
   db: DbOrTx,
   tokenHash: string,
   kind: Token['kind'],
 ): Promise<Token | undefined> {
-  const [row] = await db
-    .select()
-    .from(tokens)
-    .where(
-      and(
-        eq(tokens.tokenHash, tokenHash),
-        eq(tokens.kind, kind),
-        isNull(tokens.revokedAt),
-        or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
-      ),
-    );
+  const [row] = await liveToken(db).execute({ hash: tokenHash, kind });
   return row;
 }
 
