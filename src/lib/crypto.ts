@@ -6,6 +6,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 /**
  * Secrets at rest (DESIGN §9). Reversible secrets (provider credentials, client secrets, which sign
@@ -61,7 +62,7 @@ export class Keyring {
 
   /** Encrypts under the first key, bound to `aad` (where the value will be stored: `columnAad`). */
   encrypt(plaintext: string, aad: string): string {
-    const iv = randomBytes(12);
+    const iv = randomBytesPooled(12);
     const cipher = createCipheriv('aes-256-gcm', this.primary.key, iv);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
@@ -129,7 +130,7 @@ export function generateKeyringEntry(id: string): string {
 
 /** An opaque bearer secret: 32 random bytes, base64url (43 characters). */
 export function newOpaqueToken(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
+  return randomBytesPooled(bytes).toString('base64url');
 }
 
 /** SHA-256 of a bearer secret, hex; what we store and look up by. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 /**
  * Prefixed, random, URL-safe ids (`acc_…`). The prefix tells a reader what an id points to; the rest
@@ -44,7 +44,7 @@ function base32(bytes: Uint8Array): string {
 }
 
 export function newId(kind: IdKind): string {
-  return `${ID_PREFIXES[kind]}_${base32(randomBytes(16))}`;
+  return `${ID_PREFIXES[kind]}_${base32(randomBytesPooled(16))}`;
 }
 
 const ID_PATTERN = /^[a-z]{3}_[a-z2-7]{26}$/;

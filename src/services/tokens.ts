@@ -3,6 +3,7 @@ import { type AccountView, findAccountView } from '../db/queries/accounts.js';
 import { findApplicationBySecretHash } from '../db/queries/applications.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import {
+  findLiveAccessToken,
   findLiveToken,
   findTokenForApplication,
   insertAuthorizationCode,
@@ -278,18 +279,20 @@ export async function revoke(
   }
 }
 
-export type Bearer = { token: Token; subject: Subject };
+/** A live access token, its subject, and for an Account's token the Account as read with it. */
+export type Bearer = { token: Token; subject: Subject; view?: AccountView | undefined };
 
 /** Resolves `Authorization: Bearer <access token>` to its live token and subject. */
 export async function authenticateAccessToken(db: Db, accessToken: string): Promise<Bearer> {
   if (accessToken.length === 0 || accessToken.length > 512) {
     throw new UnauthorizedError();
   }
-  const row = await findLiveToken(db, hashToken(accessToken), 'access');
+  const row = await findLiveAccessToken(db, hashToken(accessToken));
   if (!row) {
     throw new UnauthorizedError('The access token is unknown, expired or revoked');
   }
-  return { token: row, subject: subjectOf(row) };
+  const { token, account, profile } = row;
+  return { token, subject: subjectOf(token), view: account && profile ? { account, profile } : undefined };
 }
 
 /** A Service Account token and its Service Account (active or broken, of the token's Application). */
@@ -334,11 +337,14 @@ export async function authenticateAccountToken(db: Db, accessToken: string): Pro
 }
 
 /** `authenticateAccountToken` for a token already looked up. */
-export async function accountBearerOf(db: Db, { token, subject }: Bearer): Promise<AccountBearer> {
+export async function accountBearerOf(
+  db: Db,
+  { token, subject, view: read }: Bearer,
+): Promise<AccountBearer> {
   if (subject.type !== 'account') {
     throw new ForbiddenError('This endpoint needs an Account token');
   }
-  const view = await findAccountView(db, subject.accountId);
+  const view = read?.account.id === subject.accountId ? read : await findAccountView(db, subject.accountId);
   if (view?.account.status !== 'active' || view.account.applicationId !== token.applicationId) {
     throw new UnauthorizedError('The Account was revoked');
   }

@@ -1,8 +1,9 @@
 import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { preparedFor } from '../prepared.js';
-import { accounts } from '../schema/accounts.js';
+import { type Account, accounts } from '../schema/accounts.js';
 import { authorizationCodes } from '../schema/authorization-codes.js';
+import { type Profile, profiles } from '../schema/profiles.js';
 import { type Token, tokens } from '../schema/tokens.js';
 import { jsonRows } from './json-rows.js';
 
@@ -117,6 +118,35 @@ export async function findLiveToken(
   kind: Token['kind'],
 ): Promise<Token | undefined> {
   const [row] = await liveToken(db).execute({ hash: tokenHash, kind });
+  return row;
+}
+
+const liveAccessToken = preparedFor((db) =>
+  db
+    .select({ token: tokens, account: accounts, profile: profiles })
+    .from(tokens)
+    .leftJoin(accounts, eq(accounts.id, tokens.accountId))
+    .leftJoin(profiles, eq(profiles.accountId, tokens.accountId))
+    .where(
+      and(
+        eq(tokens.tokenHash, sql.placeholder('hash')),
+        eq(tokens.kind, 'access'),
+        isNull(tokens.revokedAt),
+        or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
+      ),
+    )
+    .prepare('find_live_access_token'),
+);
+
+/**
+ * A live access token and, when it is an Account's, its Account and Profile as they are now: what
+ * every Account-token request needs, in one round trip.
+ */
+export async function findLiveAccessToken(
+  db: DbOrTx,
+  tokenHash: string,
+): Promise<{ token: Token; account: Account | null; profile: Profile | null } | undefined> {
+  const [row] = await liveAccessToken(db).execute({ hash: tokenHash });
   return row;
 }
 
