@@ -206,8 +206,8 @@ export type PostResult = { status: number } | { error: string };
  * of callbacks, and a TCP (and TLS) handshake each would cost more than the POST itself.
  */
 const agents = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 128, maxFreeSockets: 128, timeout: 30_000 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 128, maxFreeSockets: 128, timeout: 30_000 }),
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 30_000 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 30_000 }),
 };
 
 /**
