@@ -259,3 +259,57 @@ export class GoogleAuthPool {
 function b64(v: unknown): string {
   return Buffer.from(JSON.stringify(v)).toString('base64url');
 }
+
+/**
+ * One JWT-bearer grant (RFC 7523) for `subject` with `scope`, outside the pool: for the rare calls that
+ * need a scope no pooled token carries (groups for a selection, the domain for org information). A
+ * refusal is thrown with the token endpoint's own body, as gaxios would, so googleError maps it; an
+ * unreadable private key is `invalid_credentials`.
+ */
+export async function grantScopedToken(
+  input: { key: GoogleServiceAccountKey; tokenUrl: string; subject: string; scope: string },
+  signal: AbortSignal,
+): Promise<CachedToken> {
+  const now = Math.floor(Date.now() / 1000);
+  const header = {
+    alg: 'RS256',
+    typ: 'JWT',
+    ...(input.key.private_key_id ? { kid: input.key.private_key_id } : {}),
+  };
+  const claims = {
+    iss: input.key.client_email,
+    sub: input.subject,
+    scope: input.scope,
+    aud: GOOGLE_AUDIENCE,
+    iat: now,
+    exp: now + 3600,
+  };
+  const unsigned = `${b64(header)}.${b64(claims)}`;
+  let signature: string;
+  try {
+    signature = sign('RSA-SHA256', Buffer.from(unsigned), createPrivateKey(input.key.private_key)).toString(
+      'base64url',
+    );
+  } catch (err) {
+    throw new ProviderError('google', 'invalid_credentials', 'The private key cannot be read', {
+      cause: err,
+    });
+  }
+  const issuedAt = Date.now();
+  const res = await fetch(input.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: `${unsigned}.${signature}` }),
+    signal,
+  });
+  const data = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
+  if (!res.ok || typeof data.access_token !== 'string') {
+    throw Object.assign(new Error('Google refused the token request'), {
+      status: res.status,
+      response: { status: res.status, data, headers: res.headers },
+    });
+  }
+  const ttlSecs =
+    typeof data.expires_in === 'number' && data.expires_in > 0 ? Math.min(data.expires_in, 3600) : 3600;
+  return { token: data.access_token, expiresAt: issuedAt + ttlSecs * 1000, issuedAt };
+}

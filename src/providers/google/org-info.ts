@@ -1,10 +1,10 @@
-import { createPrivateKey, sign } from 'node:crypto';
 import { OAuth2Client } from 'google-auth-library';
 import type { admin_directory_v1 } from 'googleapis/build/src/apis/admin/directory_v1.js';
 import { storableText } from '../../lib/text.js';
 import { callProvider } from '../call.js';
 import type { ResolvedRuntime } from '../runtime.js';
 import { type DirectoryRoom, type GoogleCredentials, isProviderError, ProviderError } from '../types.js';
+import { grantScopedToken } from './auth.js';
 import { googleError } from './errors.js';
 import type { AdminCall } from './selection.js';
 
@@ -15,7 +15,6 @@ const SCOPE = 'https://www.googleapis.com/auth/';
  * it keeps working for everything else.
  */
 export const GOOGLE_DOMAIN_SCOPE = `${SCOPE}admin.directory.domain.readonly`;
-const AUDIENCE = 'https://oauth2.googleapis.com/token';
 /** How long the building names are trusted (one directory listing or sync uses one map). */
 const BUILDINGS_TTL_MS = 10 * 60_000;
 /** buildings.list's largest page, and the pages followed at most. */
@@ -149,44 +148,18 @@ export class GoogleOrgInfo {
     return names;
   }
 
-  /** The admin's token for the domain scope (JWT bearer grant, RS256). Used once per check: not kept. */
+  /** The admin's token for the domain scope. Used once per check: not kept. */
   private async domainToken(signal: AbortSignal): Promise<string> {
     const { credentials, rt } = this.deps;
-    const now = Math.floor(Date.now() / 1000);
-    const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const unsigned = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({
-      iss: credentials.key.client_email,
-      sub: credentials.adminEmail,
-      scope: GOOGLE_DOMAIN_SCOPE,
-      aud: AUDIENCE,
-      iat: now,
-      exp: now + 3600,
-    })}`;
-    let signature: Buffer;
-    try {
-      signature = sign('RSA-SHA256', Buffer.from(unsigned), createPrivateKey(credentials.key.private_key));
-    } catch (err) {
-      throw new ProviderError('google', 'invalid_credentials', 'The private key cannot be read', {
-        cause: err,
-      });
-    }
-    const res = await fetch(rt.urls.googleTokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-        assertion: `${unsigned}.${signature.toString('base64url')}`,
-      }),
+    const granted = await grantScopedToken(
+      {
+        key: credentials.key,
+        tokenUrl: rt.urls.googleTokenUrl,
+        subject: credentials.adminEmail,
+        scope: GOOGLE_DOMAIN_SCOPE,
+      },
       signal,
-    });
-    const data = (await res.json().catch(() => ({}))) as { access_token?: unknown };
-    if (!res.ok || typeof data.access_token !== 'string') {
-      // The token endpoint's own error body, read by googleError like any gaxios failure.
-      throw Object.assign(new Error('Google refused the token request'), {
-        status: res.status,
-        response: { status: res.status, data, headers: res.headers },
-      });
-    }
-    return data.access_token;
+    );
+    return granted.token;
   }
 }

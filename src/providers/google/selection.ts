@@ -1,4 +1,3 @@
-import { createPrivateKey, sign } from 'node:crypto';
 import { OAuth2Client } from 'google-auth-library';
 import type { admin_directory_v1 } from 'googleapis/build/src/apis/admin/directory_v1.js';
 import { orgUnitQuery } from '../../lib/selection.js';
@@ -15,6 +14,7 @@ import {
   type SelectionProvider,
   type SelectionTarget,
 } from '../types.js';
+import { grantScopedToken } from './auth.js';
 import { clampPageSize, GOOGLE_MAX_PAGE, toDirectoryUser, USER_FIELDS } from './directory.js';
 import { type GoogleCallKind, googleError } from './errors.js';
 
@@ -36,7 +36,6 @@ const SCOPE = 'https://www.googleapis.com/auth/';
  * for everything else (and `ec doctor` reports it).
  */
 export const GOOGLE_GROUP_SCOPE = `${SCOPE}admin.directory.group.readonly`;
-const AUDIENCE = 'https://oauth2.googleapis.com/token';
 /** members.list's largest page. */
 const MEMBERS_PAGE = 200;
 /** users.get calls in flight per members page (each also waits on the shared Directory quota). */
@@ -209,49 +208,23 @@ export class GoogleSelection implements SelectionProvider {
     );
   }
 
-  /** The admin's token for the group scope (JWT bearer grant, RS256), kept until shortly before it expires. */
+  /** The admin's token for the group scope, kept until shortly before it expires. */
   private async token(signal: AbortSignal): Promise<string> {
     if (this.groupToken && this.groupToken.expiresAt > Date.now() + 60_000) {
       return this.groupToken.value;
     }
     const { credentials, rt } = this.deps;
-    const now = Math.floor(Date.now() / 1000);
-    const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const unsigned = `${b64({ alg: 'RS256', typ: 'JWT', ...(credentials.key.private_key_id ? { kid: credentials.key.private_key_id } : {}) })}.${b64(
+    const granted = await grantScopedToken(
       {
-        iss: credentials.key.client_email,
-        sub: credentials.adminEmail,
+        key: credentials.key,
+        tokenUrl: rt.urls.googleTokenUrl,
+        subject: credentials.adminEmail,
         scope: GOOGLE_GROUP_SCOPE,
-        aud: AUDIENCE,
-        iat: now,
-        exp: now + 3600,
       },
-    )}`;
-    const signature = sign(
-      'RSA-SHA256',
-      Buffer.from(unsigned),
-      createPrivateKey(credentials.key.private_key),
-    );
-    const res = await fetch(rt.urls.googleTokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-        assertion: `${unsigned}.${signature.toString('base64url')}`,
-      }),
       signal,
-    });
-    const data = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
-    if (!res.ok || typeof data.access_token !== 'string') {
-      // The token endpoint's own error body, read by googleError like any gaxios failure.
-      throw Object.assign(new Error('Google refused the token request'), {
-        status: res.status,
-        response: { status: res.status, data, headers: res.headers },
-      });
-    }
-    const ttlSecs = typeof data.expires_in === 'number' ? data.expires_in : 3600;
-    this.groupToken = { value: data.access_token, expiresAt: Date.now() + ttlSecs * 1000 };
-    return data.access_token;
+    );
+    this.groupToken = { value: granted.token, expiresAt: granted.expiresAt };
+    return granted.token;
   }
 }
 
