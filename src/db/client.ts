@@ -43,37 +43,38 @@ type Unsafe = (query: string, params?: unknown[], options?: { prepare?: boolean 
  * then one round trip. Transactions and savepoints hand drizzle a client that does the same.
  */
 function preparing<T extends object>(client: T): T {
+  const c = client as unknown as {
+    unsafe: Unsafe;
+    begin?: (...a: unknown[]) => unknown;
+    savepoint?: (...a: unknown[]) => unknown;
+  };
+  // Built once per client: drizzle reads `unsafe` for every query.
+  const unsafe: Unsafe = (query, params, options) =>
+    c.unsafe(
+      query,
+      params,
+      options?.prepare === false && (params?.length ?? 0) <= PREPARE_MAX_PARAMETERS
+        ? { ...options, prepare: true }
+        : options,
+    );
+  const opening =
+    (open: (...a: unknown[]) => unknown) =>
+    (...args: unknown[]) =>
+      open.apply(
+        client,
+        args.map((a) =>
+          typeof a === 'function' ? (inner: object) => (a as (c: object) => unknown)(preparing(inner)) : a,
+        ),
+      );
+  // Only what the client has (a transaction's client has `savepoint`, the pool's `begin`).
+  const wrapped: Record<PropertyKey, unknown> = {
+    unsafe,
+    ...(typeof c.begin === 'function' ? { begin: opening(c.begin) } : {}),
+    ...(typeof c.savepoint === 'function' ? { savepoint: opening(c.savepoint) } : {}),
+  };
   return new Proxy(client, {
     get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') {
-        return value;
-      }
-      if (prop === 'unsafe') {
-        const unsafe = value as Unsafe;
-        return (query: string, params?: unknown[], options?: { prepare?: boolean }) =>
-          unsafe.call(
-            target,
-            query,
-            params,
-            options?.prepare === false && (params?.length ?? 0) <= PREPARE_MAX_PARAMETERS
-              ? { ...options, prepare: true }
-              : options,
-          );
-      }
-      if (prop === 'begin' || prop === 'savepoint') {
-        const open = value as (...a: unknown[]) => unknown;
-        return (...args: unknown[]) =>
-          open.apply(
-            target,
-            args.map((a) =>
-              typeof a === 'function'
-                ? (inner: object) => (a as (c: object) => unknown)(preparing(inner))
-                : a,
-            ),
-          );
-      }
-      return value;
+      return Object.hasOwn(wrapped, prop) ? wrapped[prop] : Reflect.get(target, prop, receiver);
     },
   });
 }

@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt, or, type Placeholder, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { preparedFor } from '../prepared.js';
 import { type Account, accounts } from '../schema/accounts.js';
@@ -96,18 +96,20 @@ export async function redeemAuthorizationCode(
   };
 }
 
+/** The token with the `hash` placeholder's hash, of `kind`, neither revoked nor expired. */
+const liveTokenWhere = (kind: Token['kind'] | Placeholder) =>
+  and(
+    eq(tokens.tokenHash, sql.placeholder('hash')),
+    eq(tokens.kind, kind),
+    isNull(tokens.revokedAt),
+    or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
+  );
+
 const liveToken = preparedFor((db) =>
   db
     .select()
     .from(tokens)
-    .where(
-      and(
-        eq(tokens.tokenHash, sql.placeholder('hash')),
-        eq(tokens.kind, sql.placeholder('kind')),
-        isNull(tokens.revokedAt),
-        or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
-      ),
-    )
+    .where(liveTokenWhere(sql.placeholder('kind')))
     .prepare('find_live_token'),
 );
 
@@ -127,14 +129,7 @@ const liveAccessToken = preparedFor((db) =>
     .from(tokens)
     .leftJoin(accounts, eq(accounts.id, tokens.accountId))
     .leftJoin(profiles, eq(profiles.accountId, tokens.accountId))
-    .where(
-      and(
-        eq(tokens.tokenHash, sql.placeholder('hash')),
-        eq(tokens.kind, 'access'),
-        isNull(tokens.revokedAt),
-        or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
-      ),
-    )
+    .where(liveTokenWhere('access'))
     .prepare('find_live_access_token'),
 );
 

@@ -203,22 +203,7 @@ export class GoogleAuthPool {
   }
 
   private async fetchToken(sub: string, signal: AbortSignal): Promise<CachedToken> {
-    const now = Math.floor(Date.now() / 1000);
-    const header = {
-      alg: 'RS256',
-      typ: 'JWT',
-      ...(this.opts.key.private_key_id ? { kid: this.opts.key.private_key_id } : {}),
-    };
-    const claims = {
-      iss: this.opts.key.client_email,
-      scope: this.scopesOf(sub),
-      aud: GOOGLE_AUDIENCE,
-      iat: now,
-      exp: now + 3600,
-      sub,
-    };
-    const unsigned = `${b64(header)}.${b64(claims)}`;
-    const signature = sign('RSA-SHA256', Buffer.from(unsigned), this.signingKey()).toString('base64url');
+    const assertion = signedAssertion(this.opts.key, this.signingKey(), sub, this.scopesOf(sub));
     this.stats.signatures += 1;
     const issuedAt = Date.now();
     const res = await this.http
@@ -228,7 +213,7 @@ export class GoogleAuthPool {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         data: new URLSearchParams({
           grant_type: JWT_BEARER,
-          assertion: `${unsigned}.${signature}`,
+          assertion,
         }).toString(),
         signal,
       })
@@ -256,6 +241,27 @@ export class GoogleAuthPool {
   }
 }
 
+/** A signed JWT-bearer assertion (RFC 7523, RS256) asking for `scope` as `subject`, valid an hour. */
+function signedAssertion(
+  key: GoogleServiceAccountKey,
+  privateKey: KeyObject,
+  subject: string,
+  scope: string,
+): string {
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) };
+  const claims = {
+    iss: key.client_email,
+    sub: subject,
+    scope,
+    aud: GOOGLE_AUDIENCE,
+    iat: now,
+    exp: now + 3600,
+  };
+  const unsigned = `${b64(header)}.${b64(claims)}`;
+  return `${unsigned}.${sign('RSA-SHA256', Buffer.from(unsigned), privateKey).toString('base64url')}`;
+}
+
 function b64(v: unknown): string {
   return Buffer.from(JSON.stringify(v)).toString('base64url');
 }
@@ -270,25 +276,13 @@ export async function grantScopedToken(
   input: { key: GoogleServiceAccountKey; tokenUrl: string; subject: string; scope: string },
   signal: AbortSignal,
 ): Promise<CachedToken> {
-  const now = Math.floor(Date.now() / 1000);
-  const header = {
-    alg: 'RS256',
-    typ: 'JWT',
-    ...(input.key.private_key_id ? { kid: input.key.private_key_id } : {}),
-  };
-  const claims = {
-    iss: input.key.client_email,
-    sub: input.subject,
-    scope: input.scope,
-    aud: GOOGLE_AUDIENCE,
-    iat: now,
-    exp: now + 3600,
-  };
-  const unsigned = `${b64(header)}.${b64(claims)}`;
-  let signature: string;
+  let assertion: string;
   try {
-    signature = sign('RSA-SHA256', Buffer.from(unsigned), createPrivateKey(input.key.private_key)).toString(
-      'base64url',
+    assertion = signedAssertion(
+      input.key,
+      createPrivateKey(input.key.private_key),
+      input.subject,
+      input.scope,
     );
   } catch (err) {
     throw new ProviderError('google', 'invalid_credentials', 'The private key cannot be read', {
@@ -299,7 +293,7 @@ export async function grantScopedToken(
   const res = await fetch(input.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: JWT_BEARER, assertion: `${unsigned}.${signature}` }),
+    body: new URLSearchParams({ grant_type: JWT_BEARER, assertion }),
     signal,
   });
   const data = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
