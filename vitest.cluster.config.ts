@@ -9,6 +9,7 @@ export default defineConfig({
     name: 'cluster',
     include: [
       'test/providers/limiter.int.test.ts',
+      'test/lib/fixed-windows.int.test.ts',
       'test/providers/quotas.int.test.ts',
       'test/runs/provisioning.int.test.ts',
       'test/api/rate-limit.int.test.ts',

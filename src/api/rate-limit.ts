@@ -6,8 +6,8 @@ import type {
   FastifyTypeProvider,
   RawServerDefault,
 } from 'fastify';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors.js';
+import { countInWindows, type FixedWindow, MemoryWindows, type WindowAnswer } from '../lib/fixed-windows.js';
 import { createRedisClient } from '../lib/redis.js';
 import type { AppContext } from '../services/context.js';
 import { createRateLimitKeys, type RateLimitSubject, type RateLimits } from '../services/rate-limit-keys.js';
@@ -19,6 +19,9 @@ const TOKEN_ROUTES = new Set(['/oauth/token', '/oauth/token/revoke']);
 
 /** How long a starting server waits for the limiter's Redis before counting in memory meanwhile. */
 const READY_WAIT_MS = 2_000;
+
+/** At most one "Redis failed" line per this long. */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 const WINDOWS = [
   { name: 'second', durationSecs: 1, points: (l: RateLimits) => l.perSecond },
@@ -56,7 +59,7 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
     connectTimeout: 1_000,
     commandTimeout: 1_000,
     maxRetriesPerRequest: 1,
-    // The two windows' commands of a request (and of concurrent requests) go out in one write.
+    // Concurrent requests' scripts go out in one write.
     enableAutoPipelining: true,
   });
   let redisDown = false;
@@ -74,49 +77,40 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
     }
   });
 
-  // One limiter per window and size: rate-limiter-flexible compares against its own `points`, while
-  // the counter (keyed by window and subject) is shared, so changing an override keeps the count.
-  const limiters = new Map<string, RateLimiterRedis>();
-  const limiterFor = (window: (typeof WINDOWS)[number], points: number): RateLimiterRedis => {
-    const id = `${window.name}:${points}`;
-    let limiter = limiters.get(id);
-    if (!limiter) {
-      const keyPrefix = `${app.config.redis.queuePrefix}:ratelimit:${window.name}`;
-      limiter = new RateLimiterRedis({
-        storeClient: redis,
-        keyPrefix,
-        points,
-        duration: window.durationSecs,
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: window.durationSecs }),
-      });
-      limiters.set(id, limiter);
-    }
-    return limiter;
-  };
+  // Both windows are counted by one script in one round trip (lib/fixed-windows.ts). The counter is
+  // keyed by window and subject, not by size, so changing an override keeps the count.
+  const keyPrefix = `${app.config.redis.queuePrefix}:ratelimit`;
+  const memory = new MemoryWindows();
+  let failureLoggedAt = 0;
+  const windowsOf = (subject: RateLimitSubject): FixedWindow[] =>
+    WINDOWS.map((w) => ({
+      key: `${keyPrefix}:${w.name}:${subject.key}`,
+      points: w.points(subject.limits),
+      ms: w.durationSecs * 1000,
+    }));
 
   const check = async (req: FastifyRequest, subject: RateLimitSubject): Promise<void> => {
-    const results = await Promise.allSettled(
-      WINDOWS.map((w) => limiterFor(w, w.points(subject.limits)).consume(subject.key)),
-    );
-    let retryAfterMs = 0;
-    let exceeded: (typeof WINDOWS)[number] | undefined;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') {
-        return;
-      }
-      if (result.reason instanceof RateLimiterRes) {
-        if (result.reason.msBeforeNext >= retryAfterMs) {
-          retryAfterMs = result.reason.msBeforeNext;
-          exceeded = WINDOWS[i];
+    const windows = windowsOf(subject);
+    let answer: WindowAnswer;
+    if (redis.status !== 'ready') {
+      answer = memory.count(windows);
+    } else {
+      try {
+        answer = await countInWindows(redis, windows);
+      } catch (err) {
+        // Redis failed this request: count it in memory rather than fail it or let it through
+        // (and say so once in a while, not on every request of an outage).
+        if (Date.now() - failureLoggedAt > FAILURE_LOG_INTERVAL_MS) {
+          failureLoggedAt = Date.now();
+          req.log.warn({ err }, 'rate limiter: Redis failed, counting in memory');
         }
-        return;
+        answer = memory.count(windows);
       }
-      // Not an answer but a failure of both Redis and the insurance limiter: let the request through.
-      req.log.warn({ err: result.reason }, 'rate limiter failed');
-    });
+    }
+    const exceeded = WINDOWS[answer.blocked - 1];
     if (exceeded) {
       const limit = exceeded.points(subject.limits);
+      const retryAfterMs = answer.waitMs;
       throw new RateLimitedError(
         retryAfterMs,
         `Rate limit of ${limit} requests per ${exceeded.name} exceeded; retry in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`,

@@ -1,10 +1,10 @@
 import { pino } from 'pino';
 import { type Config, ConfigError, type ConfigMode, loadConfig } from '../config.js';
-import { createDeps, type Deps } from '../deps.js';
+import type { Deps } from '../deps.js';
 import { AppError, ValidationError } from '../errors.js';
 import { createShutdown, type Shutdown } from '../lib/shutdown.js';
 import { createLogger, type Logger } from '../logger.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 
 /**
  * Shared plumbing of the CLI commands: config from the environment (the only place besides src/bin
@@ -25,6 +25,8 @@ export async function withDeps<T>(
   mode: ConfigMode = 'production',
 ): Promise<T> {
   const config = cliConfig(mode);
+  // Loaded when a command runs, not when the CLI starts: `ec --help` and a refused argument stay fast.
+  const { createDeps } = await import('../deps.js');
   const deps = createDeps(config, cliLogger(config), { dbPoolSize: 2, applicationName: 'ec-cli' });
   try {
     return await fn(deps);
@@ -47,6 +49,7 @@ export function startProcess(): { config: Config; logger: Logger; shutdown: Shut
 /** Runs `fn` with a runtime (db + queues + providers) built from the environment, closed afterwards. */
 export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
   const config = cliConfig();
+  const { createRuntime } = await import('../runtime.js');
   const runtime = createRuntime(config, cliLogger(config), { dbPoolSize: 3, applicationName: 'ec-cli' });
   try {
     return await fn(runtime);

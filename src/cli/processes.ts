@@ -1,16 +1,11 @@
 import type { Command } from 'commander';
-import { buildServer } from '../api/server.js';
-import { drainWorkers } from '../jobs/drain.js';
-import { startWorkers } from '../jobs/worker.js';
-import { startMetricsPublisher } from '../metrics/share.js';
-import { API_ENQUEUE_TIMEOUT_MS, createRuntime } from '../runtime.js';
 import { startProcess } from './context.js';
-import { serveProcessHealth } from './health-server.js';
 import { closeHttp, REDIS_STEP, RUNTIME_STEP, STOP_BUDGETS, stopOnSignals } from './process-stop.js';
 
 /**
  * `ec api` and `ec worker`: long-running processes that stop cleanly on SIGTERM/SIGINT, within their
- * grace period even with Redis away (every step bounded; see process-stop.ts).
+ * grace period even with Redis away (every step bounded; see process-stop.ts). Each loads only what it
+ * runs (a worker never loads the HTTP API's modules, nor the API the job handlers' own).
  */
 export function registerProcessCommands(program: Command): void {
   program
@@ -18,6 +13,10 @@ export function registerProcessCommands(program: Command): void {
     .description('run the HTTP API')
     .action(async () => {
       const { config, logger, shutdown } = startProcess();
+      const [{ API_ENQUEUE_TIMEOUT_MS, createRuntime }, { buildServer }] = await Promise.all([
+        import('../runtime.js'),
+        import('../api/server.js'),
+      ]);
       // Bounded adds: with Redis down, a route that needs the queue answers 503 instead of hanging.
       const runtime = createRuntime(config, logger, {
         applicationName: 'ec-api',
@@ -40,6 +39,19 @@ export function registerProcessCommands(program: Command): void {
     .description('run the queue workers (scale by running more)')
     .action(async () => {
       const { config, logger, shutdown } = startProcess();
+      const [
+        { createRuntime },
+        { serveProcessHealth },
+        { startWorkers },
+        { drainWorkers },
+        { startMetricsPublisher },
+      ] = await Promise.all([
+        import('../runtime.js'),
+        import('./health-server.js'),
+        import('../jobs/worker.js'),
+        import('../jobs/drain.js'),
+        import('../metrics/share.js'),
+      ]);
       const runtime = createRuntime(config, logger, { applicationName: 'ec-worker' });
       shutdown.onClose('runtime', runtime.close, RUNTIME_STEP);
       await serveProcessHealth(config, runtime, shutdown, logger);

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimitedError } from '../errors.js';
+import { type FixedWindow, type Lease, takeFromWindows } from '../lib/fixed-windows.js';
 import type { RedisClient } from '../lib/redis.js';
 import {
   API_QUOTAS,
   DEFAULT_SAFETY_MARGIN,
   type ProviderApi,
   planWindows,
+  type QuotaLimit,
   type QuotaName,
   type QuotaOverrides,
   resolveQuota,
+  type WindowPlan,
 } from './quotas.js';
 import { abortable, sleep } from './signals.js';
 
@@ -71,28 +73,6 @@ export type RedisLimiterOptions = {
 
 const CONCURRENCY_POLL_MS = 25;
 
-/**
- * A Redis sorted set of leases per mailbox: member = lease id, score = expiry (Redis clock). Expired
- * leases (a process that crashed mid-call) are dropped before counting, so no slot is held forever.
- * Returns 0 when the lease was taken, else the ms until the oldest lease expires.
- */
-const ACQUIRE_SLOT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) - now)
-`;
-
-type SlotRedis = RedisClient & {
-  ecAcquireSlot(key: string, limit: number, leaseMs: number, id: string): Promise<number>;
-};
-
 function emptyStats(): LimiterStats {
   return { acquired: 0, waited: 0, waitedMs: 0, byQuota: {}, refused: 0 };
 }
@@ -101,135 +81,100 @@ function normaliseMailbox(mailbox: string | undefined): string {
   return (mailbox ?? '').trim().toLowerCase();
 }
 
+/**
+ * Quotas counted in Redis fixed windows (quotas.ts planWindows) and, for Microsoft mailbox calls, a
+ * per-mailbox concurrency lease (a sorted set of lease ids by expiry, so a crashed process's slot is
+ * freed after the lease). One script takes every point and the lease of a call together, all or
+ * nothing, in one round trip (lib/fixed-windows.ts): a refused attempt holds nothing while it waits.
+ */
 export class RedisProviderLimiter implements ProviderLimiter {
-  private readonly limiters = new Map<string, RateLimiterRedis>();
-  private readonly redis: SlotRedis;
   private readonly margin: number;
   private readonly maxWaitMs: number;
   private readonly counters = emptyStats();
+  private readonly plans = new Map<string, WindowPlan>();
 
   constructor(private readonly opts: RedisLimiterOptions) {
     this.margin = opts.safetyMargin ?? DEFAULT_SAFETY_MARGIN;
     this.maxWaitMs = opts.maxWaitMs ?? 20_000;
-    const redis = opts.redis as SlotRedis;
-    if (typeof redis.ecAcquireSlot !== 'function') {
-      redis.defineCommand('ecAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT });
-    }
-    this.redis = redis;
   }
 
   stats(): LimiterStats {
     return structuredClone(this.counters);
   }
 
+  /** planWindows searches every window length: remembered per quota size. */
+  private planFor(limit: QuotaLimit): WindowPlan {
+    const id = `${limit.points}/${limit.durationSecs}`;
+    let plan = this.plans.get(id);
+    if (!plan) {
+      plan = planWindows(limit, this.margin);
+      this.plans.set(id, plan);
+    }
+    return plan;
+  }
+
   async acquire(req: LimitRequest): Promise<Permit> {
     const started = Date.now();
     const mailbox = normaliseMailbox(req.mailbox);
-    const taken: { limiter: RateLimiterRedis; key: string }[] = [];
-    let waitedMs = 0;
-    try {
-      for (const { quota, perMailbox } of API_QUOTAS[req.api]) {
-        const key = perMailbox ? `${req.serviceAccountId}:${mailbox}` : req.serviceAccountId;
-        const limiter = this.rateLimiter(quota, req.overrides);
-        waitedMs += await this.takePoint(req, quota, limiter, key, started);
-        taken.push({ limiter, key });
-      }
-      let release = async (): Promise<void> => {};
-      if (req.api === 'microsoft.mailbox') {
-        const slot = await this.takeSlot(req, mailbox, started);
-        waitedMs += slot.waitedMs;
-        release = slot.release;
-      }
-      this.counters.acquired += 1;
-      if (waitedMs > 0) {
-        this.counters.waited += 1;
-        this.counters.waitedMs += waitedMs;
-      }
-      return { waitedMs, release };
-    } catch (err) {
-      // Points taken for a call that will not happen go back.
-      await Promise.allSettled(taken.map((t) => t.limiter.reward(t.key, 1)));
-      throw err;
-    }
-  }
-
-  private rateLimiter(quota: QuotaName, overrides: QuotaOverrides | undefined): RateLimiterRedis {
-    const plan = planWindows(resolveQuota(quota, overrides), this.margin);
-    const id = `${quota}|${plan.points}|${plan.windowSecs}`;
-    let limiter = this.limiters.get(id);
-    if (!limiter) {
-      limiter = new RateLimiterRedis({
-        storeClient: this.opts.redis,
-        // The window length is part of the key: counters of different window lengths never mix.
-        keyPrefix: `${this.opts.keyPrefix}:${quota}:w${plan.windowSecs}`,
+    const quotas: QuotaName[] = [];
+    const windows: FixedWindow[] = [];
+    for (const { quota, perMailbox } of API_QUOTAS[req.api]) {
+      const plan = this.planFor(resolveQuota(quota, req.overrides));
+      const subject = perMailbox ? `${req.serviceAccountId}:${mailbox}` : req.serviceAccountId;
+      quotas.push(quota);
+      // The window length is part of the key: counters of different window lengths never mix.
+      windows.push({
+        key: `${this.opts.keyPrefix}:${quota}:w${plan.windowSecs}:${subject}`,
         points: plan.points,
-        duration: plan.windowSecs,
+        ms: plan.windowSecs * 1000,
       });
-      this.limiters.set(id, limiter);
     }
-    return limiter;
-  }
-
-  /** Consumes one point, sleeping until the window has room; returns the ms waited. */
-  private async takePoint(
-    req: LimitRequest,
-    quota: QuotaName,
-    limiter: RateLimiterRedis,
-    key: string,
-    started: number,
-  ): Promise<number> {
-    const t0 = Date.now();
+    let lease: Lease | undefined;
+    if (req.api === 'microsoft.mailbox') {
+      const limit = resolveQuota('microsoft.mailbox.concurrent', req.overrides);
+      quotas.push('microsoft.mailbox.concurrent');
+      lease = {
+        key: `${this.opts.keyPrefix}:microsoft.mailbox.concurrent:${req.serviceAccountId}:${mailbox}`,
+        limit: limit.points,
+        leaseMs: limit.durationSecs * 1000,
+        id: randomUUID(),
+      };
+    }
+    const waited = new Map<QuotaName, number>();
     for (;;) {
-      let res: RateLimiterRes;
-      try {
-        await abortable(limiter.consume(key, 1), req.signal);
+      const answer = await abortable(takeFromWindows(this.opts.redis, windows, lease), req.signal);
+      const quota = quotas[answer.blocked - 1];
+      if (quota === undefined) {
         break;
-      } catch (err) {
-        if (!(err instanceof RateLimiterRes)) {
-          throw err;
-        }
-        res = err;
       }
-      // A little jitter so that waiters of several processes do not all wake on the same tick.
-      const waitMs = res.msBeforeNext + Math.floor(Math.random() * Math.min(50, res.msBeforeNext / 4 + 5));
+      // A lease is polled (a holder may finish any moment); a window is slept until it ends, with
+      // a little jitter so that waiters of several processes do not all wake on the same tick.
+      const waitMs =
+        quota === 'microsoft.mailbox.concurrent'
+          ? Math.min(answer.waitMs, CONCURRENCY_POLL_MS + Math.floor(Math.random() * CONCURRENCY_POLL_MS))
+          : answer.waitMs + Math.floor(Math.random() * Math.min(50, answer.waitMs / 4 + 5));
       this.refuseIfTooLong(req, quota, started, waitMs);
+      const t0 = Date.now();
       await sleep(waitMs, req.signal);
+      waited.set(quota, (waited.get(quota) ?? 0) + Date.now() - t0);
     }
-    const waited = Date.now() - t0;
-    // Under a millisecond or two is the Redis round trip, not a wait.
-    return waited > 2 && this.recordWait(req, quota, waited) ? waited : 0;
-  }
-
-  private async takeSlot(
-    req: LimitRequest,
-    mailbox: string,
-    started: number,
-  ): Promise<{ waitedMs: number; release: () => Promise<void> }> {
-    const limit = resolveQuota('microsoft.mailbox.concurrent', req.overrides);
-    const key = `${this.opts.keyPrefix}:microsoft.mailbox.concurrent:${req.serviceAccountId}:${mailbox}`;
-    const id = randomUUID();
-    const leaseMs = limit.durationSecs * 1000;
-    const t0 = Date.now();
-    for (;;) {
-      const wait = await abortable(this.redis.ecAcquireSlot(key, limit.points, leaseMs, id), req.signal);
-      if (wait === 0) {
-        break;
-      }
-      this.refuseIfTooLong(req, 'microsoft.mailbox.concurrent', started, CONCURRENCY_POLL_MS);
-      await sleep(
-        Math.min(wait, CONCURRENCY_POLL_MS + Math.floor(Math.random() * CONCURRENCY_POLL_MS)),
-        req.signal,
-      );
+    let waitedMs = 0;
+    for (const [quota, ms] of waited) {
+      this.recordWait(req, quota, ms);
+      waitedMs += ms;
     }
-    const waited = Date.now() - t0;
-    const waitedMs = waited > 2 && this.recordWait(req, 'microsoft.mailbox.concurrent', waited) ? waited : 0;
-    let released = false;
+    this.counters.acquired += 1;
+    if (waitedMs > 0) {
+      this.counters.waited += 1;
+      this.counters.waitedMs += waitedMs;
+    }
+    let released = lease === undefined;
     return {
       waitedMs,
       release: async () => {
-        if (!released) {
+        if (!released && lease) {
           released = true;
-          await this.redis.zrem(key, id);
+          await this.opts.redis.zrem(lease.key, lease.id);
         }
       },
     };

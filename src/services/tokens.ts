@@ -89,6 +89,10 @@ export async function mintAuthorizationCode(
   return code;
 }
 
+/** Longer than any client id or secret we issue: such values are never looked up. */
+const isLookupSized = (clientId: string, clientSecret: string) =>
+  clientId.length <= 512 && clientSecret.length <= 512;
+
 /** The token endpoint's client authentication: client_id and client_secret in the body. */
 export async function authenticateClient(
   deps: { db: Db; keyring: Keyring },
@@ -98,10 +102,9 @@ export async function authenticateClient(
   if (!clientId || !clientSecret) {
     throw new OAuthError('invalid_client', 'client_id and client_secret are required');
   }
-  const app =
-    clientSecret.length <= 512 && clientId.length <= 512
-      ? await findApplicationBySecretHash(deps.db, hashToken(clientSecret), clientId)
-      : undefined;
+  const app = isLookupSized(clientId, clientSecret)
+    ? await findApplicationBySecretHash(deps.db, hashToken(clientSecret), clientId)
+    : undefined;
   if (!app) {
     throw new OAuthError('invalid_client', 'Unknown client or wrong secret');
   }
@@ -191,19 +194,22 @@ async function liveSubject(
  * merely mismatched, stays usable.
  */
 export async function exchangeCode(
-  deps: { db: Db },
-  application: Application,
+  deps: { db: Db; keyring: Keyring },
+  client: { clientId: string | undefined; clientSecret: string | undefined },
   code: string | undefined,
   redirectUri: string | undefined,
 ): Promise<TokenResponse> {
-  if (!code || !redirectUri) {
+  const { clientId, clientSecret } = client;
+  if (!code || !redirectUri || !clientId || !clientSecret || !isLookupSized(clientId, clientSecret)) {
+    // A wrong client is named before a missing field, as when the client is authenticated first.
+    await authenticateClient(deps, clientId, clientSecret);
     throw new OAuthError('invalid_request', 'code and redirect_uri are required');
   }
   const accessToken = newOpaqueToken();
   const refreshToken = newOpaqueToken();
   const row = await redeemAuthorizationCode(deps.db, {
     codeHash: hashToken(code),
-    applicationId: application.id,
+    client: { id: clientId, secretHash: hashToken(clientSecret) },
     redirectUri,
     grantId: newId('token'),
     access: { id: newId('token'), hash: hashToken(accessToken) },
@@ -211,6 +217,8 @@ export async function exchangeCode(
     ttlSecs: { account: ACCOUNT_TOKEN_TTL_SECS, serviceAccount: SERVICE_ACCOUNT_TOKEN_TTL_SECS },
   });
   if (!row) {
+    // Nothing redeemed: a wrong client (invalid_client) or a code that is not live (invalid_grant).
+    await authenticateClient(deps, clientId, clientSecret);
     throw new OAuthError('invalid_grant', 'errors.unknown_or_used');
   }
   const subject = subjectOf(row);

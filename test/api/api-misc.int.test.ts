@@ -131,14 +131,20 @@ describe('token endpoint', () => {
     );
     const hit = await receiver.waitFor((r) => callbackUrl.endsWith(r.path));
     const code = (hit.json as { authorization: { code: string } }).authorization.code;
-    const exchange = (redirect_uri: string) =>
+    const exchange = (redirect_uri: string, client_secret = app.clientSecret) =>
       post('/oauth/token', {
         grant_type: 'authorization_code',
         client_id: app.clientId,
-        client_secret: app.clientSecret,
+        client_secret,
         code,
         redirect_uri,
       });
+    // A wrong secret with a live code is the client's error, and does not burn the code either.
+    const wrongClient = await exchange(callbackUrl, `${app.clientSecret}x`);
+    expect([wrongClient.status, ((await wrongClient.json()) as { error: string }).error]).toEqual([
+      400,
+      'invalid_client',
+    ]);
     expect((await exchange(`${callbackUrl}/other`)).status).toBe(400);
     // A mismatch does not burn the code; the right redirect_uri still works once.
     expect((await exchange(callbackUrl)).status).toBe(200);

@@ -68,10 +68,13 @@ export const oauthRoutes =
       },
       async (req) => {
         const body = req.body;
-        const application = await authenticateClient(app, body.client_id, body.client_secret);
+        const client = { clientId: body.client_id, clientSecret: body.client_secret };
+        if (body.grant_type === 'authorization_code') {
+          // Client authentication is part of the redemption's one statement.
+          return exchangeCode(app, client, body.code, body.redirect_uri);
+        }
+        const application = await authenticateClient(app, client.clientId, client.clientSecret);
         switch (body.grant_type) {
-          case 'authorization_code':
-            return exchangeCode(app, application, body.code, body.redirect_uri);
           case 'refresh_token':
             return refreshAccessToken(app, application, body.refresh_token);
           case undefined:

@@ -24,17 +24,19 @@ export type RedeemedCode = {
 };
 
 /**
- * `grant_type=authorization_code` in one statement: uses the code — only if it is this
- * Application's, unused, unexpired, issued for exactly `redirectUri`, and its Account (or Service
- * Account) is still live — and stores the access and refresh token hashes of one new grant. Returns
- * undefined (and changes nothing) otherwise. One round trip: at organization scale an app redeems
+ * `grant_type=authorization_code` in one statement, client authentication included: uses the code —
+ * only if the client is an Application holding an active secret with `secretHash` and `clientId`, and
+ * the code is that Application's, unused, unexpired, issued for exactly `redirectUri`, and its Account
+ * (or Service Account) is still live — and stores the access and refresh token hashes of one new
+ * grant. Returns undefined (and changes nothing) otherwise; the caller tells a wrong client from a
+ * dead code afterwards, on that path only. One round trip: at organization scale an app redeems
  * thousands of codes a minute.
  */
 export async function redeemAuthorizationCode(
   db: DbOrTx,
   input: {
     codeHash: string;
-    applicationId: string;
+    client: { id: string; secretHash: string };
     redirectUri: string;
     grantId: string;
     access: { id: string; hash: string };
@@ -52,9 +54,14 @@ export async function redeemAuthorizationCode(
     provider: string | null;
     profile_name: string | null;
   }>(sql`
-    with used as (
+    with client as (
+      select a.id from application_secrets s join applications a on a.id = s.application_id
+       where s.secret_hash = ${input.client.secretHash} and s.revoked_at is null
+         and a.client_id = ${input.client.id}
+    ),
+    used as (
       update authorization_codes c set used_at = now()
-       where c.code_hash = ${input.codeHash} and c.application_id = ${input.applicationId}
+       where c.code_hash = ${input.codeHash} and c.application_id = (select id from client)
          and c.used_at is null and c.expires_at > now() and c.redirect_uri = ${input.redirectUri}
          and case c.subject_type
                when 'account' then exists (
@@ -63,14 +70,14 @@ export async function redeemAuthorizationCode(
                else exists (
                  select 1 from service_accounts s where s.id = c.service_account_id and s.status <> 'revoked')
              end
-      returning c.subject_type, c.account_id, c.service_account_id, c.scope,
+      returning c.application_id, c.subject_type, c.account_id, c.service_account_id, c.scope,
                 case c.subject_type when 'account' then ${input.ttlSecs.account}::int
                      else ${input.ttlSecs.serviceAccount}::int end as expires_in
     ),
     minted as (
       insert into tokens (id, application_id, kind, subject_type, account_id, service_account_id,
                           grant_id, token_hash, scope, expires_at)
-      select v.id, ${input.applicationId}, v.kind, u.subject_type, u.account_id, u.service_account_id,
+      select v.id, u.application_id, v.kind, u.subject_type, u.account_id, u.service_account_id,
              ${input.grantId}, v.hash, u.scope,
              case when v.kind = 'access' then now() + u.expires_in * interval '1 second' end
         from used u cross join (values (${input.access.id}, 'access', ${input.access.hash}),
