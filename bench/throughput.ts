@@ -13,7 +13,9 @@
  *
  *   npm run bench -- throughput [--scenario NAME[,NAME]] [--workers 2] [--in-flight 200]
  *
- * Scenarios: microsoft-20k-0ms, microsoft-20k-50ms, google-100k-directory, google-3k-mailbox-50ms,
+ * Scenarios: microsoft-20k-0ms, microsoft-20k-50ms (with the naive baseline: one thing at a time,
+ * extrapolated from 200 Accounts), google-100k-directory, google-20k-directory and
+ * google-200k-directory (run together: the worker's peak RSS must not grow with the org), google-3k-mailbox-50ms,
  * google-10k-1k-rooms-quotas (the sandbox enforcing the documented quotas: the figure is the share of
  * Google Calendar's 10,000 calls/min per project the run used, and the share of calls refused).
  */
@@ -31,6 +33,7 @@ import {
   stopAllChildren,
   writeResult,
 } from './common.js';
+import { runNaiveBaseline } from './naive-baseline.js';
 import {
   api,
   FINAL_RUN_STATUSES,
@@ -63,6 +66,8 @@ type Scenario = {
    * the quota's refusals. Default: not enforced, and the bare loop is the reference.
    */
   quotas?: boolean;
+  /** Also measure the naive baseline (naive-baseline.ts) on this many Accounts, after the run. */
+  naiveSample?: number;
   targets: Record<string, string>;
 };
 
@@ -88,7 +93,8 @@ const SCENARIOS: Scenario[] = [
     latencyMs: 30,
     jitterMs: 40,
     callsPerAccount: 1,
-    targets: { efficiency_at_latency: '≥ 0.85' },
+    naiveSample: 200,
+    targets: { efficiency_at_latency: '≥ 0.85', speed_up_vs_naive: '≥ 50 (naive extrapolated from 200)' },
   },
   {
     name: 'google-100k-directory',
@@ -99,6 +105,31 @@ const SCENARIOS: Scenario[] = [
     jitterMs: 0,
     callsPerAccount: 0,
     targets: { seconds_to_all_callbacks: '≤ 30' },
+  },
+  {
+    // With google-200k-directory: memory must not grow with the org (issue 18: ≤ 1.3× from 20k to 200k).
+    name: 'google-20k-directory',
+    provider: 'google',
+    users: 20_000,
+    verify: 'directory',
+    latencyMs: 0,
+    jitterMs: 0,
+    callsPerAccount: 0,
+    targets: { worker_peak_rss_mb: '≤ 300', redis_peak_bytes_per_item: '≤ 1,024' },
+  },
+  {
+    name: 'google-200k-directory',
+    provider: 'google',
+    users: 200_000,
+    verify: 'directory',
+    latencyMs: 0,
+    jitterMs: 0,
+    callsPerAccount: 0,
+    targets: {
+      worker_peak_rss_vs_20k: '≤ 1.3 (run with google-20k-directory)',
+      worker_peak_rss_mb: '≤ 300',
+      redis_peak_bytes_per_item: '≤ 1,024',
+    },
   },
   {
     name: 'google-3k-mailbox-50ms',
@@ -269,6 +300,25 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
         .sort((a, b) => b[1] - a[1])
         .slice(0, 12),
     );
+    // After every figure of the run is read: the naive loop's calls, rows and callbacks count in none.
+    const naive = s.naiveSample
+      ? await runNaiveBaseline({
+          credentials: sb.microsoft
+            ? { provider: 'microsoft', ...sb.microsoft }
+            : {
+                provider: 'google',
+                domain: sb.google?.domain ?? '',
+                adminEmail: sb.google?.adminEmail ?? '',
+                key: sb.google?.credentials as never,
+              },
+          sandboxUrl: sb.url,
+          databaseUrl: db.url,
+          callbackUrl: `${receiver.url}/naive`,
+          sample: s.naiveSample,
+          listed: run.listed,
+          accounts: run.provisioned,
+        })
+      : undefined;
     const startMs = Date.parse(run.started_at ?? run.created_at);
     const runSeconds = (Date.parse(run.finished_at ?? new Date().toISOString()) - startMs) / 1000;
     const accountsPerSec = run.provisioned / runSeconds;
@@ -316,6 +366,19 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
       ratio_to_reference: reference && round(accountsPerSec / reference.accountsPerSec),
       latency_bound_accounts_per_sec: latencyBound === null ? null : round(latencyBound, 1),
       efficiency_at_latency: latencyBound === null ? null : round(accountsPerSec / latencyBound),
+      ...(naive
+        ? {
+            naive_baseline: {
+              sample_accounts: naive.sample,
+              sample_seconds: round(naive.sampleSeconds),
+              seconds_per_account: round(naive.secondsPerAccount, 4),
+              seconds_per_page: round(naive.secondsPerPage, 3),
+              org_seconds_extrapolated: round(naive.orgSecondsExtrapolated, 1),
+              accounts_per_sec_extrapolated: round(naive.accountsPerSecExtrapolated, 1),
+            },
+            speed_up_vs_naive: round(accountsPerSec / naive.accountsPerSecExtrapolated, 1),
+          }
+        : {}),
       callbacks_received: receiver.distinct.size,
       seconds_to_all_callbacks:
         receiver.distinct.size >= run.provisioned && allCallbacksSeconds !== null
@@ -384,6 +447,12 @@ export async function runAndReport(argv: string[]): Promise<void> {
     const r = await runScenario(scenario, Number(values.workers), Number(values['in-flight']), log);
     log(JSON.stringify(r));
     results.push(r);
+    const small = results.find((x) => x.scenario === 'google-20k-directory');
+    const large = results.find((x) => x.scenario === 'google-200k-directory');
+    if (small && large && r === large) {
+      const peak = (x: typeof r) => Math.max(...x.worker_peak_rss_mb.map((m) => m ?? 0));
+      Object.assign(large, { worker_peak_rss_vs_20k: round(peak(large) / Math.max(1, peak(small))) });
+    }
     // Written after every scenario: a later one failing loses nothing measured.
     writeResult(`throughput-${new Date().toISOString().slice(0, 10)}.json`, {
       bench: 'throughput',

@@ -7,7 +7,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import { RateLimitedError } from '../errors.js';
-import { countInWindows, type FixedWindow, MemoryWindows, type WindowAnswer } from '../lib/fixed-windows.js';
+import { BatchedWindows, type FixedWindow, MemoryWindows, type WindowAnswer } from '../lib/fixed-windows.js';
 import { createRedisClient } from '../lib/redis.js';
 import type { AppContext } from '../services/context.js';
 import { createRateLimitKeys, type RateLimitSubject, type RateLimits } from '../services/rate-limit-keys.js';
@@ -19,6 +19,9 @@ const TOKEN_ROUTES = new Set(['/oauth/token', '/oauth/token/revoke']);
 
 /** How long a starting server waits for the limiter's Redis before counting in memory meanwhile. */
 const READY_WAIT_MS = 2_000;
+
+/** How often each process sends what it counted to Redis. */
+const FLUSH_MS = 10;
 
 /** At most one "Redis failed" line per this long. */
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -43,6 +46,8 @@ function clientIdOf(body: unknown): string | undefined {
  * The API's rate limit (DESIGN §6): two fixed windows, per second and per minute, per Application
  * (see services/rate-limit-keys.ts), counted in Redis so every API process shares them. Past either
  * window the request fails with RateLimitedError, which errors.ts renders as 429 with Retry-After.
+ * Each process adds its counts to Redis every FLUSH_MS: the processes together may let through what
+ * the others counted in that time beyond a limit, and a single process is exact.
  *
  * The limiter has a Redis connection of its own that never queues commands: when Redis is down or
  * slow, each process falls back to counting in memory (the same limits, per process) instead of
@@ -77,11 +82,24 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
     }
   });
 
-  // Both windows are counted by one script in one round trip (lib/fixed-windows.ts). The counter is
-  // keyed by window and subject, not by size, so changing an override keeps the count.
+  // Each process counts here and sends its counts to Redis every few ms, one script for every window
+  // (lib/fixed-windows.ts BatchedWindows): no Redis round trip on a request, but for a caller's first
+  // in each window. The counter is keyed by window and subject, not by size, so changing an override
+  // keeps the count.
   const keyPrefix = `${app.config.redis.queuePrefix}:ratelimit`;
   const memory = new MemoryWindows();
   let failureLoggedAt = 0;
+  const logFailure = (err: unknown, log: FastifyBaseLogger) => {
+    // Once in a while, not on every request of an outage.
+    if (Date.now() - failureLoggedAt > FAILURE_LOG_INTERVAL_MS) {
+      failureLoggedAt = Date.now();
+      log.warn({ err }, 'rate limiter: Redis failed, counting in memory');
+    }
+  };
+  const shared = new BatchedWindows(redis, {
+    flushMs: FLUSH_MS,
+    onFlushError: (err) => logFailure(err, app.logger),
+  });
   const windowsOf = (subject: RateLimitSubject): FixedWindow[] =>
     WINDOWS.map((w) => ({
       key: `${keyPrefix}:${w.name}:${subject.key}`,
@@ -96,14 +114,10 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
       answer = memory.count(windows);
     } else {
       try {
-        answer = await countInWindows(redis, windows);
+        answer = await shared.count(windows);
       } catch (err) {
-        // Redis failed this request: count it in memory rather than fail it or let it through
-        // (and say so once in a while, not on every request of an outage).
-        if (Date.now() - failureLoggedAt > FAILURE_LOG_INTERVAL_MS) {
-          failureLoggedAt = Date.now();
-          req.log.warn({ err }, 'rate limiter: Redis failed, counting in memory');
-        }
+        // Redis failed this request: count it in memory rather than fail it or let it through.
+        logFailure(err, req.log);
         answer = memory.count(windows);
       }
     }
@@ -158,6 +172,8 @@ export function addRateLimit<L extends FastifyBaseLogger, T extends FastifyTypeP
     });
   });
   server.addHook('onClose', async () => {
+    await shared.flush();
+    shared.close();
     redis.disconnect();
   });
 }

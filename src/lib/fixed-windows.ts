@@ -2,9 +2,10 @@ import type { RedisClient } from './redis.js';
 
 /**
  * Fixed-window counters in Redis: a key per window holding the window's count, expiring when the
- * window ends. Every window a decision needs is read and counted by one script, so a decision is one
- * round trip however many windows (and leases) it involves. The API's limit (api/rate-limit.ts) and
- * the provider limiter (providers/limiter.ts) both count here.
+ * window ends. Every window a decision needs is read and counted by one script, so it is one round
+ * trip however many windows (and leases) it involves: the provider limiter (providers/limiter.ts)
+ * takes its points with `takeFromWindows`, and the API's limit (api/rate-limit.ts) counts with
+ * `BatchedWindows`, which sends many requests' counts in one script.
  */
 
 /** One window: its counter's key, how many points it holds, and its length. */
@@ -18,33 +19,6 @@ export type Lease = { key: string; limit: number; leaseMs: number; id: string };
  * one past the windows, the lease) that refused it; `waitMs` is how long until that one has room.
  */
 export type WindowAnswer = { blocked: number; waitMs: number };
-
-/**
- * KEYS: the windows' counters. ARGV: per window, its points and length in ms. Every window counts
- * the request, refused or not (so a caller that keeps trying stays refused); the answer names the
- * window that refused it for longest.
- */
-const COUNT = `
-local blocked, wait = 0, 0
-for i = 1, #KEYS do
-  local ms = tonumber(ARGV[2 * i])
-  local n = redis.call('INCR', KEYS[i])
-  if n == 1 then
-    redis.call('PEXPIRE', KEYS[i], ms)
-  end
-  if n > tonumber(ARGV[2 * i - 1]) then
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('PEXPIRE', KEYS[i], ms)
-      ttl = ms
-    end
-    if ttl >= wait then
-      blocked, wait = i, ttl
-    end
-  end
-end
-return {blocked, wait}
-`;
 
 /**
  * KEYS: the windows' counters, then optionally a lease set (a sorted set: member = lease id, score =
@@ -91,19 +65,39 @@ end
 return {0, 0}
 `;
 
+/**
+ * KEYS: the windows' counters. ARGV: per window, how many requests to add and its length in ms.
+ * Returns each window's count and ms left, flat: {count1, ttl1, count2, ttl2, …}.
+ */
+const ADD = `
+local out = {}
+for i = 1, #KEYS do
+  local ms = tonumber(ARGV[2 * i])
+  local n = redis.call('INCRBY', KEYS[i], ARGV[2 * i - 1])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], ms)
+    ttl = ms
+  end
+  out[2 * i - 1] = n
+  out[2 * i] = ttl
+end
+return out
+`;
+
 type WindowRedis = RedisClient & {
-  ecCountWindows(...args: (string | number)[]): Promise<[number, number]>;
+  ecAddToWindows(...args: (string | number)[]): Promise<number[]>;
   ecTakeWindows(...args: (string | number)[]): Promise<[number, number]>;
 };
 
 function withScripts(redis: RedisClient): WindowRedis {
   const r = redis as WindowRedis;
   // numberOfKeys is given per call (the first argument), as the number of windows varies.
-  if (typeof r.ecCountWindows !== 'function') {
-    r.defineCommand('ecCountWindows', { lua: COUNT });
-  }
   if (typeof r.ecTakeWindows !== 'function') {
     r.defineCommand('ecTakeWindows', { lua: TAKE });
+  }
+  if (typeof r.ecAddToWindows !== 'function') {
+    r.defineCommand('ecAddToWindows', { lua: ADD });
   }
   return r;
 }
@@ -112,21 +106,6 @@ const answer = ([blocked, waitMs]: [number, number]): WindowAnswer => ({
   blocked: Number(blocked),
   waitMs: Number(waitMs),
 });
-
-/**
- * Counts one request in every window (refused or not). For Redis Cluster every key must hash to one
- * slot: keep the deployment's `{…}`-tagged prefix in front.
- */
-export async function countInWindows(
-  redis: RedisClient,
-  windows: readonly FixedWindow[],
-): Promise<WindowAnswer> {
-  const args: (string | number)[] = [windows.length, ...windows.map((w) => w.key)];
-  for (const w of windows) {
-    args.push(w.points, w.ms);
-  }
-  return answer(await withScripts(redis).ecCountWindows(...args));
-}
 
 /** Takes one point of every window, and the lease if one is given, only when all have room. */
 export async function takeFromWindows(
@@ -184,5 +163,169 @@ export class MemoryWindows {
       }
     });
     return { blocked, waitMs };
+  }
+}
+
+type Counted = {
+  points: number;
+  ms: number;
+  /** The window's count in Redis as last read: every process's requests up to that read. */
+  base: number;
+  /** Counted here, not yet sent; and sent, not yet answered. */
+  pending: number;
+  sending: number;
+  /** When the window ends (this process's clock, from the last answer's ms left). */
+  until: number;
+};
+
+/**
+ * The API's counting without a Redis round trip per request: each process decides from the window's
+ * count as Redis last said it plus its own requests since, and sends what it counted every `flushMs`
+ * (one script for every window it touched), learning the others' counts in the same answer. A window
+ * this process has not seen, or whose end has passed, is counted in Redis first (one round trip, the
+ * request waiting for it), so a caller's first request in each window sees the shared count. What the
+ * other processes counted in the last `flushMs` is missing from a decision: together they may let
+ * through that much more than the limit, never less.
+ */
+export class BatchedWindows {
+  private readonly counts = new Map<string, Counted>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly opts: {
+      flushMs?: number;
+      maxKeys?: number;
+      /** A flush Redis did not answer (what it carried is not counted in Redis). */
+      onFlushError?: (err: unknown) => void;
+    } = {},
+  ) {}
+
+  /** Counts one request in every window (refused or not). Throws when Redis fails a first count. */
+  async count(windows: readonly FixedWindow[]): Promise<WindowAnswer> {
+    const now = Date.now();
+    const known = windows.map((w) => this.live(w, now));
+    // The request's place in each window: Redis's answer to the send that carried it, or (every
+    // window known here) the count as Redis last said plus this process's requests since.
+    let totals: number[];
+    if (known.some((c) => c === undefined)) {
+      totals = await this.send(windows, 1);
+    } else {
+      totals = (known as Counted[]).map((c) => {
+        c.pending += 1;
+        return c.base + c.sending + c.pending;
+      });
+      this.schedule();
+    }
+    const at = Date.now();
+    let blocked = 0;
+    let waitMs = 0;
+    windows.forEach((w, i) => {
+      const until = this.counts.get(w.key)?.until ?? at + w.ms;
+      if ((totals[i] ?? 0) > w.points && until - at >= waitMs) {
+        blocked = i + 1;
+        waitMs = Math.max(1, until - at);
+      }
+    });
+    return { blocked, waitMs };
+  }
+
+  /** Sends what is pending now (tests, and closing). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = Date.now();
+    const due: FixedWindow[] = [];
+    for (const [key, c] of this.counts) {
+      // A window that ended takes its pending count with it.
+      if (c.pending > 0 && c.until > now) {
+        due.push({ key, points: c.points, ms: c.ms });
+      }
+    }
+    if (due.length > 0) {
+      await this.send(due, 0).catch((err: unknown) => this.opts.onFlushError?.(err));
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The window's count here, if this process has one for the window now running. */
+  private live(w: FixedWindow, now: number): Counted | undefined {
+    const c = this.counts.get(w.key);
+    if (c && c.until > now) {
+      c.points = w.points;
+      c.ms = w.ms;
+      return c;
+    }
+    if (c) {
+      this.counts.delete(w.key); // the window ended: what it had pending counts no more
+    }
+    return undefined;
+  }
+
+  /**
+   * Adds each window's pending count (plus `extra`) in Redis, takes the counts Redis answers, and
+   * returns them (each window's count with what this send carried).
+   */
+  private async send(windows: readonly FixedWindow[], extra: number): Promise<number[]> {
+    const now = Date.now();
+    const sent = windows.map((w) => {
+      let c = this.live(w, now);
+      if (!c) {
+        this.prune(now);
+        c = { points: w.points, ms: w.ms, base: 0, pending: 0, sending: 0, until: now + w.ms };
+        this.counts.set(w.key, c);
+      }
+      const n = c.pending + extra;
+      c.pending = 0;
+      c.sending += n;
+      return { c, n };
+    });
+    const args: (string | number)[] = [windows.length, ...windows.map((w) => w.key)];
+    windows.forEach((w, i) => {
+      args.push(sent[i]?.n ?? 0, w.ms);
+    });
+    let answer: number[];
+    try {
+      answer = await withScripts(this.redis).ecAddToWindows(...args);
+    } catch (err) {
+      for (const { c, n } of sent) {
+        c.sending -= n;
+      }
+      throw err;
+    }
+    const at = Date.now();
+    return sent.map(({ c, n }, i) => {
+      const count = Number(answer[2 * i]);
+      c.sending -= n;
+      // Counts only grow within a window; answers to earlier sends may carry older counts.
+      c.base = Math.max(c.base, count);
+      c.until = at + Number(answer[2 * i + 1]);
+      return count;
+    });
+  }
+
+  private schedule(): void {
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.opts.flushMs ?? 10);
+      this.timer.unref();
+    }
+  }
+
+  private prune(now: number): void {
+    if (this.counts.size < (this.opts.maxKeys ?? 10_000)) {
+      return;
+    }
+    for (const [key, c] of this.counts) {
+      if (c.until <= now) {
+        this.counts.delete(key);
+      }
+    }
+    if (this.counts.size >= (this.opts.maxKeys ?? 10_000)) {
+      this.counts.clear();
+    }
   }
 }

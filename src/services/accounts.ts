@@ -31,7 +31,7 @@ export async function accountViews(db: DbOrTx, accountId: string, publicUrl: str
     throw new NotFoundError('Account', accountId);
   }
   const { account, profile } = view;
-  const cals = await listCalendars(db, accountId);
+  const cals = view.calendars ?? (await listCalendars(db, accountId));
   const names = providerNames(profile.provider);
   const profileJson = {
     ...names,

@@ -299,8 +299,12 @@ export async function authenticateAccessToken(db: Db, accessToken: string): Prom
   if (!row) {
     throw new UnauthorizedError('The access token is unknown, expired or revoked');
   }
-  const { token, account, profile } = row;
-  return { token, subject: subjectOf(token), view: account && profile ? { account, profile } : undefined };
+  const { token, account, profile, calendars } = row;
+  return {
+    token,
+    subject: subjectOf(token),
+    view: account && profile ? { account, profile, calendars } : undefined,
+  };
 }
 
 /** A Service Account token and its Service Account (active or broken, of the token's Application). */

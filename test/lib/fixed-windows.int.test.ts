@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { countInWindows, MemoryWindows, takeFromWindows } from '../../src/lib/fixed-windows.js';
+import { BatchedWindows, MemoryWindows, takeFromWindows } from '../../src/lib/fixed-windows.js';
 import { testRedis, useRedisPrefix } from '../helpers/redis.js';
 
 const prefix = useRedisPrefix();
@@ -12,12 +12,13 @@ const windowsOf = (name: string, second: number, minute: number) => [
   { key: `${prefix}:${name}:m`, points: minute, ms: 60_000 },
 ];
 
-describe('countInWindows (the API limit)', () => {
+describe('BatchedWindows (the API limit)', () => {
   it('counts every request in both windows, refused or not, and names the window that refused', async () => {
+    const counter = new BatchedWindows(redis, { flushMs: 5 });
     const windows = windowsOf('count', 2, 3);
     const answers = [];
     for (let i = 0; i < 5; i++) {
-      answers.push(await countInWindows(redis, windows));
+      answers.push(await counter.count(windows));
     }
     expect(answers.slice(0, 2).map((a) => a.blocked)).toEqual([0, 0]);
     // The third is past the per-second window; the minute window (3) is not yet exceeded.
@@ -27,17 +28,57 @@ describe('countInWindows (the API limit)', () => {
     // Past both: the one that frees up last (the minute) is named.
     expect(answers[4]?.blocked).toBe(2);
     expect(answers[4]?.waitMs).toBeGreaterThan(50_000);
+    await counter.flush();
     expect(await redis.get(`${prefix}:count:m`)).toBe('5');
     const ttl = await redis.pttl(`${prefix}:count:m`);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
+    counter.close();
   });
 
-  it('gives a counter left without expiry one, so it cannot refuse forever', async () => {
+  it('shares the count between processes: what one sent, the other sees at its next window', async () => {
+    const other = testRedis();
+    const a = new BatchedWindows(redis, { flushMs: 5 });
+    const b = new BatchedWindows(other, { flushMs: 5 });
+    const windows = [{ key: `${prefix}:shared:m`, points: 4, ms: 60_000 }];
+    try {
+      expect(
+        [await a.count(windows), await a.count(windows), await a.count(windows)].map((x) => x.blocked),
+      ).toEqual([0, 0, 0]);
+      await a.flush();
+      // b's first request in this window asks Redis: 3 counted by a, then its own (4): allowed; the next is not.
+      expect((await b.count(windows)).blocked).toBe(0);
+      expect((await b.count(windows)).blocked).toBe(1);
+      await b.flush();
+      expect(await redis.get(`${prefix}:shared:m`)).toBe('5');
+      // a learns b's count with its next send and refuses too.
+      await a.count(windows);
+      await a.flush();
+      expect((await a.count(windows)).blocked).toBe(1);
+    } finally {
+      a.close();
+      b.close();
+      other.disconnect();
+    }
+  });
+
+  it('starts a new window once one ends, and throws when Redis cannot take a first count', async () => {
+    const counter = new BatchedWindows(redis, { flushMs: 5 });
+    const windows = [{ key: `${prefix}:ends:s`, points: 1, ms: 200 }];
+    expect((await counter.count(windows)).blocked).toBe(0);
+    expect((await counter.count(windows)).blocked).toBe(1);
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await counter.count(windows)).blocked).toBe(0);
+    // A counter left without expiry gets one, so it cannot refuse forever.
     await redis.set(`${prefix}:stuck:s`, '10');
-    const answer = await countInWindows(redis, windowsOf('stuck', 2, 100));
-    expect(answer.blocked).toBe(1);
+    expect((await counter.count([{ key: `${prefix}:stuck:s`, points: 2, ms: 1_000 }])).blocked).toBe(1);
     expect(await redis.pttl(`${prefix}:stuck:s`)).toBeGreaterThan(0);
+    counter.close();
+    const gone = testRedis({ lazyConnect: true, enableOfflineQueue: false });
+    const offline = new BatchedWindows(gone);
+    await expect(offline.count([{ key: `${prefix}:gone:s`, points: 5, ms: 1_000 }])).rejects.toThrow();
+    offline.close();
+    gone.disconnect();
   });
 });
 

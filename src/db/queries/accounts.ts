@@ -7,7 +7,11 @@ import type { MailboxKind, ProviderName } from '../schema/columns.js';
 import { type Profile, profiles } from '../schema/profiles.js';
 import { upsertCalendars } from './calendars.js';
 
-export type AccountView = { account: Account; profile: Profile };
+/** What an Account's answers show of a Calendar. */
+export type AccountCalendar = Pick<Calendar, 'id' | 'name' | 'readonly' | 'primary'>;
+
+/** An Account and its Profile; `calendars` when they were read with them (findLiveAccessToken). */
+export type AccountView = { account: Account; profile: Profile; calendars?: AccountCalendar[] };
 
 const accountView = preparedFor((db) =>
   db

@@ -5,6 +5,7 @@ import { type Account, accounts } from '../schema/accounts.js';
 import { authorizationCodes } from '../schema/authorization-codes.js';
 import { type Profile, profiles } from '../schema/profiles.js';
 import { type Token, tokens } from '../schema/tokens.js';
+import type { AccountCalendar } from './accounts.js';
 import { jsonRows } from './json-rows.js';
 
 export type NewToken = typeof tokens.$inferInsert;
@@ -130,9 +131,18 @@ export async function findLiveToken(
   return row;
 }
 
+/** The Account's live Calendars, in listCalendars' order, as one JSON array (empty for none). */
+const liveCalendarsJson = sql<AccountCalendar[]>`(
+  select coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'readonly', c.readonly,
+                                             'primary', c.is_primary)
+                           order by c.is_primary desc, c.name, c.id), '[]'::json)
+    from calendars c where c.account_id = ${tokens.accountId} and c.deleted_at is null)`.mapWith(
+  (v: unknown): AccountCalendar[] => (typeof v === 'string' ? JSON.parse(v) : v) as AccountCalendar[],
+);
+
 const liveAccessToken = preparedFor((db) =>
   db
-    .select({ token: tokens, account: accounts, profile: profiles })
+    .select({ token: tokens, account: accounts, profile: profiles, calendars: liveCalendarsJson })
     .from(tokens)
     .leftJoin(accounts, eq(accounts.id, tokens.accountId))
     .leftJoin(profiles, eq(profiles.accountId, tokens.accountId))
@@ -141,13 +151,15 @@ const liveAccessToken = preparedFor((db) =>
 );
 
 /**
- * A live access token and, when it is an Account's, its Account and Profile as they are now: what
- * every Account-token request needs, in one round trip.
+ * A live access token and, when it is an Account's, its Account, Profile and live Calendars as they
+ * are now: what every Account-token request needs (`/v1/userinfo` shows all of it), in one round trip.
  */
 export async function findLiveAccessToken(
   db: DbOrTx,
   tokenHash: string,
-): Promise<{ token: Token; account: Account | null; profile: Profile | null } | undefined> {
+): Promise<
+  { token: Token; account: Account | null; profile: Profile | null; calendars: AccountCalendar[] } | undefined
+> {
   const [row] = await liveAccessToken(db).execute({ hash: tokenHash });
   return row;
 }
