@@ -90,7 +90,13 @@ export function useTestApp(opts: TestAppOptions = {}): TestApp {
 
   afterAll(async () => {
     await workers?.close();
-    await server?.close();
+    if (server) {
+      // Teardown, not a graceful stop: connections a test left open (a body it did not read, a
+      // keep-alive socket) are cut rather than waited for.
+      const closing = server.close();
+      server.server.closeAllConnections();
+      await closing;
+    }
     await runtime?.close();
     await sandbox?.close();
   });
