@@ -7,6 +7,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     env: { NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
+    // Two files at a time even on 2 cores (vitest would run one): the integration tests mostly wait
+    // on Postgres, Redis, the sandbox and child processes, and one at a time left a core idle.
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -22,9 +25,6 @@ export default defineConfig({
           // Against a local Redis Cluster only: `npm run test:cluster` (vitest.cluster.config.ts).
           exclude: ['test/cluster/**', 'node_modules/**'],
           globalSetup: ['test/global-setup.ts'],
-          // Two files at a time even on 2 cores (vitest would run one): these tests mostly wait on
-          // Postgres, Redis, the sandbox and child processes, and one at a time left a core idle.
-          maxWorkers: 2,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
