@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry } from 'prom-client';
+import { API_QUOTAS } from '../providers/quotas.js';
 
 /**
  * What this process did, counted as it happens: jobs run (duration by job name and outcome),
@@ -61,6 +62,14 @@ export function createProcessMetrics(): ProcessMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
     registers: [registry],
   });
+  // Every API's quotas at zero from the start: a process that never waited still exports the series
+  // (the dashboard's queries and alerts see 0, not "no data").
+  for (const [api, quotas] of Object.entries(API_QUOTAS)) {
+    for (const { quota } of quotas) {
+      limiterWait.zero({ api, quota });
+    }
+  }
+  limiterWait.zero({ api: 'microsoft.mailbox', quota: 'microsoft.mailbox.concurrent' });
   return {
     registry,
     observeJob: (o) =>
