@@ -190,13 +190,12 @@ export class RedisProviderLimiter implements ProviderLimiter {
     }
   }
 
-  private recordWait(req: LimitRequest, quota: QuotaName, waitedMs: number): true {
+  private recordWait(req: LimitRequest, quota: QuotaName, waitedMs: number): void {
     const q = this.counters.byQuota[quota] ?? { waits: 0, waitedMs: 0 };
     q.waits += 1;
     q.waitedMs += waitedMs;
     this.counters.byQuota[quota] = q;
     this.opts.onWait?.({ api: req.api, quota, serviceAccountId: req.serviceAccountId, waitedMs });
-    return true;
   }
 }
 
