@@ -41,4 +41,24 @@ describe('ProviderRegistry', () => {
     registry.get('ser_c', microsoft);
     expect(registry.size).toBe(2);
   });
+
+  it('opens a stored credential only for a new instance: the ciphertext is the fingerprint', () => {
+    const registry = new ProviderRegistry({ ...base, maxEntries: 2 });
+    let opened = 0;
+    const open = () => {
+      opened += 1;
+      return google;
+    };
+    const a = registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open);
+    expect(registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open)).toBe(a);
+    expect(opened).toBe(1);
+    const rotated = registry.getSealed('ser_a', 'v2.k.iv.tag.body2', open);
+    expect(rotated).not.toBe(a);
+    expect(opened).toBe(2);
+    const limited = registry.getSealed('ser_a', 'v2.k.iv.tag.body2', open, {
+      'google.directory': { points: 10, durationSecs: 60 },
+    });
+    expect(limited).not.toBe(rotated);
+    expect(opened).toBe(3);
+  });
 });

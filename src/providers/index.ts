@@ -72,15 +72,39 @@ export class ProviderRegistry {
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([credentials, quotaOverrides ?? null]))
       .digest('base64url');
+    return this.entryFor(serviceAccountId, fingerprint, () => credentials, quotaOverrides);
+  }
+
+  /**
+   * The same, from the credential as stored (encrypted): the ciphertext itself is the fingerprint,
+   * so a hit costs neither the decryption nor a hash; `open` decrypts only for a new instance.
+   */
+  getSealed(
+    serviceAccountId: string,
+    sealed: string,
+    open: () => ServiceCredentials,
+    quotaOverrides?: ProviderRuntime['quotaOverrides'],
+  ): DirectoryProvider {
+    const fingerprint = `sealed:${sealed}:${quotaOverrides ? JSON.stringify(quotaOverrides) : ''}`;
+    return this.entryFor(serviceAccountId, fingerprint, open, quotaOverrides);
+  }
+
+  private entryFor(
+    serviceAccountId: string,
+    fingerprint: string,
+    credentials: () => ServiceCredentials,
+    quotaOverrides: ProviderRuntime['quotaOverrides'] | undefined,
+  ): DirectoryProvider {
     const hit = this.entries.get(serviceAccountId);
     if (hit && hit.fingerprint === fingerprint) {
       return hit.provider;
     }
+    const creds = credentials();
     const { maxEntries: _max, ...runtime } = this.opts;
-    const provider = createDirectoryProvider(credentials, {
+    const provider = createDirectoryProvider(creds, {
       ...runtime,
       serviceAccountId,
-      logger: this.opts.logger.child({ serviceAccountId, provider: credentials.provider }),
+      logger: this.opts.logger.child({ serviceAccountId, provider: creds.provider }),
       quotaOverrides,
     });
     this.entries.set(serviceAccountId, { fingerprint, provider });

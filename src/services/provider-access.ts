@@ -52,12 +52,16 @@ export function createProviderAccess(opts: {
   });
   return {
     limiter,
-    forServiceAccount: (sa) => {
-      const credentials = JSON.parse(
-        opts.keyring.decrypt(sa.credentialsEncrypted, aadOf('service_accounts', sa.id)),
-      ) as ServiceCredentials;
-      return registry.get(sa.id, credentials, sa.quotaOverrides);
-    },
+    forServiceAccount: (sa) =>
+      registry.getSealed(
+        sa.id,
+        sa.credentialsEncrypted,
+        () =>
+          JSON.parse(
+            opts.keyring.decrypt(sa.credentialsEncrypted, aadOf('service_accounts', sa.id)),
+          ) as ServiceCredentials,
+        sa.quotaOverrides,
+      ),
     forCredentials: (credentials) =>
       createDirectoryProvider(credentials, {
         urls: opts.urls,

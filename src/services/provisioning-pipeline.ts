@@ -2,7 +2,7 @@ import type { DbOrTx } from '../db/client.js';
 import { deterministicDbErrorCode, isConnectionLostError } from '../db/errors.js';
 import { findEntries } from '../db/queries/directory-entries.js';
 import { upsertProvisionedAccountIds } from '../db/queries/provisioned-accounts.js';
-import { countPending, findItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
+import { findItems, hasPendingItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
 import { addRunCountsIfActive, findRun, lockRun, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
@@ -221,7 +221,7 @@ export async function provisionBatch(
   }
   // Re-read: the last directory page may have been stored while this batch ran.
   const now = await findRun(app.db, run.id);
-  if (now?.include.every((k) => now.cursor[k]?.done) && (await countPending(app.db, run.id)) === 0) {
+  if (now?.include.every((k) => now.cursor[k]?.done) && !(await hasPendingItems(app.db, run.id))) {
     return [jobRequest('runs.finish', { runId: run.id })];
   }
   return [];
@@ -414,7 +414,7 @@ async function recordOutcomes(
 /** `runs.finish`: the final status, once nothing is pending. Idempotent. */
 export async function finishRun(app: AppContext, runId: string): Promise<void> {
   // Cheap check first: only take the run's lock when it looks finished.
-  if ((await countPending(app.db, runId)) > 0) {
+  if (await hasPendingItems(app.db, runId)) {
     return;
   }
   await app.db.transaction(async (tx) => {
@@ -423,7 +423,7 @@ export async function finishRun(app: AppContext, runId: string): Promise<void> {
       return;
     }
     const allListed = run.include.every((k) => run.cursor[k]?.done);
-    if (!allListed || (await countPending(tx, runId)) > 0) {
+    if (!allListed || (await hasPendingItems(tx, runId))) {
       return;
     }
     await updateRun(tx, runId, {

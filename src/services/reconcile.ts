@@ -1,5 +1,5 @@
 import { claimStalePendingRequests } from '../db/queries/authorization-requests.js';
-import { countPending, pendingItemIds } from '../db/queries/run-items.js';
+import { hasPendingItems, pendingItemIds } from '../db/queries/run-items.js';
 import { findStaleActiveRuns, touchRun } from '../db/queries/runs.js';
 import { PROVISION_BATCH } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
@@ -125,7 +125,7 @@ export async function reconcile(
       }
       after = ids[ids.length - 1] ?? after;
     }
-    if (allListed && (await countPending(app.db, run.id)) === 0) {
+    if (allListed && !(await hasPendingItems(app.db, run.id))) {
       await app.enqueue('runs.finish', { runId: run.id });
       report.finishes += 1;
     }

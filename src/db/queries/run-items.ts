@@ -94,12 +94,14 @@ export async function pageItems(
     .limit(opts.limit);
 }
 
-export async function countPending(db: DbOrTx, runId: string): Promise<number> {
-  const [row] = await db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(runItems)
-    .where(and(eq(runItems.runId, runId), eq(runItems.status, 'pending')));
-  return row?.n ?? 0;
+/**
+ * Whether any item of the run is still pending: one probe of the (run, status) index, however many
+ * items the run has (a count would read every pending entry, thousands while a large run is under way).
+ */
+export async function hasPendingItems(db: DbOrTx, runId: string): Promise<boolean> {
+  const [row] = await db.execute<{ pending: boolean }>(sql`
+    select exists (select 1 from run_items where run_id = ${runId} and status = 'pending') as pending`);
+  return row?.pending === true;
 }
 
 export type ReasonCount = { runId: string; status: string; errorKey: string; count: number };
