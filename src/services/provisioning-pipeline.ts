@@ -2,7 +2,13 @@ import type { DbOrTx } from '../db/client.js';
 import { deterministicDbErrorCode, isConnectionLostError } from '../db/errors.js';
 import { findEntries } from '../db/queries/directory-entries.js';
 import { upsertProvisionedAccountIds } from '../db/queries/provisioned-accounts.js';
-import { findItems, hasPendingItems, markFailed, markProvisioned, moveItems } from '../db/queries/run-items.js';
+import {
+  findItems,
+  hasPendingItems,
+  markFailed,
+  markProvisioned,
+  moveItems,
+} from '../db/queries/run-items.js';
 import { addRunCountsIfActive, findRun, lockRun, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
