@@ -3,6 +3,7 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
+  hash,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
@@ -135,7 +136,7 @@ export function newOpaqueToken(bytes = 32): string {
 
 /** SHA-256 of a bearer secret, hex; what we store and look up by. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex'); // one-shot: a token exchange hashes four values
 }
 
 /** The first `chars` characters of SHA-256(text), base64url: a short, stable key for a list of ids. */
