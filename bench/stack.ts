@@ -149,6 +149,7 @@ export type SandboxCounters = {
   quotaViolations: { total: number; byQuota: Record<string, number> };
   faultsInjected: Record<string, number>;
   tokensIssued: { google: number; microsoft: number; googleBySubject: Record<string, number> };
+  batches?: { envelopes: number; requests: number };
 };
 
 /** `ec sandbox` in its own process, one provider, and what it printed about its org. */

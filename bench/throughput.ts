@@ -396,6 +396,10 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
       redis_commands_per_account_by_command: commandstats,
       redis_peak_bytes_per_item: run.listed ? round((redisPeak - redisBaseline) / run.listed, 1) : null,
       provider_calls: totalCalls,
+      // Graph JSON batches: HTTP round trips that carried several of those calls.
+      ...(counters.batches?.envelopes
+        ? { graph_batches: counters.batches.envelopes, graph_calls_batched: counters.batches.requests }
+        : {}),
       provider_429s: calls429,
       ...(s.quotas && s.provider === 'google'
         ? {

@@ -132,6 +132,12 @@ const schema = z.object({
     .min(1)
     .max(5_000)
     .default(200),
+  MICROSOFT_GRAPH_BATCH_SIZE: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(20)
+    .default(20),
   RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).max(36_500).default(90),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })
@@ -195,7 +201,13 @@ export type Config = {
   };
   outbound: { allowPrivate: boolean };
   /** How long a job's lock lasts without renewal: a killed worker's jobs run again after about this long. */
-  worker: { lockSecs: number; healthPort: number | undefined; providerCallsInFlight: number };
+  worker: {
+    lockSecs: number;
+    healthPort: number | undefined;
+    providerCallsInFlight: number;
+    /** Microsoft mailbox reads per Graph JSON batch, at most (1: no batching). */
+    graphBatchSize: number;
+  };
   /** Days delivered deliveries and finished runs' items are kept (`days`), and audit events (`auditDays`). */
   retention: { days: number; auditDays: number };
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
@@ -278,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       lockSecs: e.WORKER_LOCK_SECONDS,
       healthPort: e.WORKER_HEALTH_PORT,
       providerCallsInFlight: e.PROVIDER_CALLS_IN_FLIGHT,
+      graphBatchSize: e.MICROSOFT_GRAPH_BATCH_SIZE,
     },
     retention: { days: e.RETENTION_DAYS, auditDays: e.AUDIT_RETENTION_DAYS },
     logLevel: e.LOG_LEVEL,

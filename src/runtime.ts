@@ -47,6 +47,7 @@ export function createRuntime(config: Config, logger: Logger, opts: RuntimeOptio
     onCall: metrics.observeProviderCall,
     onWait: metrics.observeLimiterWait,
     urls: config.providers,
+    graphBatchSize: config.worker.graphBatchSize,
     redis,
     keyPrefix: config.redis.queuePrefix,
     keyring: deps.keyring,

@@ -51,6 +51,8 @@ export type ProviderRuntime = {
   tokenStore?: SharedTokenStore | undefined;
   /** Told about every request made to the provider (metrics); must not throw. */
   onCall?: ((event: ProviderCallEvent) => void) | undefined;
+  /** Microsoft: mailbox reads sent together in one Graph JSON batch, at most (1 = each on its own). Default 20. */
+  graphBatchSize?: number | undefined;
 };
 
 export type ResolvedRuntime = {
@@ -65,6 +67,7 @@ export type ResolvedRuntime = {
   maxCachedSubjects: number;
   tokenStore: SharedTokenStore | undefined;
   onCall: ((event: ProviderCallEvent) => void) | undefined;
+  graphBatchSize: number;
 };
 
 export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
@@ -80,5 +83,6 @@ export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
     maxCachedSubjects: rt.maxCachedSubjects ?? 20_000,
     tokenStore: rt.tokenStore,
     onCall: rt.onCall,
+    graphBatchSize: rt.graphBatchSize ?? 20,
   };
 }

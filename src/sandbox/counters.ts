@@ -9,6 +9,8 @@ export type CountersSnapshot = {
   /** Microsoft mailbox concurrency: the highest seen, and every mailbox that ever had more than one. */
   concurrency: { peakPerMailbox: number; byMailbox: Record<string, number> };
   tokensIssued: { google: number; microsoft: number; googleBySubject: Record<string, number> };
+  /** Graph JSON batches (`POST /v1.0/$batch`): envelopes, and the requests they carried (each also in `calls`). */
+  batches: { envelopes: number; requests: number };
 };
 
 function bump(map: Map<string, number>, key: string, by = 1): void {
@@ -23,6 +25,7 @@ export class Counters {
   private maxPeak = 0;
   private tokens = { google: 0, microsoft: 0 };
   private subjects = new Map<string, number>();
+  private batches = { envelopes: 0, requests: 0 };
 
   call(method: string, route: string, status: number): void {
     bump(this.calls, `${method} ${route} ${status}`);
@@ -44,6 +47,11 @@ export class Counters {
     }
   }
 
+  batch(requests: number): void {
+    this.batches.envelopes += 1;
+    this.batches.requests += requests;
+  }
+
   tokenIssued(provider: 'google' | 'microsoft', subject?: string): void {
     this.tokens[provider] += 1;
     if (subject !== undefined) {
@@ -59,6 +67,7 @@ export class Counters {
       faultsInjected: Object.fromEntries(this.faults),
       concurrency: { peakPerMailbox: this.maxPeak, byMailbox: Object.fromEntries(this.peaks) },
       tokensIssued: { ...this.tokens, googleBySubject: Object.fromEntries(this.subjects) },
+      batches: { ...this.batches },
     };
   }
 
@@ -70,5 +79,6 @@ export class Counters {
     this.maxPeak = 0;
     this.tokens = { google: 0, microsoft: 0 };
     this.subjects = new Map();
+    this.batches = { envelopes: 0, requests: 0 };
   }
 }

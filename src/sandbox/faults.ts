@@ -104,8 +104,8 @@ function sendFault(
  */
 export function createFaultHook(state: SandboxState, held: Set<NodeJS.Timeout>) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const { kind, mailboxParam } = req.routeOptions.config;
-    if (!kind || kind === 'control') {
+    const { kind, mailboxParam, envelope } = req.routeOptions.config;
+    if (!kind || kind === 'control' || envelope) {
       return undefined;
     }
     if (mailboxParam && state.microsoft) {

@@ -8,6 +8,8 @@ declare module 'fastify' {
     kind?: RouteKind;
     /** Graph routes addressed to one mailbox: the path parameter naming it (for concurrency limits). */
     mailboxParam?: string;
+    /** The JSON batch envelope: its requests are delayed and faulted one by one, the envelope is not. */
+    envelope?: boolean;
   }
 }
 

@@ -13,6 +13,7 @@ import { registerGoogleDirectory } from './google/directory.js';
 import { GOOGLE_ERRORS, sendGoogleError, sendGoogleTokenError } from './google/errors.js';
 import { registerGoogleGroups } from './google/groups.js';
 import { registerGoogleToken } from './google/token.js';
+import { registerGraphBatch } from './microsoft/batch.js';
 import { registerGraphCalendarData } from './microsoft/calendar-data.js';
 import { sendAadError, sendGraphError } from './microsoft/errors.js';
 import { registerGraphUsers } from './microsoft/graph.js';
@@ -71,7 +72,7 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
   app.addHook('preHandler', createPermissionHook(state));
   app.addHook('onResponse', async (req, reply) => {
     const kind = req.routeOptions.config?.kind;
-    if (kind === 'control' || req.url.startsWith('/_sandbox')) {
+    if (kind === 'control' || req.url.startsWith('/_sandbox') || req.routeOptions.config?.envelope) {
       return;
     }
     state.counters.call(req.method, req.routeOptions.url ?? '(unmatched)', reply.statusCode);
@@ -92,6 +93,7 @@ export function buildServer(state: SandboxState, held: Set<NodeJS.Timeout>): Fas
     registerGraphGroups(app, state);
     registerGraphPlaces(app, state);
     registerGraphCalendarData(app, state);
+    registerGraphBatch(app, state);
   }
   registerControl(app, state);
   registerStructureControl(app, state);

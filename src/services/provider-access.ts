@@ -19,6 +19,8 @@ const TOKEN_CACHE_AAD = 'redis.provider_tokens';
  */
 export function createProviderAccess(opts: {
   urls: ProviderUrls;
+  /** Microsoft mailbox reads per Graph JSON batch, at most (default 20; 1: none). */
+  graphBatchSize?: number;
   redis: RedisClient;
   keyPrefix: string;
   keyring: Keyring;
@@ -45,6 +47,7 @@ export function createProviderAccess(opts: {
   });
   const registry = new ProviderRegistry({
     urls: opts.urls,
+    graphBatchSize: opts.graphBatchSize,
     limiter,
     tokenStore,
     logger: opts.logger,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { DirectoryProvider, DirectoryRoom, DirectoryUser } from '../../src/providers/types.js';
+import { NoopLimiter } from '../../src/providers/limiter.js';
+import type { DirectoryProvider, DirectoryRoom, DirectoryUser, Mailbox } from '../../src/providers/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { microsoftCredentials, providerFor, reasonOf, sandboxUrls } from './helpers.js';
 
@@ -112,6 +113,75 @@ describe('Microsoft adapter: operations', () => {
     expect(await ms.listCalendars(room)).toEqual([expect.objectContaining({ primary: true })]);
     const { tokensIssued } = await sb.control.counters();
     expect(tokensIssued.microsoft).toBe(1);
+  });
+});
+
+describe('Microsoft adapter: JSON batches', () => {
+  it('mailbox reads made together share Graph $batch round trips, each still one limiter call, with the same answers and reasons as one by one', async () => {
+    const truth = await sb.control.listUsers('microsoft', { limit: 200 });
+    const boxes: Pick<Mailbox, 'kind' | 'email' | 'providerId'>[] = [
+      ...truth.users.map((u) => ({ kind: 'user' as const, email: u.email, providerId: u.id })),
+      { kind: 'user', email: `ghost@${domain}`, providerId: '' },
+    ];
+    const read = async (p: DirectoryProvider) =>
+      Promise.all(
+        boxes.map((b) =>
+          p.listCalendars(b).then(
+            (cals) => cals.map((c) => c.providerCalendarId),
+            (err: unknown) => `failed: ${(err as { reason?: string }).reason}`,
+          ),
+        ),
+      );
+    const oneByOne = providerFor(microsoftCredentials(sb), sandboxUrls(sb), { graphBatchSize: 1 });
+    const limiter = new NoopLimiter();
+    const batched = providerFor(microsoftCredentials(sb), sandboxUrls(sb), { limiter, graphBatchSize: 20 });
+    try {
+      const c0 = await sb.control.counters();
+      const alone = await read(oneByOne);
+      const c1 = await sb.control.counters();
+      const together = await read(batched);
+      const c2 = await sb.control.counters();
+      expect(together).toEqual(alone);
+      expect(alone).toContain('failed: user_not_found');
+      expect(alone.filter((a) => a === 'failed: mailbox_not_enabled').length).toBeGreaterThan(0);
+      expect(c1.batches.envelopes - c0.batches.envelopes).toBe(0);
+      const envelopes = c2.batches.envelopes - c1.batches.envelopes;
+      expect(c2.batches.requests - c1.batches.requests).toBe(boxes.length);
+      expect(envelopes).toBeGreaterThanOrEqual(Math.ceil(boxes.length / 20));
+      expect(envelopes).toBeLessThan(boxes.length / 4);
+      // The limiter saw every request, as Graph counts them (plus the room index's reads).
+      expect(limiter.stats().acquired).toBeGreaterThanOrEqual(boxes.length);
+    } finally {
+      await Promise.all([oneByOne.close(), batched.close()]);
+    }
+  });
+
+  it('a throttled request in a batch is rate_limited with its own Retry-After; the rest of the batch is answered', async () => {
+    const truth = await sb.control.listUsers('microsoft', { limit: 30 });
+    const boxes = truth.users
+      .filter((u) => u.mailbox && !u.accessDenied)
+      .slice(0, 10)
+      .map((u) => ({ kind: 'user' as const, email: u.email, providerId: u.id }));
+    await sb.control.setFaults({ rate429: 0.5, retryAfterSecs: 7 });
+    const p = providerFor(microsoftCredentials(sb), sandboxUrls(sb), { rateLimitRetries: 0 });
+    try {
+      const outcomes = await Promise.all(
+        boxes.map((b) =>
+          p.listCalendars(b).then(
+            () => 'ok',
+            (err: unknown) => {
+              const e = err as { reason?: string; retryAfterMs?: number };
+              return `${e.reason} ${e.retryAfterMs}`;
+            },
+          ),
+        ),
+      );
+      expect(outcomes).toContain('ok');
+      expect(outcomes).toContain('rate_limited 7000');
+      expect(outcomes.every((o) => o === 'ok' || o === 'rate_limited 7000')).toBe(true);
+    } finally {
+      await p.close();
+    }
   });
 });
 

@@ -1,5 +1,11 @@
 import { InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
-import { GraphError, type PageCollection, PageIterator } from '@microsoft/microsoft-graph-client';
+import {
+  BatchRequestContent,
+  BatchResponseContent,
+  GraphError,
+  type PageCollection,
+  PageIterator,
+} from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Sandbox, type SandboxRoom, type SandboxUser, startSandbox } from '../../src/sandbox/index.js';
 import { fetchGraphToken, graphClient, graphToken, msalApp, rejection, sbMicrosoft } from './sdk.js';
@@ -329,6 +335,79 @@ describe('Graph', () => {
       'Access token is empty.',
     ]);
     expect(Object.keys(body.error.innerError).sort()).toEqual(['client-request-id', 'date', 'request-id']);
+  });
+
+  test('$batch (graph-client BatchRequestContent): each request answered and counted as its own; bad payloads are 400', async () => {
+    const client = graphClient(sb, () => graphToken(sb));
+    const normal = find((u) => u.mailbox && !u.accessDenied && !u.suspended);
+    const noMailbox = find((u) => !u.mailbox);
+    const get = (id: string, url: string) => ({
+      id,
+      request: new Request(`https://graph.microsoft.com/v1.0${url}`, { method: 'GET' }),
+    });
+    const content = new BatchRequestContent([
+      get('ok', `/users/${normal.email}/calendars?$select=id,name&$top=50`),
+      get('none', `/users/${noMailbox.email}/calendars`),
+      get('ghost', '/users/ghost@nowhere.example/calendars'),
+    ]);
+    const before = await sb.control.counters();
+    const raw = await client.api('/$batch').post(await content.getContent());
+    const answers = new BatchResponseContent(raw);
+    const ok = answers.getResponseById('ok');
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { value: unknown[] }).value).toHaveLength(1 + normal.secondaryCalendars);
+    const none = answers.getResponseById('none');
+    expect([none.status, ((await none.json()) as { error: { code: string } }).error.code]).toEqual([
+      404,
+      'MailboxNotEnabledForRESTAPI',
+    ]);
+    expect(answers.getResponseById('ghost').status).toBe(404);
+    const after = await sb.control.counters();
+    expect(after.batches.envelopes - before.batches.envelopes).toBe(1);
+    expect(after.batches.requests - before.batches.requests).toBe(3);
+    const route = 'GET /v1.0/users/:id/calendars';
+    expect((after.calls[`${route} 200`] ?? 0) - (before.calls[`${route} 200`] ?? 0)).toBe(1);
+    expect((after.calls[`${route} 404`] ?? 0) - (before.calls[`${route} 404`] ?? 0)).toBe(2);
+    expect(after.calls['POST /v1.0/$batch 200']).toBeUndefined();
+
+    // Without a token the batch is answered, and each request is refused as it would be alone.
+    const bare = await fetch(`${sb.url}/v1.0/$batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: [{ id: '1', method: 'GET', url: '/users' }] }),
+    });
+    const unauth = (await bare.json()) as { responses: { id: string; status: number }[] };
+    expect([bare.status, unauth.responses]).toEqual([
+      200,
+      [expect.objectContaining({ id: '1', status: 401 })],
+    ]);
+
+    const refused = async (body: unknown) => {
+      const res = await fetch(`${sb.url}/v1.0/$batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await graphToken(sb)}` },
+        body: JSON.stringify(body),
+      });
+      return [res.status, ((await res.json()) as { error: { code: string } }).error.code];
+    };
+    const one = (id: string) => ({ id, method: 'GET', url: '/users' });
+    expect(await refused({ requests: Array.from({ length: 21 }, (_, k) => one(String(k))) })).toEqual([
+      400,
+      'BadRequest',
+    ]);
+    expect(await refused({ requests: [one('a'), one('a')] })).toEqual([400, 'BadRequest']);
+    expect(
+      await refused({ requests: [{ id: 'a', method: 'GET', url: 'https://evil.example/users' }] }),
+    ).toEqual([400, 'BadRequest']);
+    expect(await refused({ requests: [{ id: 'a', method: 'TRACE', url: '/users' }] })).toEqual([
+      400,
+      'BadRequest',
+    ]);
+    expect(await refused({ requests: [] })).toEqual([400, 'BadRequest']);
+    expect(await refused({ nothing: true })).toEqual([400, 'BadRequest']);
+    expect(
+      await refused({ requests: [{ id: 'a', method: 'GET', url: '/users/a\u0000b/calendars' }] }),
+    ).toEqual([400, 'BadRequest']);
   });
 
   test('a deleted user becomes ErrorInvalidUser and leaves /users; an added one appears', async () => {

@@ -15,6 +15,7 @@ import {
 } from '../types.js';
 import { MAX_EQUIPMENT_PAGES, MicrosoftAddresses } from './addresses.js';
 import { MicrosoftTokenSource, tokenRoles } from './auth.js';
+import { GRAPH_BATCH_MAX, GraphBatcher } from './batch.js';
 import { GraphCalendarData } from './calendar-data.js';
 import {
   GRAPH_ROOMS_MAX_PAGE,
@@ -66,6 +67,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   readonly provider = 'microsoft' as const;
   private readonly tokens: MicrosoftTokenSource;
   private readonly graph: Client;
+  /** Mailbox reads gathered into JSON batches; undefined when MICROSOFT_GRAPH_BATCH_SIZE is 1. */
+  private readonly batcher: GraphBatcher | undefined;
   /** Free/busy and events (calendar-data.ts), through this instance's token and limiter. */
   readonly calendarData: GraphCalendarData;
   readonly selection: MicrosoftSelection;
@@ -86,6 +89,18 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       logger: rt.logger,
     });
     this.graph = createGraphClient(rt.urls.microsoftGraphUrl, () => this.tokens.token());
+    const batchSize = Math.min(GRAPH_BATCH_MAX, Math.max(1, Math.floor(rt.graphBatchSize)));
+    this.batcher =
+      batchSize > 1
+        ? new GraphBatcher(
+            (requests) =>
+              this.graph
+                .api('/$batch')
+                .option('signal', AbortSignal.timeout(rt.timeoutMs))
+                .post({ requests }),
+            batchSize,
+          )
+        : undefined;
     this.calendarData = new GraphCalendarData(
       (spec, signal, request) =>
         this.call({ api: 'microsoft.mailbox', kind: 'mailbox', ...spec }, signal, request),
@@ -229,6 +244,9 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
                 .api(`/users/${encodeURIComponent(target)}/calendars`)
                 .select(['id', 'name', 'canEdit', 'isDefaultCalendar'])
                 .top(50),
+        link
+          ? undefined
+          : `/users/${encodeURIComponent(target)}/calendars?$select=id,name,canEdit,isDefaultCalendar&$top=50`,
       );
       for (const c of res.value ?? []) {
         const cal = toMailboxCalendar(c);
@@ -307,6 +325,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     spec: { api: CallSpec['api']; op: string; kind: GraphCallKind; mailbox?: string },
     signal: AbortSignal | undefined,
     request: (g: Client) => { option(k: string, v: unknown): { get(): Promise<unknown> } },
+    /** The same GET as a URL relative to the version, when it may go in a JSON batch. */
+    batchUrl?: string,
   ): Promise<T> {
     const callSpec: CallSpec = {
       provider: 'microsoft',
@@ -314,8 +334,11 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       op: spec.op,
       ...(spec.mailbox === undefined ? {} : { mailbox: spec.mailbox }),
     };
+    const batcher = batchUrl === undefined ? undefined : this.batcher;
     const send = async (s: AbortSignal): Promise<T> =>
-      (await request(this.graph).option('signal', s).get()) as T;
+      batcher && batchUrl !== undefined
+        ? await batcher.get<T>(batchUrl, s)
+        : ((await request(this.graph).option('signal', s).get()) as T);
     return callProvider(
       this.rt,
       callSpec,
