@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NoopLimiter } from '../../src/providers/limiter.js';
 import type { DirectoryProvider, DirectoryRoom, DirectoryUser, Mailbox } from '../../src/providers/types.js';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
@@ -180,6 +180,30 @@ describe('Microsoft adapter: JSON batches', () => {
       expect(outcomes).toContain('rate_limited 7000');
       expect(outcomes.every((o) => o === 'ok' || o === 'rate_limited 7000')).toBe(true);
     } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('Microsoft adapter: the app-only token', () => {
+  it('is held as a value until 5 minutes before it expires, then fetched anew', async () => {
+    const p = providerFor(microsoftCredentials(sb), sandboxUrls(sb));
+    const box = await ms.findMailbox(NORMAL());
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const issued = async () => (await sb.control.counters()).tokensIssued.microsoft;
+      const before = await issued();
+      await p.listCalendars(box);
+      await p.listCalendars(box);
+      expect(await issued()).toBe(before + 1);
+      vi.setSystemTime(Date.now() + 54 * 60_000); // the sandbox's tokens live an hour
+      await p.listCalendars(box);
+      expect(await issued()).toBe(before + 1);
+      vi.setSystemTime(Date.now() + 2 * 60_000);
+      await p.listCalendars(box);
+      expect(await issued()).toBe(before + 2);
+    } finally {
+      vi.useRealTimers();
       await p.close();
     }
   });

@@ -109,10 +109,15 @@ export type MicrosoftTokenSourceOptions = {
  * MSAL caches the token in memory and serves it until 5 minutes before expiry, so one Service
  * Account costs one token request per hour per process.
  */
+/** MSAL refreshes an app-only token this long before it expires; the held copy is dropped then too. */
+const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
+
 export class MicrosoftTokenSource {
   private readonly app: ConfidentialClientApplication;
   private readonly network: LoginNetworkClient;
   private pending: Promise<string> | undefined;
+  /** The last token, as a plain value, and until when it is used without asking MSAL. */
+  private held: { token: string; until: number } | undefined;
 
   constructor(opts: MicrosoftTokenSourceOptions) {
     this.network = new LoginNetworkClient(opts.loginUrl.replace(/\/+$/, ''), opts.timeoutMs);
@@ -144,6 +149,10 @@ export class MicrosoftTokenSource {
    * would otherwise fetch 20 tokens.
    */
   token(fresh = false): Promise<string> {
+    if (!fresh && this.held && Date.now() < this.held.until) {
+      // MSAL's own cache lookup costs more than the Graph request it is for (authority, filters).
+      return Promise.resolve(this.held.token);
+    }
     if (this.pending && !fresh) {
       return this.pending;
     }
@@ -161,10 +170,18 @@ export class MicrosoftTokenSource {
     if (!result?.accessToken) {
       throw new Error('The token endpoint returned no access token');
     }
+    // Held until MSAL would refresh it itself: 5 minutes before expiry, or its refreshOn if sooner.
+    const until = Math.min(
+      (result.expiresOn?.getTime() ?? 0) - TOKEN_REFRESH_MARGIN_MS,
+      result.refreshOn?.getTime() ?? Number.POSITIVE_INFINITY,
+    );
+    this.held =
+      Number.isFinite(until) && until > Date.now() ? { token: result.accessToken, until } : undefined;
     return result.accessToken;
   }
 
   clear(): void {
+    this.held = undefined;
     this.app.clearCache();
   }
 }
