@@ -1,6 +1,7 @@
 import { getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { deterministicDbErrorCode } from '../errors.js';
+import { preparedFor } from '../prepared.js';
 import { directoryEntries } from '../schema/directory-entries.js';
 import { tableRows } from './json-rows.js';
 
@@ -58,11 +59,19 @@ export async function upsertDirectoryEntries(
   return stored.map((r) => ({ id: r.id, emailLower: r.email_lower }));
 }
 
+const entriesByIds = preparedFor((db) =>
+  db
+    .select()
+    .from(directoryEntries)
+    .where(sql`${directoryEntries.id} = any(${sql.placeholder('ids')}::text[])`)
+    .prepare('find_directory_entries'),
+);
+
 export async function findEntries(db: DbOrTx, ids: string[]) {
   if (ids.length === 0) {
     return [];
   }
-  return db.select().from(directoryEntries).where(inArray(directoryEntries.id, ids));
+  return entriesByIds(db).execute({ ids });
 }
 
 class ProbeDone extends Error {}

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
 import { asTableRows, tableRows } from './json-rows.js';
 
@@ -25,14 +26,25 @@ export async function insertRunItems(db: DbOrTx, rows: NewRunItem[]): Promise<Ru
   return asTableRows(runItems, inserted);
 }
 
+/** A batch's items: the ids as one array parameter, so the statement is built once whatever their number. */
+const itemsByIds = preparedFor((db) =>
+  db
+    .select()
+    .from(runItems)
+    .where(
+      and(
+        eq(runItems.runId, sql.placeholder('runId')),
+        sql`${runItems.id} = any(${sql.placeholder('ids')}::text[])`,
+      ),
+    )
+    .prepare('find_run_items'),
+);
+
 export async function findItems(db: DbOrTx, runId: string, ids: string[]): Promise<RunItem[]> {
   if (ids.length === 0) {
     return [];
   }
-  return db
-    .select()
-    .from(runItems)
-    .where(and(eq(runItems.runId, runId), inArray(runItems.id, ids)));
+  return itemsByIds(db).execute({ runId, ids });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { RunInclude } from '../../lib/provisioning.js';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { oneOf } from '../schema/columns.js';
 import {
   ACTIVE_RUN_STATUSES,
@@ -19,8 +20,17 @@ export async function insertRun(db: DbOrTx, row: NewRun): Promise<ProvisioningRu
   return created;
 }
 
+// Built once: every provisioning batch reads its run twice, and drizzle's builder costs more than the lookup.
+const runById = preparedFor((db) =>
+  db
+    .select()
+    .from(provisioningRuns)
+    .where(eq(provisioningRuns.id, sql.placeholder('id')))
+    .prepare('find_run'),
+);
+
 export async function findRun(db: DbOrTx, id: string): Promise<ProvisioningRun | undefined> {
-  const [row] = await db.select().from(provisioningRuns).where(eq(provisioningRuns.id, id));
+  const [row] = await runById(db).execute({ id });
   return row;
 }
 

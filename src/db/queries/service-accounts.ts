@@ -1,5 +1,6 @@
 import { and, desc, eq, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
+import { preparedFor } from '../prepared.js';
 import { accounts } from '../schema/accounts.js';
 import { profiles } from '../schema/profiles.js';
 import { type ServiceAccount, serviceAccounts } from '../schema/service-accounts.js';
@@ -14,8 +15,16 @@ export async function insertServiceAccount(db: DbOrTx, row: NewServiceAccount): 
   return created;
 }
 
+const serviceAccountById = preparedFor((db) =>
+  db
+    .select()
+    .from(serviceAccounts)
+    .where(eq(serviceAccounts.id, sql.placeholder('id')))
+    .prepare('find_service_account'),
+);
+
 export async function findServiceAccount(db: DbOrTx, id: string): Promise<ServiceAccount | undefined> {
-  const [row] = await db.select().from(serviceAccounts).where(eq(serviceAccounts.id, id));
+  const [row] = await serviceAccountById(db).execute({ id });
   return row;
 }
 
