@@ -225,6 +225,10 @@ export function productEnv(o: {
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(o.port),
+    // A setting under study, passed through from the bench's own environment.
+    ...(process.env.MICROSOFT_GRAPH_BATCH_SIZE
+      ? { MICROSOFT_GRAPH_BATCH_SIZE: process.env.MICROSOFT_GRAPH_BATCH_SIZE }
+      : {}),
     ...o.extra,
   };
 }

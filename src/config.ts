@@ -137,7 +137,7 @@ const schema = z.object({
     .int()
     .min(1)
     .max(20)
-    .default(20),
+    .default(4),
   RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).max(36_500).default(90),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })

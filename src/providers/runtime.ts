@@ -51,7 +51,11 @@ export type ProviderRuntime = {
   tokenStore?: SharedTokenStore | undefined;
   /** Told about every request made to the provider (metrics); must not throw. */
   onCall?: ((event: ProviderCallEvent) => void) | undefined;
-  /** Microsoft: mailbox reads sent together in one Graph JSON batch, at most (1 = each on its own). Default 20. */
+  /**
+   * Microsoft: mailbox reads sent together in one Graph JSON batch, at most (1 = each on its own).
+   * Default 4: Graph runs at most four of a batch's Outlook requests at once, so a larger batch waits
+   * inside Graph, several provider latencies per call, where latency binds.
+   */
   graphBatchSize?: number | undefined;
 };
 
@@ -83,6 +87,6 @@ export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
     maxCachedSubjects: rt.maxCachedSubjects ?? 20_000,
     tokenStore: rt.tokenStore,
     onCall: rt.onCall,
-    graphBatchSize: rt.graphBatchSize ?? 20,
+    graphBatchSize: rt.graphBatchSize ?? 4,
   };
 }

@@ -19,7 +19,7 @@ const TOKEN_CACHE_AAD = 'redis.provider_tokens';
  */
 export function createProviderAccess(opts: {
   urls: ProviderUrls;
-  /** Microsoft mailbox reads per Graph JSON batch, at most (default 20; 1: none). */
+  /** Microsoft mailbox reads per Graph JSON batch, at most (default 4; 1: none). */
   graphBatchSize?: number;
   redis: RedisClient;
   keyPrefix: string;

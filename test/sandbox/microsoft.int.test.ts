@@ -410,6 +410,32 @@ describe('Graph', () => {
     ).toEqual([400, 'BadRequest']);
   });
 
+  test('$batch runs at most four of its requests at a time, as Graph does for Outlook', async () => {
+    const normal = users.filter((u) => u.mailbox && !u.accessDenied && !u.suspended).slice(0, 8);
+    await sb.control.setFaults({ latencyMs: 100 });
+    try {
+      const t0 = Date.now();
+      const res = await fetch(`${sb.url}/v1.0/$batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await graphToken(sb)}` },
+        body: JSON.stringify({
+          requests: normal.map((u, k) => ({
+            id: String(k),
+            method: 'GET',
+            url: `/users/${u.email}/calendar`,
+          })),
+        }),
+      });
+      const elapsed = Date.now() - t0;
+      const body = (await res.json()) as { responses: { status: number }[] };
+      expect(body.responses.map((r) => r.status)).toEqual(normal.map(() => 200));
+      expect(elapsed).toBeGreaterThanOrEqual(200); // 8 requests, 4 at a time, 100 ms each: two rounds
+      expect(elapsed).toBeLessThan(700);
+    } finally {
+      await sb.control.setFaults({ latencyMs: 0 });
+    }
+  });
+
   test('a deleted user becomes ErrorInvalidUser and leaves /users; an added one appears', async () => {
     const client = graphClient(sb, () => graphToken(sb));
     const victim = find((u) => u.mailbox && !u.accessDenied && !u.suspended && !u.admin);

@@ -1,6 +1,6 @@
 import { abortable } from '../signals.js';
 
-/** Graph's most requests in one JSON batch. */
+/** Graph's most requests in one JSON batch (of which it runs at most 4 Outlook requests at a time). */
 export const GRAPH_BATCH_MAX = 20;
 
 export type BatchSubResponse = {
