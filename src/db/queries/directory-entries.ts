@@ -1,4 +1,4 @@
-import { getTableColumns, inArray, sql } from 'drizzle-orm';
+import { getTableColumns, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { deterministicDbErrorCode } from '../errors.js';
 import { preparedFor } from '../prepared.js';
