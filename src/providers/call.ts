@@ -2,7 +2,7 @@ import { isAppError, RateLimitedError } from '../errors.js';
 import { tallyCall } from '../lib/call-tally.js';
 import type { ProviderApi } from './quotas.js';
 import type { ResolvedRuntime } from './runtime.js';
-import { sleep, withTimeout } from './signals.js';
+import { callSignal, sleep } from './signals.js';
 import {
   isProviderError,
   ProviderError,
@@ -50,8 +50,9 @@ export async function callProvider<T>(
         throw toProviderError(spec, err, toError);
       });
     const started = performance.now();
+    const attempt = callSignal(signal, rt.timeoutMs);
     try {
-      const result = await run(withTimeout(signal, rt.timeoutMs));
+      const result = await run(attempt.signal);
       report(rt, spec, 'ok', started);
       return result;
     } catch (err) {
@@ -74,6 +75,7 @@ export async function callProvider<T>(
         throw mapped;
       });
     } finally {
+      attempt.done();
       await permit.release().catch(() => {});
     }
   }

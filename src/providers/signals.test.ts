@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abortable, isAbortOrTimeout, parseRetryAfter, sleep } from './signals.js';
+import { abortable, callSignal, isAbortOrTimeout, parseRetryAfter, sleep } from './signals.js';
 
 describe('parseRetryAfter', () => {
   it('reads seconds, fractional seconds and HTTP dates', () => {
@@ -33,5 +33,35 @@ describe('sleep and abortable', () => {
   it('passes values through', async () => {
     await expect(abortable(Promise.resolve(3), new AbortController().signal)).resolves.toBe(3);
     await expect(sleep(1)).resolves.toBeUndefined();
+  });
+});
+
+describe('callSignal', () => {
+  it('aborts with a TimeoutError after its time, and follows the caller’s signal before that', async () => {
+    const timed = callSignal(undefined, 20);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(timed.signal.aborted).toBe(true);
+    expect((timed.signal.reason as Error).name).toBe('TimeoutError');
+    expect(isAbortOrTimeout(timed.signal.reason)).toBe(true);
+
+    const caller = new AbortController();
+    const followed = callSignal(caller.signal, 10_000);
+    caller.abort(new Error('job cancelled'));
+    expect(followed.signal.aborted).toBe(true);
+    expect((followed.signal.reason as Error).message).toBe('job cancelled');
+    followed.done();
+
+    const gone = new AbortController();
+    gone.abort(new Error('already'));
+    expect(callSignal(gone.signal, 10_000).signal.reason).toBe(gone.signal.reason);
+  });
+
+  it('done() ends it: no later timeout, no listener left on the caller’s signal', async () => {
+    const caller = new AbortController();
+    const call = callSignal(caller.signal, 20);
+    call.done();
+    await new Promise((r) => setTimeout(r, 60));
+    caller.abort();
+    expect(call.signal.aborted).toBe(false);
   });
 });
