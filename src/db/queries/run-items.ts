@@ -26,17 +26,16 @@ export async function insertRunItems(db: DbOrTx, rows: NewRunItem[]): Promise<Ru
   return asTableRows(runItems, inserted);
 }
 
-/** A batch's items: the ids as one array parameter, so the statement is built once whatever their number. */
+/**
+ * A batch's items: the ids as one array parameter, so the statement is built once whatever their
+ * number. By primary key only (a generic plan given the run too may scan the run's index instead);
+ * the run is checked on the rows.
+ */
 const itemsByIds = preparedFor((db) =>
   db
     .select()
     .from(runItems)
-    .where(
-      and(
-        eq(runItems.runId, sql.placeholder('runId')),
-        sql`${runItems.id} = any(${sql.placeholder('ids')}::text[])`,
-      ),
-    )
+    .where(sql`${runItems.id} = any(${sql.placeholder('ids')}::text[])`)
     .prepare('find_run_items'),
 );
 
@@ -44,7 +43,7 @@ export async function findItems(db: DbOrTx, runId: string, ids: string[]): Promi
   if (ids.length === 0) {
     return [];
   }
-  return itemsByIds(db).execute({ runId, ids });
+  return (await itemsByIds(db).execute({ ids })).filter((item) => item.runId === runId);
 }
 
 /**
