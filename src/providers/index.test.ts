@@ -28,37 +28,32 @@ describe('createDirectoryProvider', () => {
 });
 
 describe('ProviderRegistry', () => {
-  it('re-uses one adapter per Service Account until its credential changes, within an LRU bound', () => {
-    const registry = new ProviderRegistry({ ...base, maxEntries: 2 });
-    const a = registry.get('ser_a', google);
-    expect(registry.get('ser_a', { ...google })).toBe(a);
-    const rotated = registry.get('ser_a', { ...google, adminEmail: 'other@example.com' });
-    expect(rotated).not.toBe(a);
-    expect(registry.get('ser_a', google, { 'google.directory': { points: 10, durationSecs: 60 } })).not.toBe(
-      rotated,
-    );
-    registry.get('ser_b', microsoft);
-    registry.get('ser_c', microsoft);
-    expect(registry.size).toBe(2);
-  });
-
-  it('opens a stored credential only for a new instance: the ciphertext is the fingerprint', () => {
+  it('re-uses one adapter per Service Account until its stored credential changes, within an LRU bound; decrypts only for a new one', () => {
     const registry = new ProviderRegistry({ ...base, maxEntries: 2 });
     let opened = 0;
-    const open = () => {
-      opened += 1;
-      return google;
-    };
-    const a = registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open);
-    expect(registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open)).toBe(a);
+    const open =
+      <T>(credentials: T) =>
+      () => {
+        opened += 1;
+        return credentials;
+      };
+    const a = registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open(google));
+    expect(registry.getSealed('ser_a', 'v2.k.iv.tag.body1', open(google))).toBe(a);
     expect(opened).toBe(1);
-    const rotated = registry.getSealed('ser_a', 'v2.k.iv.tag.body2', open);
+    const rotated = registry.getSealed(
+      'ser_a',
+      'v2.k.iv.tag.body2',
+      open({ ...google, adminEmail: 'other@example.com' }),
+    );
     expect(rotated).not.toBe(a);
     expect(opened).toBe(2);
-    const limited = registry.getSealed('ser_a', 'v2.k.iv.tag.body2', open, {
+    const limited = registry.getSealed('ser_a', 'v2.k.iv.tag.body2', open(google), {
       'google.directory': { points: 10, durationSecs: 60 },
     });
     expect(limited).not.toBe(rotated);
     expect(opened).toBe(3);
+    registry.getSealed('ser_b', 'v2.k.iv.tag.b', open(microsoft));
+    registry.getSealed('ser_c', 'v2.k.iv.tag.c', open(microsoft));
+    expect(registry.size).toBe(2);
   });
 });

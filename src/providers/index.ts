@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { FakeDirectoryProvider } from './fake/index.js';
 import { GoogleDirectoryProvider } from './google/index.js';
 import { GooglePermissionProbe } from './google/probe.js';
@@ -48,8 +47,8 @@ export type ProviderRegistryOptions = Omit<ProviderRuntime, 'serviceAccountId' |
 
 /**
  * One provider instance per Service Account per process, so a worker re-uses clients and tokens
- * across jobs. An entry is keyed by the Service Account and a hash of its credentials and quota
- * overrides: a changed credential gets a fresh instance and the old one is closed.
+ * across jobs. An entry is keyed by the Service Account, its stored (encrypted) credential and its
+ * quota overrides: a changed credential gets a fresh instance and the old one is closed.
  */
 export class ProviderRegistry {
   private readonly entries: LruMap<string, { fingerprint: string; provider: DirectoryProvider }>;
@@ -64,20 +63,10 @@ export class ProviderRegistry {
     return this.entries.size;
   }
 
-  get(
-    serviceAccountId: string,
-    credentials: ServiceCredentials,
-    quotaOverrides?: ProviderRuntime['quotaOverrides'],
-  ): DirectoryProvider {
-    const fingerprint = createHash('sha256')
-      .update(JSON.stringify([credentials, quotaOverrides ?? null]))
-      .digest('base64url');
-    return this.entryFor(serviceAccountId, fingerprint, () => credentials, quotaOverrides);
-  }
-
   /**
-   * The same, from the credential as stored (encrypted): the ciphertext itself is the fingerprint,
-   * so a hit costs neither the decryption nor a hash; `open` decrypts only for a new instance.
+   * The Service Account's instance, from its credential as stored (encrypted): the ciphertext itself
+   * is the fingerprint, so a hit costs neither the decryption nor a hash; `open` decrypts only for a
+   * new instance.
    */
   getSealed(
     serviceAccountId: string,
@@ -85,21 +74,12 @@ export class ProviderRegistry {
     open: () => ServiceCredentials,
     quotaOverrides?: ProviderRuntime['quotaOverrides'],
   ): DirectoryProvider {
-    const fingerprint = `sealed:${sealed}:${quotaOverrides ? JSON.stringify(quotaOverrides) : ''}`;
-    return this.entryFor(serviceAccountId, fingerprint, open, quotaOverrides);
-  }
-
-  private entryFor(
-    serviceAccountId: string,
-    fingerprint: string,
-    credentials: () => ServiceCredentials,
-    quotaOverrides: ProviderRuntime['quotaOverrides'] | undefined,
-  ): DirectoryProvider {
+    const fingerprint = `${sealed}:${quotaOverrides ? JSON.stringify(quotaOverrides) : ''}`;
     const hit = this.entries.get(serviceAccountId);
     if (hit && hit.fingerprint === fingerprint) {
       return hit.provider;
     }
-    const creds = credentials();
+    const creds = open();
     const { maxEntries: _max, ...runtime } = this.opts;
     const provider = createDirectoryProvider(creds, {
       ...runtime,

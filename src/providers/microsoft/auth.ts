@@ -104,14 +104,15 @@ export type MicrosoftTokenSourceOptions = {
   logger: Logger;
 };
 
-/**
- * App-only tokens from the client-credentials grant, through msal-node's ConfidentialClientApplication:
- * MSAL caches the token in memory and serves it until 5 minutes before expiry, so one Service
- * Account costs one token request per hour per process.
- */
 /** MSAL refreshes an app-only token this long before it expires; the held copy is dropped then too. */
 const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 
+/**
+ * App-only tokens from the client-credentials grant, through msal-node's ConfidentialClientApplication:
+ * MSAL fetches and caches the token; this holds the value until MSAL would refresh it (5 minutes before
+ * expiry), so one Service Account costs one token request per hour per process and no cache lookup
+ * per Graph request.
+ */
 export class MicrosoftTokenSource {
   private readonly app: ConfidentialClientApplication;
   private readonly network: LoginNetworkClient;

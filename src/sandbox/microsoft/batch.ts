@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mapLimit } from '../../lib/map-limit.js';
 import type { SandboxState } from '../state.js';
 import { sendGraphError } from './errors.js';
 
@@ -91,18 +92,19 @@ export function registerGraphBatch(app: FastifyInstance, state: SandboxState): v
         return sendGraphError(req, reply, 400, 'BadRequest', requests);
       }
       state.counters.batch(requests.length);
-      const responses: SubResponse[] = new Array(requests.length);
-      let next = 0;
-      const lane = async () => {
-        for (let k = next++; k < requests.length; k = next++) {
-          responses[k] = await run(app, state, req, requests[k] as SubRequest);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(GRAPH_BATCH_PARALLEL, requests.length) }, lane));
+      const responses = await mapLimit(requests, GRAPH_BATCH_PARALLEL, (r) => run(app, state, req, r));
       return reply.header('content-type', 'application/json').send({ responses });
     },
   );
 }
+
+/** A request of the batch answered by the batch itself, in Graph's error envelope. */
+const failed = (id: string, status: number, code: string, message: string): SubResponse => ({
+  id,
+  status,
+  headers: { 'Content-Type': 'application/json' },
+  body: { error: { code, message } },
+});
 
 async function run(
   app: FastifyInstance,
@@ -130,20 +132,10 @@ async function run(
       timedOut,
     ]).catch(() => null);
     if (res === null) {
-      return {
-        id: r.id,
-        status: 400,
-        headers: { 'Content-Type': 'application/json' },
-        body: { error: { code: 'BadRequest', message: 'The request could not be read.' } },
-      };
+      return failed(r.id, 400, 'BadRequest', 'The request could not be read.');
     }
     if (!res) {
-      return {
-        id: r.id,
-        status: 504,
-        headers: { 'Content-Type': 'application/json' },
-        body: { error: { code: 'GatewayTimeout', message: 'The request timed out.' } },
-      };
+      return failed(r.id, 504, 'GatewayTimeout', 'The request timed out.');
     }
     const kept: Record<string, string> = {};
     for (const [h, name] of Object.entries(KEPT_HEADERS)) {
