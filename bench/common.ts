@@ -29,6 +29,11 @@ export async function scratchDatabase(opts: { migrate?: boolean } = {}): Promise
   url.pathname = `/${name}`;
   const drop = async () => {
     try {
+      // BENCH_KEEP_DATABASE=1 leaves it for a look afterwards (table statistics, plans).
+      if (process.env.BENCH_KEEP_DATABASE === '1') {
+        process.stderr.write(`bench: kept database ${name}\n`);
+        return;
+      }
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
     } finally {
       await admin.end();

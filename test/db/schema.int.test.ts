@@ -117,4 +117,28 @@ describe('data model', () => {
     expect(plans[0]).toContain('profiles_connected_due_idx');
     expect(plans[1]).toContain('profiles_disconnected_due_idx');
   });
+
+  it('redeems a code in place: marking it used writes no index entry (a HOT update)', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    const account = await f.createAccount(t.db, sa);
+    const codes: { id: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      codes.push(
+        (await f.createAuthorizationCode(t.db, { applicationId: sa.applicationId, accountId: account.id }))
+          .row,
+      );
+    }
+    // The redemption's change (tokens.ts redeemAuthorizationCode): used_at only. A HOT update needs no
+    // indexed column changed (predicates included) and room on the page (the table's fillfactor).
+    const counts = await t.db.transaction(async (tx) => {
+      for (const c of codes) {
+        await tx.execute(sql`update authorization_codes set used_at = now() where id = ${c.id}`);
+      }
+      const [row] = await tx.execute<{ upd: number; hot: number }>(sql`
+        select n_tup_upd::int as upd, n_tup_hot_upd::int as hot from pg_stat_xact_user_tables
+         where relname = 'authorization_codes'`);
+      return row;
+    });
+    expect(counts).toEqual({ upd: 3, hot: 3 });
+  });
 });

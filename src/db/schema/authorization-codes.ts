@@ -34,7 +34,9 @@ export const authorizationCodes = pgTable(
   (t) => [
     check('authorization_codes_subject_check', sql`${t.subjectType} in (${oneOf(TOKEN_SUBJECTS)})`),
     index('authorization_codes_expiry_idx').on(t.expiresAt),
-    index('authorization_codes_delivery_idx').on(t.deliveryId).where(sql`${t.usedAt} is null`),
+    // Not partial on used_at: redeeming a code then changes no indexed column, so Postgres updates it
+    // in place (a HOT update, room left by the table's fillfactor, migration 0004), index untouched.
+    index('authorization_codes_delivery_idx').on(t.deliveryId),
   ],
 );
 

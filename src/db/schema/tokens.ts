@@ -45,8 +45,9 @@ export const tokens = pgTable(
       sql`(${t.subjectType} = 'account' and ${t.accountId} is not null) or (${t.subjectType} = 'service_account' and ${t.serviceAccountId} is not null)`,
     ),
     index('tokens_grant_idx').on(t.grantId),
-    index('tokens_account_idx').on(t.accountId),
-    index('tokens_service_account_idx').on(t.serviceAccountId),
+    // A token has one subject: each index holds only the tokens of its kind of subject.
+    index('tokens_account_idx').on(t.accountId).where(sql`${t.accountId} is not null`),
+    index('tokens_service_account_idx').on(t.serviceAccountId).where(sql`${t.serviceAccountId} is not null`),
     index('tokens_expiry_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
   ],
 );
