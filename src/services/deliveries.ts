@@ -148,9 +148,11 @@ export async function claimAttempts(app: AppContext, opts: ClaimOptions): Promis
     const revoked = withCode.filter((d) => !live.has(d.accountId ?? '')).map((d) => d.id);
     await cancelDeliveries(tx, revoked, 'the Account or its Service Account was revoked');
     const minting = withCode.filter((d) => live.has(d.accountId ?? ''));
+    // Only a delivery claimed before can have handed out a code: on a first claim there is none to
+    // expire (and no lookup among every live code to find that out).
     await expireDeliveryCodes(
       tx,
-      minting.map((d) => d.id),
+      minting.filter((d) => d.claims > 1).map((d) => d.id),
     );
     const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
     const codes = new Map<string, string>();

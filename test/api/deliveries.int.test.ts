@@ -190,6 +190,36 @@ describe('the outbox', () => {
     expect(ok.body).toMatchObject({ sub: account.id, scope: 'read_only' });
   });
 
+  it('expires the code of a claim that was never recorded (its worker died after sending) on the next claim', async () => {
+    const app = await t.createApplication();
+    const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {
+      applicationId: app.applicationId,
+    });
+    const account = await createAccount(t.runtime.app.db, sa);
+    await createProfile(t.runtime.app.db, account);
+    const id = await delivery(
+      app.applicationId,
+      '/crashed',
+      { authorization: { state: 's2', email: account.email } },
+      { accountId: account.id, codeScope: 'read_write' },
+    );
+    const codeOf = (attempts: { id: string; body: string }[]) =>
+      (JSON.parse(attempts.find((a) => a.id === id)?.body ?? '{}') as { authorization?: { code?: string } })
+        .authorization?.code ?? '';
+    // Claimed, sent (the app may hold its code), never recorded: attempts stays 0.
+    const first = codeOf(await claimAttempts(t.runtime.app, { limit: 100, perApplication: 100 }));
+    expect(first).toMatch(/.{20,}/);
+    expect(await row(id)).toMatchObject({ attempts: 0, claims: 1 });
+    await makeDue(id);
+    const second = codeOf(await claimAttempts(t.runtime.app, { limit: 100, perApplication: 100 }));
+    expect(second).toMatch(/.{20,}/);
+    expect(second).not.toBe(first);
+    expect(await row(id)).toMatchObject({ attempts: 0, claims: 2 });
+    const redirect = `${receiver.url}/crashed`;
+    expect((await redeem(app.clientId, app.clientSecret, first, redirect)).body.error).toBe('invalid_grant');
+    expect((await redeem(app.clientId, app.clientSecret, second, redirect)).status).toBe(200);
+  });
+
   it('cancels a callback whose Account was revoked before it could be sent', async () => {
     const app = await t.createApplication();
     const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {

@@ -58,7 +58,7 @@ export async function findDelivery(db: DbOrTx, id: string): Promise<OutboundDeli
 
 export type ClaimedDelivery = Pick<
   OutboundDelivery,
-  'id' | 'applicationId' | 'kind' | 'url' | 'bodyEncrypted' | 'accountId' | 'codeScope' | 'attempts'
+  'id' | 'applicationId' | 'kind' | 'url' | 'bodyEncrypted' | 'accountId' | 'codeScope' | 'attempts' | 'claims'
 >;
 
 /**
@@ -82,6 +82,7 @@ export async function claimDueDeliveries(
     account_id: string | null;
     code_scope: string | null;
     attempts: number;
+    claims: number;
   }>(sql`
     with recursive apps(application_id) as (
       (select application_id from outbound_deliveries where status = 'pending'
@@ -106,9 +107,10 @@ export async function claimDueDeliveries(
       limit ${opts.limit}
     )
     update outbound_deliveries o
-       set next_attempt_at = now() + ${opts.leaseMs} * interval '1 millisecond'
+       set next_attempt_at = now() + ${opts.leaseMs} * interval '1 millisecond', claims = o.claims + 1
       from picked where o.id = picked.id
-    returning o.id, o.application_id, o.kind, o.url, o.body_encrypted, o.account_id, o.code_scope, o.attempts`);
+    returning o.id, o.application_id, o.kind, o.url, o.body_encrypted, o.account_id, o.code_scope, o.attempts,
+              o.claims`);
   return rows.map((r) => ({
     id: r.id,
     applicationId: r.application_id,
@@ -118,6 +120,7 @@ export async function claimDueDeliveries(
     accountId: r.account_id,
     codeScope: r.code_scope,
     attempts: r.attempts,
+    claims: r.claims,
   }));
 }
 

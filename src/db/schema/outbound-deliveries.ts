@@ -35,6 +35,11 @@ export const outboundDeliveries = pgTable(
     codeScope: text('code_scope'),
     status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * How often it was claimed (an attempt may have been claimed and never recorded: its worker died).
+     * A callback claimed for the first time has carried no code yet, so none needs expiring.
+     */
+    claims: integer('claims').notNull().default(0),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
     nextAttemptAt: tstz('next_attempt_at'),
