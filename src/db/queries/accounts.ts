@@ -225,7 +225,12 @@ export async function disconnectProfile(
     .where(eq(profiles.id, profileId));
 }
 
-/** Lower-cased emails among `emails` that already have an active Account with a connected Profile. */
+/**
+ * Lower-cased emails among `emails` that already have an active Account with a connected Profile.
+ * One probe of the (Service Account, email) index per email, whatever the planner knows: on tables
+ * never analysed (a first run on a new install), `email in (…)` was planned as a scan of every
+ * Account of the Service Account, per directory page (86 ms at 90,000 Accounts, growing with each).
+ */
 export async function alreadyProvisioned(
   db: DbOrTx,
   serviceAccountId: string,
@@ -234,17 +239,11 @@ export async function alreadyProvisioned(
   if (emails.length === 0) {
     return new Set();
   }
-  const rows = await db
-    .select({ emailLower: accounts.emailLower })
-    .from(accounts)
-    .innerJoin(profiles, eq(profiles.accountId, accounts.id))
-    .where(
-      and(
-        eq(accounts.serviceAccountId, serviceAccountId),
-        eq(accounts.status, 'active'),
-        eq(profiles.connected, true),
-        inArray(accounts.emailLower, emails),
-      ),
-    );
-  return new Set(rows.map((r) => r.emailLower));
+  const rows = await db.execute<{ email: string }>(sql`
+    select e.email from unnest(${sql.param(emails)}::text[]) as e(email) cross join lateral (
+      select 1 from accounts a join profiles p on p.account_id = a.id
+       where a.service_account_id = ${serviceAccountId} and a.email_lower = e.email
+         and a.status = 'active' and p.connected
+       limit 1) found`);
+  return new Set(rows.map((r) => r.email));
 }
