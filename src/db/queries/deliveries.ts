@@ -58,7 +58,15 @@ export async function findDelivery(db: DbOrTx, id: string): Promise<OutboundDeli
 
 export type ClaimedDelivery = Pick<
   OutboundDelivery,
-  'id' | 'applicationId' | 'kind' | 'url' | 'bodyEncrypted' | 'accountId' | 'codeScope' | 'attempts' | 'claims'
+  | 'id'
+  | 'applicationId'
+  | 'kind'
+  | 'url'
+  | 'bodyEncrypted'
+  | 'accountId'
+  | 'codeScope'
+  | 'attempts'
+  | 'claims'
 >;
 
 /**
