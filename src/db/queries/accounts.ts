@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { preparedFor } from '../prepared.js';
 import { type Account, accounts } from '../schema/accounts.js';

@@ -1,47 +1,32 @@
 import {
   AuthenticationHandler,
   Client,
-  type Context,
-  HTTPMessageHandler,
   RedirectHandler,
   RedirectHandlerOptions,
   RetryHandler,
   RetryHandlerOptions,
   TelemetryHandler,
 } from '@microsoft/microsoft-graph-client';
+import { GraphHTTPMessageHandler } from './transport.js';
 
 export const GRAPH_ORIGIN = 'https://graph.microsoft.com';
 
 /**
- * The last handler of the chain, sending to MICROSOFT_GRAPH_URL instead of graph.microsoft.com.
- * graph-client only adds the token for https Graph (or custom https) hosts, so the request keeps
- * Graph's origin through the chain and is re-targeted just before `fetch` (providers.md §3.3,
- * variant B): the real auth, retry, redirect and telemetry middleware all run unchanged.
- */
-class RetargetingHTTPMessageHandler extends HTTPMessageHandler {
-  constructor(private readonly graphUrl: string) {
-    super();
-  }
-
-  override async execute(context: Context): Promise<void> {
-    const retarget = (url: string): string =>
-      url.startsWith(GRAPH_ORIGIN) ? this.graphUrl + url.slice(GRAPH_ORIGIN.length) : url;
-    context.request =
-      typeof context.request === 'string'
-        ? retarget(context.request)
-        : new Request(retarget(context.request.url), context.request);
-    return super.execute(context);
-  }
-}
-
-/**
  * A Graph client: the SDK's default middleware order, with the RetryHandler set to 0 retries (it
- * would otherwise retry 429/503/504 three times on top of our queue's retries) and, when
- * MICROSOFT_GRAPH_URL is not the real Graph, the retargeting last handler.
+ * would otherwise retry 429/503/504 three times on top of our queue's retries) and our last handler
+ * (transport.ts). graph-client only adds the token for https Graph (or custom https) hosts, so the
+ * request keeps Graph's origin through the chain and the last handler sends it to MICROSOFT_GRAPH_URL
+ * when that is not the real Graph (providers.md §3.3, variant B): the real auth, retry, redirect and
+ * telemetry middleware all run unchanged.
  */
 export function createGraphClient(graphUrl: string, getAccessToken: () => Promise<string>): Client {
   const root = graphUrl.replace(/\/+$/, '');
-  const last = root === GRAPH_ORIGIN ? new HTTPMessageHandler() : new RetargetingHTTPMessageHandler(root);
+  const last =
+    root === GRAPH_ORIGIN
+      ? new GraphHTTPMessageHandler()
+      : new GraphHTTPMessageHandler((url) =>
+          url.startsWith(GRAPH_ORIGIN) ? root + url.slice(GRAPH_ORIGIN.length) : url,
+        );
   return Client.initWithMiddleware({
     defaultVersion: 'v1.0',
     middleware: [
