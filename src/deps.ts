@@ -22,12 +22,17 @@ export type Deps = {
 export type DepsOptions = { dbPoolSize?: number; applicationName?: string };
 
 /** The process's shared connection (BullMQ, the quota limiter, metrics): a server or a Redis Cluster. */
-export function createRedis(target: RedisTarget, logger: Logger): RedisClient {
+export function createRedis(
+  target: RedisTarget,
+  logger: Logger,
+  opts: { enableAutoPipelining?: boolean } = {},
+): RedisClient {
   // BullMQ workers need maxRetriesPerRequest: null (blocking commands must not fail after retries).
   const redis = createRedisClient(target, {
     maxRetriesPerRequest: null,
     lazyConnect: true,
     enableReadyCheck: true,
+    ...opts,
   });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   return redis;
