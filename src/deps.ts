@@ -21,7 +21,10 @@ export type Deps = {
 
 export type DepsOptions = { dbPoolSize?: number; applicationName?: string };
 
-/** The process's shared connection (BullMQ, the quota limiter, metrics): a server or a Redis Cluster. */
+/**
+ * A Redis connection (a server or a Redis Cluster): the process's shared one (BullMQ, metrics), and the
+ * provider limiter's own, which pipelines (`enableAutoPipelining`, runtime.ts).
+ */
 export function createRedis(
   target: RedisTarget,
   logger: Logger,

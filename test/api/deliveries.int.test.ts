@@ -41,6 +41,23 @@ async function delivery(
   return id;
 }
 
+/** An Application with one Account (and Profile) and a callback for it that carries a code. */
+async function codedCallback(path: string, state: string | null, codeScope: string) {
+  const app = await t.createApplication();
+  const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {
+    applicationId: app.applicationId,
+  });
+  const account = await createAccount(t.runtime.app.db, sa);
+  await createProfile(t.runtime.app.db, account);
+  const id = await delivery(
+    app.applicationId,
+    path,
+    { authorization: { state, email: account.email } },
+    { accountId: account.id, codeScope },
+  );
+  return { app, account, id };
+}
+
 const row = async (id: string) =>
   (await t.runtime.app.db.select().from(outboundDeliveries).where(eq(outboundDeliveries.id, id)))[0];
 
@@ -148,18 +165,7 @@ describe('the outbox', () => {
   });
 
   it('mints a fresh code for every attempt and expires the one before; never stores a code', async () => {
-    const app = await t.createApplication();
-    const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {
-      applicationId: app.applicationId,
-    });
-    const account = await createAccount(t.runtime.app.db, sa);
-    await createProfile(t.runtime.app.db, account);
-    const id = await delivery(
-      app.applicationId,
-      '/coded',
-      { authorization: { state: 's1', email: account.email } },
-      { accountId: account.id, codeScope: 'read_only' },
-    );
+    const { app, account, id } = await codedCallback('/coded', 's1', 'read_only');
     receiver.failNext(1, 500);
     await deliverDue(t.runtime.app);
     const firstHit = receiver.refused.find((r) => r.path === '/coded');
@@ -191,18 +197,7 @@ describe('the outbox', () => {
   });
 
   it('expires the code of a claim that was never recorded (its worker died after sending) on the next claim', async () => {
-    const app = await t.createApplication();
-    const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {
-      applicationId: app.applicationId,
-    });
-    const account = await createAccount(t.runtime.app.db, sa);
-    await createProfile(t.runtime.app.db, account);
-    const id = await delivery(
-      app.applicationId,
-      '/crashed',
-      { authorization: { state: 's2', email: account.email } },
-      { accountId: account.id, codeScope: 'read_write' },
-    );
+    const { app, id } = await codedCallback('/crashed', 's2', 'read_write');
     const codeOf = (attempts: { id: string; body: string }[]) =>
       (JSON.parse(attempts.find((a) => a.id === id)?.body ?? '{}') as { authorization?: { code?: string } })
         .authorization?.code ?? '';
@@ -221,17 +216,7 @@ describe('the outbox', () => {
   });
 
   it('cancels a callback whose Account was revoked before it could be sent', async () => {
-    const app = await t.createApplication();
-    const sa = await createServiceAccount(t.runtime.app.db, t.runtime.app.keyring, {
-      applicationId: app.applicationId,
-    });
-    const account = await createAccount(t.runtime.app.db, sa);
-    const id = await delivery(
-      app.applicationId,
-      '/revoked',
-      { authorization: { state: null, email: account.email } },
-      { accountId: account.id, codeScope: 'read_only' },
-    );
+    const { account, id } = await codedCallback('/revoked', null, 'read_only');
     await t.runtime.app.db.update(accounts).set({ status: 'revoked' }).where(eq(accounts.id, account.id));
     await deliverDue(t.runtime.app);
     expect(await row(id)).toMatchObject({ status: 'cancelled', attempts: 0 });
