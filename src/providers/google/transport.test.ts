@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { gaxios } from 'google-auth-library';
@@ -128,6 +128,26 @@ describe('the Google transport (undici request behind gaxios)', () => {
     const mapped = googleError(err, 'calendar');
     expect(mapped).toBeInstanceOf(ProviderRateLimitedError);
     expect((mapped as ProviderRateLimitedError).retryAfterMs).toBe(7_000);
+  });
+
+  it('leaves a request with an agent of its own (HTTPS_PROXY, mTLS) to gaxios’s fetch', async () => {
+    const { http } = clients();
+    await http.request({ url: `${base}/plain`, signal: AbortSignal.timeout(2_000) });
+    // undici's request adds no Accept-Encoding of its own ...
+    expect(seen.at(-1)?.headers['accept-encoding']).toBeUndefined();
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const res = await http.request<{ items: unknown[] }>({
+        url: `${base}/plain`,
+        agent,
+        signal: AbortSignal.timeout(2_000),
+      });
+      expect(res.data.items).toHaveLength(1);
+      // ... node-fetch, gaxios's own fetch, asks for compressed answers.
+      expect(seen.at(-1)?.headers['accept-encoding']).toMatch(/gzip/);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('follows a redirect as fetch does', async () => {
