@@ -32,9 +32,13 @@ export async function accountViews(db: DbOrTx, accountId: string, publicUrl: str
   }
   const { account, profile } = view;
   const cals = view.calendars ?? (await listCalendars(db, accountId));
-  const names = providerNames(profile.provider);
+  // Explicit fields rather than a leading `...names`: on Node 20 every property an object literal adds
+  // after a leading spread is a runtime call (about a microsecond each), and userinfo builds these
+  // objects on every request.
+  const { provider_name, provider_service } = providerNames(profile.provider);
   const profileJson = {
-    ...names,
+    provider_name,
+    provider_service,
     profile_id: profile.id,
     profile_name: profile.profileName,
     profile_connected: profile.connected,
@@ -47,7 +51,8 @@ export async function accountViews(db: DbOrTx, accountId: string, publicUrl: str
         }),
   };
   const calendarsJson = cals.map((c) => ({
-    ...names,
+    provider_name,
+    provider_service,
     profile_id: profile.id,
     profile_name: profile.profileName,
     calendar_id: c.id,
@@ -72,7 +77,7 @@ export async function accountViews(db: DbOrTx, accountId: string, publicUrl: str
       'cronofy.type': 'account',
       'cronofy.data': {
         authorization: { scope: account.scope, status: 'active' },
-        profiles: [{ ...profileJson, profile_calendars: calendarsJson }],
+        profiles: [Object.assign({}, profileJson, { profile_calendars: calendarsJson })],
       },
     },
   };
