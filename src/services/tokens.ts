@@ -60,13 +60,13 @@ export async function mintTokenPair(
   const base = { applicationId, grantId, scope, ...subjectColumns(subject) };
   await insertTokens(db, [
     {
-      ...base,
       id: newId('token'),
       kind: 'access',
       tokenHash: hashToken(accessToken),
       expiresAt: new Date(Date.now() + expiresIn * 1000),
+      ...base,
     },
-    { ...base, id: newId('token'), kind: 'refresh', tokenHash: hashToken(refreshToken), expiresAt: null },
+    { id: newId('token'), kind: 'refresh', tokenHash: hashToken(refreshToken), expiresAt: null, ...base },
   ]);
   return { accessToken, refreshToken, expiresIn, scope };
 }
@@ -139,11 +139,14 @@ function responseFor(
     refresh_token: pair.refreshToken,
     scope: pair.scope,
   };
+  // Object.assign rather than a leading `...base`: see accountViews (services/accounts.ts).
   if (subject.type === 'service_account') {
-    return { ...base, service_account_id: subject.serviceAccountId, sub: subject.serviceAccountId };
+    return Object.assign(base, {
+      service_account_id: subject.serviceAccountId,
+      sub: subject.serviceAccountId,
+    });
   }
-  return {
-    ...base,
+  return Object.assign(base, {
     account_id: subject.accountId,
     sub: subject.accountId,
     linking_profile: profile
@@ -154,7 +157,7 @@ function responseFor(
           profile_name: profile.profileName,
         }
       : undefined,
-  };
+  });
 }
 
 function subjectOf(row: {

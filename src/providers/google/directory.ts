@@ -59,12 +59,18 @@ export function toDirectoryRoom(r: admin_directory_v1.Schema$CalendarResource): 
   };
 }
 
+// Object.assign rather than a leading spread (one per mailbox verified): see accountViews
+// (services/accounts.ts).
 export function userMailbox(u: DirectoryUser): Mailbox {
-  return { ...u, kind: 'user' };
+  return Object.assign({}, u, { kind: 'user' as const });
 }
 
 export function roomMailbox(r: DirectoryRoom): Mailbox {
-  return { ...r, kind: 'room', suspended: false, hasMailbox: true };
+  return Object.assign({}, r, {
+    kind: 'room' as const,
+    suspended: false as const,
+    hasMailbox: true as const,
+  });
 }
 
 export function clampPageSize(size: number | undefined, fallback: number, max: number): number {

@@ -195,7 +195,11 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   async findMailbox(email: string, signal?: AbortSignal): Promise<Mailbox> {
     const room = (await this.rooms(signal)).get(email.toLowerCase());
     if (room) {
-      return { ...room, kind: 'room', suspended: false, hasMailbox: true };
+      return Object.assign({}, room, {
+        kind: 'room' as const,
+        suspended: false as const,
+        hasMailbox: true as const,
+      });
     }
     const u = await this.call<GraphUser>(
       { api: 'microsoft.directory', op: 'users.get', kind: 'directory' },
@@ -222,7 +226,10 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
         'The directory lists this address as a guest (userType Guest)',
       );
     }
-    return user.kind === 'shared_mailbox' ? { ...user, kind: 'shared_mailbox' } : { ...user, kind: 'user' };
+    // Object.assign rather than a leading spread: see accountViews (services/accounts.ts).
+    return Object.assign({}, user, {
+      kind: user.kind === 'shared_mailbox' ? ('shared_mailbox' as const) : ('user' as const),
+    });
   }
 
   async listCalendars(
