@@ -4,4 +4,4 @@ import type { Handler } from './handler.js';
 
 /** `directory.list-page`: one provider page of a run's listing; queues the next page and the provisioning batches. */
 export const handleDirectoryListPage: Handler<'directory.list-page'> = async (payload, ctx) =>
-  countRunCalls(ctx.app, payload.runId, () => listPage(ctx.app, payload, ctx.signal));
+  countRunCalls(ctx.app, payload.runId, ctx.signal, (signal) => listPage(ctx.app, payload, signal));

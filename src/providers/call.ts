@@ -53,11 +53,11 @@ export async function callProvider<T>(
     const attempt = callSignal(signal, rt.timeoutMs);
     try {
       const result = await run(attempt.signal);
-      report(rt, spec, 'ok', started);
+      report(rt, spec, 'ok', started, signal);
       return result;
     } catch (err) {
       const mapped = toProviderError(spec, err, toError);
-      report(rt, spec, mapped.reason, started);
+      report(rt, spec, mapped.reason, started, signal);
       if (!(mapped instanceof RateLimitedError) || retries >= rt.rateLimitRetries || signal?.aborted) {
         throw mapped;
       }
@@ -81,8 +81,14 @@ export async function callProvider<T>(
   }
 }
 
-function report(rt: ResolvedRuntime, spec: CallSpec, outcome: string, started: number): void {
-  tallyCall(spec.api);
+function report(
+  rt: ResolvedRuntime,
+  spec: CallSpec,
+  outcome: string,
+  started: number,
+  signal: AbortSignal | undefined,
+): void {
+  tallyCall(spec.api, signal);
   rt.onCall?.({
     provider: spec.provider,
     api: spec.api,

@@ -17,12 +17,18 @@ import type { AppContext } from './context.js';
  */
 
 /**
- * Runs one pipeline step (a provisioning batch, a directory page) and adds the provider calls it
- * made to its run's per-slot counts: one upsert per step, after the step (its own transaction is
+ * Runs one pipeline step (a provisioning batch, a directory page) with a signal of its own (aborted
+ * with `signal`; the step passes it to its provider calls) and adds the provider calls it made with
+ * it to its run's per-slot counts: one upsert per step, after the step (its own transaction is
  * not held longer). Counting never fails the step; a lost count is only a thinner picture.
  */
-export async function countRunCalls<T>(app: AppContext, runId: string, step: () => Promise<T>): Promise<T> {
-  return withCallTally(step, async (tally) => {
+export async function countRunCalls<T>(
+  app: AppContext,
+  runId: string,
+  signal: AbortSignal | undefined,
+  step: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return withCallTally(signal, step, async (tally) => {
     if (tally.size === 0) {
       return;
     }
