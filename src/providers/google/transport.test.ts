@@ -1,70 +1,58 @@
-import { Agent, createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { gaxios } from 'google-auth-library';
 import { calendar_v3 } from 'googleapis/build/src/apis/calendar/v3.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingServer, type Seen } from '../../../test/helpers/recording-server.js';
 import { callSignal, isAbortOrTimeout } from '../signals.js';
 import { ProviderRateLimitedError } from '../types.js';
 import { googleError } from './errors.js';
 import { googleAdapter } from './transport.js';
 
-type Seen = { method: string; url: string; headers: IncomingMessage['headers']; body: string };
-
-let server: Server;
+let server: Awaited<ReturnType<typeof recordingServer>>;
 let base = '';
-const seen: Seen[] = [];
+let seen: Seen[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c.toString('utf8');
-    });
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      const url = req.url ?? '';
-      if (url.startsWith('/slow')) {
-        setTimeout(() => res.end('{}'), 2_000);
-        return;
-      }
-      if (url.startsWith('/moved')) {
-        res.writeHead(302, { Location: '/calendar/v3/users/me/calendarList' }).end();
-        return;
-      }
-      if (url.startsWith('/token')) {
-        res.writeHead(400, { 'Content-Type': 'application/json', 'Retry-After': '9' });
-        res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'Invalid email or User ID' }));
-        return;
-      }
-      if (url.includes('/calendars/throttled')) {
-        res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '7' });
-        res.end(
-          JSON.stringify({
-            error: { code: 429, message: 'Rate Limit Exceeded', errors: [{ reason: 'rateLimitExceeded' }] },
-          }),
-        );
-        return;
-      }
-      const answer = JSON.stringify({ kind: 'calendar#calendarList', items: [{ id: 'ü@example.com' }] });
-      if (/\bgzip\b/.test(String(req.headers['accept-encoding']))) {
-        // As Google does when asked: googleapis sends Accept-Encoding: gzip.
-        res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8', 'Content-Encoding': 'gzip' });
-        res.end(gzipSync(answer));
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
-      res.end(answer);
-    });
+  server = await recordingServer((req, res) => {
+    const url = req.url ?? '';
+    if (url.startsWith('/slow')) {
+      setTimeout(() => res.end('{}'), 2_000);
+      return;
+    }
+    if (url.startsWith('/moved')) {
+      res.writeHead(302, { Location: '/calendar/v3/users/me/calendarList' }).end();
+      return;
+    }
+    if (url.startsWith('/token')) {
+      res.writeHead(400, { 'Content-Type': 'application/json', 'Retry-After': '9' });
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'Invalid email or User ID' }));
+      return;
+    }
+    if (url.includes('/calendars/throttled')) {
+      res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '7' });
+      res.end(
+        JSON.stringify({
+          error: { code: 429, message: 'Rate Limit Exceeded', errors: [{ reason: 'rateLimitExceeded' }] },
+        }),
+      );
+      return;
+    }
+    const answer = JSON.stringify({ kind: 'calendar#calendarList', items: [{ id: 'ü@example.com' }] });
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding']))) {
+      // As Google does when asked: googleapis sends Accept-Encoding: gzip.
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8', 'Content-Encoding': 'gzip' });
+      res.end(gzipSync(answer));
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+    res.end(answer);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
+  seen = server.seen;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 /** As GoogleAuthPool builds it: one Gaxios with the adapter, a bearer `auth` for googleapis. */
 function clients(timeoutMs = 5_000) {

@@ -1,47 +1,34 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GraphError } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingServer, type Seen } from '../../../test/helpers/recording-server.js';
 import { callSignal, isAbortOrTimeout } from '../signals.js';
 import { createGraphClient } from './graph.js';
 
-type Seen = { method: string; url: string; headers: IncomingMessage['headers']; body: string };
-
-let server: Server;
+let server: Awaited<ReturnType<typeof recordingServer>>;
 let base = '';
-const seen: Seen[] = [];
+let seen: Seen[] = [];
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c.toString('utf8');
-    });
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (req.url?.startsWith('/v1.0/slow')) {
-        setTimeout(() => res.end('{}'), 2_000);
-        return;
-      }
-      if (req.url?.startsWith('/v1.0/throttled')) {
-        res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '7' });
-        res.end(JSON.stringify({ error: { code: 'TooManyRequests', message: 'slow down' } }));
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'X-Many': ['a', 'b'] });
-      res.end(
-        JSON.stringify({ value: [{ id: 'ü', method: req.method, echo: body ? JSON.parse(body) : null }] }),
-      );
-    });
+  server = await recordingServer((req, res, body) => {
+    if (req.url?.startsWith('/v1.0/slow')) {
+      setTimeout(() => res.end('{}'), 2_000);
+      return;
+    }
+    if (req.url?.startsWith('/v1.0/throttled')) {
+      res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '7' });
+      res.end(JSON.stringify({ error: { code: 'TooManyRequests', message: 'slow down' } }));
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'X-Many': ['a', 'b'] });
+    res.end(
+      JSON.stringify({ value: [{ id: 'ü', method: req.method, echo: body ? JSON.parse(body) : null }] }),
+    );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
+  seen = server.seen;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => server.close());
 
 describe('the Graph transport (undici request behind graph-client)', () => {
   const client = () => createGraphClient(base, async () => 'tok-1');
