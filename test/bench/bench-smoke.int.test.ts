@@ -51,15 +51,22 @@ describe('benchmarks on a tiny org (the CI smoke: every figure is produced, noth
   }, 240_000);
 
   it('userinfo: the product and the reference both answer every request', async () => {
-    await bench(['userinfo', '--seconds', '1', '--connections', '4']);
+    await bench(['userinfo', '--seconds', '1', '--connections', '4', '--rounds', '2']);
     const r = JSON.parse(readFileSync(join(dir, `userinfo-${today()}.json`), 'utf8')) as {
-      product: { requests: number; errors: number; p99: number };
-      reference: { rps: number };
+      product: { requests: number; errors: number; p99: number; rounds: unknown[] };
+      reference: { rps: number; requests: number; errors: number; rounds: unknown[] };
+      ratios: number[];
       ratio_rps: number;
     };
     expect(r.product.requests).toBeGreaterThan(10);
     expect(r.product.errors).toBe(0);
+    expect(r.reference.requests).toBeGreaterThan(10);
+    expect(r.reference.errors).toBe(0);
     expect(r.reference.rps).toBeGreaterThan(0);
+    // Reference, product, reference, product, reference: each product round against its neighbours.
+    expect(r.product.rounds).toHaveLength(2);
+    expect(r.reference.rounds).toHaveLength(3);
+    expect(r.ratios).toHaveLength(2);
     expect(r.ratio_rps).toBeGreaterThan(0);
   }, 240_000);
 });
