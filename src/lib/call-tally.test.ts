@@ -25,6 +25,33 @@ describe('call tallies', () => {
     expect(Object.fromEntries(counted)).toEqual({ 'google.calendar': 2, 'google.directory': 1 });
   });
 
+  it('lets every call of a step listen to its signal without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await withCallTally(
+        new AbortController().signal,
+        async (signal) => {
+          // As callSignal does for each of a batch's calls in flight.
+          const listeners = Array.from({ length: 50 }, () => () => {});
+          for (const l of listeners) {
+            signal.addEventListener('abort', l);
+          }
+          await new Promise((r) => setImmediate(r));
+          for (const l of listeners) {
+            signal.removeEventListener('abort', l);
+          }
+        },
+        async () => {},
+      );
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('keeps concurrent steps apart', async () => {
     const job = new AbortController();
     const seen: Record<string, number>[] = [];

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /**
  * Counts provider calls made within one piece of work (a provisioning batch, a directory page),
  * by API, without threading a counter through every adapter: the work runs inside `withCallTally`
@@ -22,6 +24,8 @@ export async function withCallTally<T>(
   onDone: (tally: CallTally) => Promise<void>,
 ): Promise<T> {
   const own = new AbortController();
+  // Every provider call of the step listens to it (as to the worker's signal, which allows any number).
+  setMaxListeners(0, own.signal);
   const forward = () => own.abort(signal?.reason);
   if (signal?.aborted) {
     forward();
