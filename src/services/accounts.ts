@@ -19,7 +19,8 @@ export async function revokeAccount(db: Db, applicationId: string, accountId: st
   });
 }
 
-const providerNames = (provider: string) =>
+/** Cronofy's names for a Profile's provider (userinfo, the token response's `linking_profile`). */
+export const providerNames = (provider: string) =>
   provider === 'google'
     ? { provider_name: 'google', provider_service: 'gsuite' }
     : { provider_name: 'exchange', provider_service: 'office365' };

@@ -18,7 +18,7 @@ import type { Token, TokenSubject } from '../db/schema/tokens.js';
 import { ForbiddenError, OAuthError, UnauthorizedError } from '../errors.js';
 import { hashToken, type Keyring, newOpaqueToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
-import { revokeAccount } from './accounts.js';
+import { providerNames, revokeAccount } from './accounts.js';
 
 export type { Token };
 
@@ -150,12 +150,10 @@ function responseFor(
     account_id: subject.accountId,
     sub: subject.accountId,
     linking_profile: profile
-      ? {
-          provider_name: profile.provider === 'google' ? 'google' : 'exchange',
-          provider_service: profile.provider === 'google' ? 'gsuite' : 'office365',
+      ? Object.assign(providerNames(profile.provider), {
           profile_id: profile.id,
           profile_name: profile.profileName,
-        }
+        })
       : undefined,
   });
 }

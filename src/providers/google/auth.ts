@@ -4,7 +4,7 @@ import { LruMap } from '../lru.js';
 import { abortable } from '../signals.js';
 import { type CachedToken, type SharedTokenStore, tokenKey } from '../token-store.js';
 import { type GoogleServiceAccountKey, ProviderError } from '../types.js';
-import { googleAdapter } from './transport.js';
+import { createGoogleHttp } from './transport.js';
 
 const SCOPE = 'https://www.googleapis.com/auth/';
 
@@ -85,12 +85,7 @@ export class GoogleAuthPool {
     this.tokens = new LruMap(opts.maxSubjects);
     this.admin = opts.adminEmail.toLowerCase();
     this.keyScope = `${opts.key.client_email}\0${opts.key.private_key_id ?? ''}\0${opts.tokenUrl}`;
-    // No retries anywhere: the queue owns the retry policy. The timeout is the adapter's (transport.ts).
-    this.http = new gaxios.Gaxios({
-      retry: false,
-      retryConfig: { retry: 0 },
-      adapter: googleAdapter(opts.timeoutMs),
-    });
+    this.http = createGoogleHttp(opts.timeoutMs);
   }
 
   get size(): number {

@@ -7,7 +7,7 @@ import { recordingServer, type Seen } from '../../../test/helpers/recording-serv
 import { callSignal, isAbortOrTimeout } from '../signals.js';
 import { ProviderRateLimitedError } from '../types.js';
 import { googleError } from './errors.js';
-import { googleAdapter } from './transport.js';
+import { createGoogleHttp } from './transport.js';
 
 let server: Awaited<ReturnType<typeof recordingServer>>;
 let base = '';
@@ -54,13 +54,9 @@ beforeAll(async () => {
 
 afterAll(() => server.close());
 
-/** As GoogleAuthPool builds it: one Gaxios with the adapter, a bearer `auth` for googleapis. */
+/** GoogleAuthPool's HTTP client, and a bearer `auth` for googleapis as GoogleAuthPool.bearer makes. */
 function clients(timeoutMs = 5_000) {
-  const http = new gaxios.Gaxios({
-    retry: false,
-    retryConfig: { retry: 0 },
-    adapter: googleAdapter(timeoutMs),
-  });
+  const http = createGoogleHttp(timeoutMs);
   const auth = {
     request: (opts: gaxios.GaxiosOptions) =>
       http.request({

@@ -1,4 +1,4 @@
-import type { gaxios } from 'google-auth-library';
+import { gaxios } from 'google-auth-library';
 import { headerRecord, sendBuffered } from '../http.js';
 
 type Prepared = gaxios.GaxiosOptionsPrepared;
@@ -53,7 +53,7 @@ const bufferedFetch = (async (input: string | URL, init: RequestInit = {}) => {
  * `timeout` of its own (it would add a second timer and an `AbortSignal.any` per call); a request
  * without a signal gets one here.
  */
-export function googleAdapter(timeoutMs: number): NonNullable<gaxios.GaxiosOptions['adapter']> {
+function googleAdapter(timeoutMs: number): NonNullable<gaxios.GaxiosOptions['adapter']> {
   return (opts, defaultAdapter) => {
     opts.signal ??= AbortSignal.timeout(timeoutMs);
     if (sendsAsFetch(opts)) {
@@ -61,4 +61,12 @@ export function googleAdapter(timeoutMs: number): NonNullable<gaxios.GaxiosOptio
     }
     return defaultAdapter(opts);
   };
+}
+
+/**
+ * The one HTTP client of a Google adapter (googleapis calls and the token endpoint): no retries
+ * anywhere (the queue owns the retry policy), sent through `googleAdapter`, which owns the timeout.
+ */
+export function createGoogleHttp(timeoutMs: number): gaxios.Gaxios {
+  return new gaxios.Gaxios({ retry: false, retryConfig: { retry: 0 }, adapter: googleAdapter(timeoutMs) });
 }
