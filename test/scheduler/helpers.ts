@@ -37,18 +37,25 @@ export async function profileRows(db: Db, profileIds: string[]): Promise<Profile
   return db.select().from(profiles).where(inArray(profiles.id, profileIds));
 }
 
-/** Waits until every Profile has settled in `connected` (no check in flight has it on a lease). */
+/**
+ * Waits until every Profile is `connected` as asked and, with `checkedSince`, has been checked since
+ * then (a Profile already in that state may still be on a check lease, its check not yet run).
+ */
 export async function waitConnected(
   t: TestApp,
   profileIds: string[],
   connected: boolean,
+  checkedSince?: Date,
 ): Promise<Profile[]> {
   return eventually(
     async () => {
       const rows = await profileRows(t.runtime.app.db, profileIds);
-      return rows.length === profileIds.length && rows.every((r) => r.connected === connected) && rows;
+      const settled = (r: Profile) =>
+        r.connected === connected &&
+        (checkedSince === undefined || (r.lastCheckedAt?.getTime() ?? 0) >= checkedSince.getTime());
+      return rows.length === profileIds.length && rows.every(settled) && rows;
     },
-    `profiles ${connected ? 'connected' : 'disconnected'}`,
+    `profiles ${connected ? 'connected' : 'disconnected'}${checkedSince ? ' and checked' : ''}`,
   );
 }
 

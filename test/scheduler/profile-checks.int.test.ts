@@ -123,6 +123,7 @@ describe('profile checks', () => {
 
     await t.sandbox.control.updateUser('google', alice.email, { suspended: true });
     await makeDue(db, [alice.profileId, bob.profileId]);
+    const sweptAt = new Date();
     const swept = await sweepDueProfiles(t.runtime.app);
     expect(swept.connected).toBe(2);
     const [row] = await waitConnected(t, [alice.profileId], false);
@@ -148,8 +149,8 @@ describe('profile checks', () => {
       profile_disconnect_reason: 'user_suspended',
       profile_relink_url: expect.any(String),
     });
-    // Bob was checked too and stays connected, on his regular interval.
-    const [bobRow] = await waitConnected(t, [bob.profileId], true);
+    // Bob was checked too (his check may run after Alice's) and stays connected, on his regular interval.
+    const [bobRow] = await waitConnected(t, [bob.profileId], true, sweptAt);
     expect(bobRow?.nextCheckAt?.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
 
     // Still suspended: the next check keeps it disconnected, backoff doubles, no second notification.
@@ -227,12 +228,13 @@ describe('profile checks', () => {
   it('sweeps in bounded batches and claims each due Profile once', async () => {
     const db = t.runtime.app.db;
     await makeDue(db, [alice.profileId, bob.profileId]);
+    const sweptAt = new Date();
     const first = await sweepDueProfiles(t.runtime.app, { batchSize: 1, maxBatches: 1 });
     expect(first.connected + first.disconnected).toBe(1);
     const second = await sweepDueProfiles(t.runtime.app, { batchSize: 1, maxBatches: 5 });
     expect(second.connected + second.disconnected).toBe(1);
     const third = await sweepDueProfiles(t.runtime.app, { batchSize: 1, maxBatches: 5 });
     expect(third.connected + third.disconnected).toBe(0);
-    await waitConnected(t, [alice.profileId, bob.profileId], true);
+    await waitConnected(t, [alice.profileId, bob.profileId], true, sweptAt);
   });
 });
