@@ -4,7 +4,8 @@
  */
 import { type ChildProcess, type ForkOptions, fork, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { runMigrations } from '../src/db/migrate.js';
@@ -117,14 +118,78 @@ function procCpuSeconds(pid: number | undefined): number | null {
   if (!pid) {
     return null;
   }
+  // After the command name, state is field 3 of the file, utime 14, stime 15.
+  const fields = procStat(pid)?.fields;
+  return fields ? (Number(fields[11]) + Number(fields[12])) / CLK_TCK : null;
+}
+
+/** The fields of `/proc/<pid>/stat` after the command name (which may contain spaces), and the name. */
+function procStat(pid: number | string): { comm: string; fields: string[] } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return {
+      comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      fields: stat.slice(stat.lastIndexOf(')') + 2).split(' '),
+    };
   } catch {
     return null;
   }
+}
+
+/** A snapshot of the whole machine's CPU, to read what bound a run (`machineCpuSince`). */
+export type MachineCpu = { at: number; busyTicks: number; totalTicks: number; postgresTicks: number };
+
+/**
+ * The machine's CPU now (Linux /proc, else null): all cores' busy and total ticks, and every
+ * `postgres` process's CPU — its own and its reaped children's, so backends that exited count too.
+ */
+export function machineCpu(): MachineCpu | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!cpu || cpu.length < 5) {
+      return null;
+    }
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    const total = cpu.slice(0, 8).reduce((a, b) => a + (b || 0), 0);
+    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+    let postgresTicks = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) {
+        continue;
+      }
+      const stat = procStat(pid);
+      if (stat?.comm === 'postgres') {
+        // utime, stime, cutime, cstime: fields 14–17 of the file.
+        postgresTicks += stat.fields.slice(11, 15).reduce((a, b) => a + Number(b), 0);
+      }
+    }
+    return { at: Date.now(), busyTicks: total - idle, totalTicks: total, postgresTicks };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the machine did between `before` and now: the share of all cores busy (any process, this
+ * bench's or not) and Postgres's CPU seconds. A busy share near 1 says the run was CPU-bound.
+ */
+export function machineCpuSince(before: MachineCpu | null): Record<string, number> | null {
+  const now = machineCpu();
+  if (!before || !now || now.totalTicks <= before.totalTicks) {
+    return null;
+  }
+  return {
+    cores: availableParallelism(),
+    seconds: Math.round((now.at - before.at) / 100) / 10,
+    busy_share:
+      Math.round(((now.busyTicks - before.busyTicks) / (now.totalTicks - before.totalTicks)) * 100) / 100,
+    postgres_cpu_seconds: Math.round(((now.postgresTicks - before.postgresTicks) / CLK_TCK) * 10) / 10,
+  };
 }
 
 /** Tracks a spawned process as a bench child (killed when the bench exits). */

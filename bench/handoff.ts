@@ -23,6 +23,8 @@ import {
   type Child,
   forkTs,
   freePort,
+  machineCpu,
+  machineCpuSince,
   REDIS_URL,
   round,
   type ScratchDatabase,
@@ -156,6 +158,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
     log(`Application ${reg.clientId}, Service Account ${reg.serviceAccountId}; api ${apiUrl}`);
 
     const saAuth = { authorization: `Bearer ${reg.saToken}` };
+    const machineBefore = machineCpu();
     const started = await startRunThroughApi(apiUrl, reg.saToken, {
       include: ['users'],
       scope: 'read_write',
@@ -220,6 +223,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
       sandbox: sandbox.child.cpuSeconds(),
       receiver: round(stats.cpuSeconds, 1),
     };
+    const machine = machineCpuSince(machineBefore);
 
     const startMs = Date.parse(run.started_at ?? run.created_at);
     const finishMs = Date.parse(run.finished_at ?? new Date(finalAt).toISOString());
@@ -294,6 +298,7 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
       ratio_last_token_to_provisioning: ratio,
       gave_up: gaveUp,
       cpu_seconds: cpu,
+      machine_cpu: machine,
       targets: { ...targets, met: Object.values(targets).every(Boolean) },
       definitions: {
         provisioning_seconds: "the run's started_at → finished_at (GET /v1/provisioning_runs/{id})",
@@ -305,6 +310,8 @@ export async function handoffBench(argv: string[]): Promise<Record<string, unkno
         ratio_last_token_to_provisioning: "(run's started_at → last redeemed token) / provisioning_seconds",
         'targets.ratio_le_1_5': 'ratio ≤ 1.5 and every Account redeemed (else the hand-off never ended)',
         lost: 'Accounts whose last redemption failed with anything but 429 (429s wait Retry-After and retry)',
+        machine_cpu:
+          "the whole machine from the run's start to the last redemption: share of all cores busy (near 1: CPU-bound), Postgres's CPU seconds",
       },
     };
   } finally {

@@ -26,6 +26,8 @@ import postgres from 'postgres';
 import {
   BENCH_KEYS,
   freePort,
+  machineCpu,
+  machineCpuSince,
   round,
   scratchDatabase,
   sleep,
@@ -253,6 +255,7 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
     >`select xact_commit::text as commits from pg_stat_database where datname = current_database()`;
     const redisBefore = await redisInfo(redis.client, 'stats', 'total_commands_processed');
     const cpuBefore = workerProcs.map((w) => w.cpuSeconds());
+    const machineBefore = machineCpu();
     await redis.client.config('RESETSTAT').catch(() => {});
     const saAuth = { authorization: `Bearer ${reg.saToken}` };
     const started = await startRunThroughApi(apiUrl, reg.saToken, {
@@ -285,6 +288,7 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
       }
     }
     const cpuAfterRun = workerProcs.map((w) => w.cpuSeconds());
+    const machine = machineCpuSince(machineBefore);
     const until = Date.now() + 120_000;
     while (receiver.distinct.size < run.provisioned && Date.now() < until) {
       await sleep(200);
@@ -384,6 +388,7 @@ async function runScenario(s: Scenario, workers: number, inFlight: number, log: 
         receiver.distinct.size >= run.provisioned && allCallbacksSeconds !== null
           ? round(allCallbacksSeconds)
           : null,
+      machine_cpu: machine,
       worker_cpu_ms_per_account: run.provisioned ? round((workerCpu * 1000) / run.provisioned, 3) : null,
       worker_peak_rss_mb: workerProcs.map((w) => peakRssMb(w)),
       api_peak_rss_mb: peakRssMb(apiProc),

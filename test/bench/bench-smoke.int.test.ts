@@ -48,6 +48,16 @@ describe('benchmarks on a tiny org (the CI smoke: every figure is produced, noth
     expect(r.commits_per_account).toBeGreaterThan(0);
     expect(r.redis_commands_per_account).toBeGreaterThan(0);
     expect(r.quota_violations).toBe(0);
+    // What bound the run: the machine's busy share and Postgres's CPU (it did commit the Accounts).
+    const machine = r.machine_cpu as unknown as {
+      busy_share: number;
+      postgres_cpu_seconds: number;
+      cores: number;
+    };
+    expect(machine.busy_share).toBeGreaterThan(0);
+    expect(machine.busy_share).toBeLessThanOrEqual(1);
+    expect(machine.postgres_cpu_seconds).toBeGreaterThan(0);
+    expect(machine.cores).toBeGreaterThan(0);
   }, 240_000);
 
   it('userinfo: the product and the reference both answer every request', async () => {
