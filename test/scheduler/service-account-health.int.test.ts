@@ -171,10 +171,12 @@ describe('a refusal about one mailbox only', () => {
     await t.sandbox.control.updateUser('microsoft', denied?.email ?? '', { accessDenied: true });
     try {
       await makeDue(db, [denied?.profileId ?? '', fine?.profileId ?? '']);
+      const sweptAt = new Date();
       await sweepDueProfiles(t.runtime.app);
       const [row] = await waitConnected(t, [denied?.profileId ?? ''], false);
       expect(row?.disconnectReason).toBe('insufficient_permissions');
-      await waitConnected(t, [fine?.profileId ?? ''], true);
+      // Once the other mailbox's check has run too (it was connected before it).
+      await waitConnected(t, [fine?.profileId ?? ''], true, sweptAt);
       expect((await findServiceAccount(db, s.serviceAccountId))?.status).toBe('active');
     } finally {
       await t.sandbox.control.updateUser('microsoft', denied?.email ?? '', { accessDenied: false });
