@@ -211,3 +211,13 @@ describe('the scale-out variables (REDIS_CLUSTER_NODES, DATABASE_POOL_MODE, WORK
     expect([c.databasePoolMode, c.worker.healthPort]).toEqual(['transaction', 9464]);
   });
 });
+
+describe('MICROSOFT_GRAPH_BATCHING', () => {
+  it('is when-busy by default, always on request, and names a bad value', () => {
+    expect(loadConfig({}, 'test').worker.graphBatching).toBe('when-busy');
+    expect(loadConfig({ MICROSOFT_GRAPH_BATCHING: 'always' }, 'test').worker.graphBatching).toBe('always');
+    expect(() => loadConfig({ MICROSOFT_GRAPH_BATCHING: 'sometimes' }, 'test')).toThrow(
+      /MICROSOFT_GRAPH_BATCHING/,
+    );
+  });
+});

@@ -138,6 +138,7 @@ const schema = z.object({
     .min(1)
     .max(20)
     .default(4),
+  MICROSOFT_GRAPH_BATCHING: z.enum(['when-busy', 'always']).default('when-busy'),
   RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).max(36_500).default(90),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: 'must be a number of days' })
@@ -207,6 +208,8 @@ export type Config = {
     providerCallsInFlight: number;
     /** Microsoft mailbox reads per Graph JSON batch, at most (1: no batching). */
     graphBatchSize: number;
+    /** Batch them only while the machine is short of CPU (`when-busy`), or always. */
+    graphBatching: 'when-busy' | 'always';
   };
   /** Days delivered deliveries and finished runs' items are kept (`days`), and audit events (`auditDays`). */
   retention: { days: number; auditDays: number };
@@ -291,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, mode: ConfigMode = 'productio
       healthPort: e.WORKER_HEALTH_PORT,
       providerCallsInFlight: e.PROVIDER_CALLS_IN_FLIGHT,
       graphBatchSize: e.MICROSOFT_GRAPH_BATCH_SIZE,
+      graphBatching: e.MICROSOFT_GRAPH_BATCHING,
     },
     retention: { days: e.RETENTION_DAYS, auditDays: e.AUDIT_RETENTION_DAYS },
     logLevel: e.LOG_LEVEL,

@@ -52,6 +52,7 @@ export function createRuntime(config: Config, logger: Logger, opts: RuntimeOptio
     onWait: metrics.observeLimiterWait,
     urls: config.providers,
     graphBatchSize: config.worker.graphBatchSize,
+    graphBatching: config.worker.graphBatching,
     redis: providerRedis,
     keyPrefix: config.redis.queuePrefix,
     keyring: deps.keyring,

@@ -57,7 +57,16 @@ export type ProviderRuntime = {
    * inside Graph, several provider latencies per call, where latency binds.
    */
   graphBatchSize?: number | undefined;
+  /**
+   * When mailbox reads go in batches: `always`, or `when-busy`, only while the machine's CPUs are
+   * short (cpuShortage): a batch answers once its slowest request has, so each call in it waits
+   * for the slowest of its batch's latencies; batching is worth that only when the round trips it
+   * saves are what the machine is short of. Or a function deciding it at each read. Default `always`.
+   */
+  graphBatching?: GraphBatching | (() => boolean) | undefined;
 };
+
+export type GraphBatching = 'when-busy' | 'always';
 
 export type ResolvedRuntime = {
   urls: ProviderUrls;
@@ -72,6 +81,7 @@ export type ResolvedRuntime = {
   tokenStore: SharedTokenStore | undefined;
   onCall: ((event: ProviderCallEvent) => void) | undefined;
   graphBatchSize: number;
+  graphBatching: GraphBatching | (() => boolean);
 };
 
 export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
@@ -88,5 +98,6 @@ export function resolveRuntime(rt: ProviderRuntime): ResolvedRuntime {
     tokenStore: rt.tokenStore,
     onCall: rt.onCall,
     graphBatchSize: rt.graphBatchSize ?? 4,
+    graphBatching: rt.graphBatching ?? 'always',
   };
 }

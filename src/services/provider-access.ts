@@ -4,7 +4,7 @@ import type { RedisClient } from '../lib/redis.js';
 import type { Logger } from '../logger.js';
 import { createDirectoryProvider, createPermissionProbe, ProviderRegistry } from '../providers/index.js';
 import { type ProviderLimiter, RedisProviderLimiter, type WaitEvent } from '../providers/limiter.js';
-import type { ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
+import type { GraphBatching, ProviderCallEvent, ProviderUrls } from '../providers/runtime.js';
 import { RedisTokenStore } from '../providers/token-store.js';
 import type { ServiceCredentials } from '../providers/types.js';
 import type { ProviderAccess } from './context.js';
@@ -21,6 +21,8 @@ export function createProviderAccess(opts: {
   urls: ProviderUrls;
   /** Microsoft mailbox reads per Graph JSON batch, at most (default 4; 1: none). */
   graphBatchSize?: number;
+  /** When they are batched (default `always`; the product's default is `when-busy`). */
+  graphBatching?: GraphBatching;
   redis: RedisClient;
   keyPrefix: string;
   keyring: Keyring;
@@ -48,6 +50,7 @@ export function createProviderAccess(opts: {
   const registry = new ProviderRegistry({
     urls: opts.urls,
     graphBatchSize: opts.graphBatchSize,
+    graphBatching: opts.graphBatching,
     limiter,
     tokenStore,
     logger: opts.logger,

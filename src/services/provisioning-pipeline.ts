@@ -20,6 +20,7 @@ import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
 import { mapLimit } from '../lib/map-limit.js';
 import { PROVISION_BATCH } from '../lib/provisioning.js';
+import { Semaphore } from '../lib/semaphore.js';
 import { isProviderError, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
@@ -29,10 +30,27 @@ import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.j
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
 export const LIST_PAGE_SIZE = 500;
 /**
- * Mailbox checks in flight within one batch: all of them (each still waits on the shared quota
- * limiter). Calls in flight per process = this × provisioning jobs in flight (PROVIDER_CALLS_IN_FLIGHT).
+ * Mailbox checks in flight within one batch: all of them, each once the process's check gate
+ * (checkGate) has room, and each still waiting on the shared quota limiter.
  */
 export const BATCH_PARALLELISM = PROVISION_BATCH;
+
+const checkGates = new WeakMap<AppContext, Semaphore>();
+
+/**
+ * The process's mailbox checks in flight across all of its provisioning jobs: at most
+ * PROVIDER_CALLS_IN_FLIGHT. The worker runs more batches than that fills (provisioningConcurrency),
+ * so while one batch is written the next one's checks already hold the places: the calls in flight,
+ * not the jobs, set the pace at a provider's latency.
+ */
+export function checkGate(app: AppContext): Semaphore {
+  let gate = checkGates.get(app);
+  if (!gate) {
+    gate = new Semaphore(app.config.worker.providerCallsInFlight);
+    checkGates.set(app, gate);
+  }
+  return gate;
+}
 
 /** Jobs of later pages get a larger BullMQ priority number (run later), so small runs are not starved. */
 export const priorityForPage = (page: number) => Math.min(1 + page, 2_000_000);
@@ -75,7 +93,7 @@ async function checkItem(
         ],
       };
     }
-    const calendars = await (known ?? provider.listCalendars(mailbox, signal));
+    const calendars = await (known ?? checkGate(app).use(() => provider.listCalendars(mailbox, signal)));
     return { item, ok: true, entry: resolved, calendars };
   } catch (err) {
     if (isProviderError(err) && (!err.retryable || lastAttempt)) {
@@ -111,7 +129,8 @@ function roomReads(
   if (!provider.listRoomCalendars || rooms.length < 2) {
     return undefined;
   }
-  const all = provider.listRoomCalendars(rooms, signal);
+  const listRooms = provider.listRoomCalendars.bind(provider);
+  const all = checkGate(app).use(() => listRooms(rooms, signal));
   all.catch(() => {}); // each room's promise below carries the failure
   return new Map(
     rooms.map((r) => [

@@ -156,6 +156,38 @@ describe('Microsoft adapter: JSON batches', () => {
     }
   });
 
+  it('MICROSOFT_GRAPH_BATCHING=when-busy: reads go alone while the machine has CPU to spare, in batches while it is short', async () => {
+    const users = (await sb.control.listUsers('microsoft', { limit: 40 })).users;
+    let short = false;
+    const p = providerFor(microsoftCredentials(sb), sandboxUrls(sb), {
+      graphBatchSize: 4,
+      graphBatching: () => short,
+    });
+    const readAll = () =>
+      Promise.all(
+        users.map((u) =>
+          p.listCalendars({ kind: 'user', email: u.email, providerId: u.id }).then(
+            () => 'ok',
+            () => 'failed',
+          ),
+        ),
+      );
+    try {
+      const c0 = await sb.control.counters();
+      const alone = await readAll();
+      const c1 = await sb.control.counters();
+      short = true;
+      const together = await readAll();
+      const c2 = await sb.control.counters();
+      expect(together).toEqual(alone);
+      expect(c1.batches.envelopes - c0.batches.envelopes).toBe(0);
+      expect(c2.batches.requests - c1.batches.requests).toBe(users.length);
+      expect(c2.batches.envelopes - c1.batches.envelopes).toBeGreaterThanOrEqual(users.length / 4);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a throttled request in a batch is rate_limited with its own Retry-After; the rest of the batch is answered', async () => {
     const truth = await sb.control.listUsers('microsoft', { limit: 30 });
     const boxes = truth.users

@@ -1,4 +1,5 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
+import { cpuShortage } from '../../lib/machine-load.js';
 import { type CallSpec, callProvider } from '../call.js';
 import type { ResolvedRuntime } from '../runtime.js';
 import { abortable } from '../signals.js';
@@ -69,6 +70,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
   private readonly graph: Client;
   /** Mailbox reads gathered into JSON batches; undefined when MICROSOFT_GRAPH_BATCH_SIZE is 1. */
   private readonly batcher: GraphBatcher | undefined;
+  /** Whether a mailbox read made now goes in a batch (MICROSOFT_GRAPH_BATCHING). */
+  private readonly batchNow: () => boolean;
   /** Free/busy and events (calendar-data.ts), through this instance's token and limiter. */
   readonly calendarData: GraphCalendarData;
   readonly selection: MicrosoftSelection;
@@ -101,6 +104,8 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
             batchSize,
           )
         : undefined;
+    const when = rt.graphBatching;
+    this.batchNow = typeof when === 'function' ? when : when === 'always' ? () => true : cpuShortage();
     this.calendarData = new GraphCalendarData(
       (spec, signal, request) =>
         this.call({ api: 'microsoft.mailbox', kind: 'mailbox', ...spec }, signal, request),
@@ -341,7 +346,7 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       op: spec.op,
       ...(spec.mailbox === undefined ? {} : { mailbox: spec.mailbox }),
     };
-    const batcher = batchUrl === undefined ? undefined : this.batcher;
+    const batcher = batchUrl === undefined || !this.batchNow() ? undefined : this.batcher;
     const send = async (s: AbortSignal): Promise<T> =>
       batcher && batchUrl !== undefined
         ? await batcher.get<T>(batchUrl, s)
