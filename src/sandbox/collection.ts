@@ -8,6 +8,9 @@ export type Keyed = { pos: number; email: string; id: string };
 
 export class ConflictError extends Error {}
 
+/** Generated items remembered (LazyCollection.generated). */
+const GENERATED_KEPT = 4_096;
+
 export class LazyCollection<T extends Keyed> {
   /** Patched base items (a partial) and deleted positions (null); added items are patched in place. */
   private readonly overlay = new Map<number, Partial<T> | null>();
@@ -45,12 +48,31 @@ export class LazyCollection<T extends Keyed> {
     if (patch === null) {
       return undefined;
     }
-    const base = pos < this.baseCount ? this.generate(pos) : this.added[pos - this.baseCount];
+    const base = pos < this.baseCount ? this.generated(pos) : this.added[pos - this.baseCount];
     if (!base) {
       return undefined;
     }
     return patch ? { ...base, ...patch } : base;
   }
+
+  /**
+   * Base item `i`, generated once while it is among the last few thousand read (a run reads each
+   * mailbox several times: its listing, its check, its calendars). Frozen: every reader shares it.
+   */
+  private generated(i: number): T {
+    const known = this.recent.get(i);
+    if (known) {
+      return known;
+    }
+    const item = Object.freeze(this.generate(i));
+    if (this.recent.size >= GENERATED_KEPT) {
+      this.recent.clear();
+    }
+    this.recent.set(i, item);
+    return item;
+  }
+
+  private readonly recent = new Map<number, T>();
 
   /** By email or id, case-insensitively. */
   find(key: string): T | undefined {

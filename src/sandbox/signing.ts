@@ -1,5 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** Verified JWTs remembered (signJwt's tokens: one per client per hour). */
+const VERIFIED_KEPT = 1_000;
+
 /**
  * Stateless, HMAC-signed values: access tokens and page tokens carry their own data, so a 200k-user
  * run issues 200k tokens without the sandbox remembering any of them.
@@ -45,7 +48,28 @@ export class Signer {
     return `${head}.${body}.${this.mac(`${head}.${body}`)}`;
   }
 
+  /**
+   * The payload of a JWT this signer signed, or undefined. A token is immutable and every request
+   * carries one, so the last few verified are remembered (the same answer, without the MAC again).
+   */
   verifyJwt<T>(token: string): T | undefined {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      return known as T;
+    }
+    const payload = this.verifyJwtNow<T>(token);
+    if (payload !== undefined) {
+      if (this.verified.size >= VERIFIED_KEPT) {
+        this.verified.clear();
+      }
+      this.verified.set(token, payload);
+    }
+    return payload;
+  }
+
+  private readonly verified = new Map<string, unknown>();
+
+  private verifyJwtNow<T>(token: string): T | undefined {
     const parts = token.split('.');
     if (parts.length !== 3) {
       return undefined;

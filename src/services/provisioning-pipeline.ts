@@ -9,7 +9,13 @@ import {
   markProvisioned,
   moveItems,
 } from '../db/queries/run-items.js';
-import { addRunCountsIfActive, findRun, lockRun, updateRun } from '../db/queries/runs.js';
+import {
+  addRunCountsAtCommit,
+  findRun,
+  isRunNotActiveError,
+  lockRun,
+  updateRun,
+} from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
 import type { DirectoryEntry } from '../db/schema/directory-entries.js';
 import { isActiveRunStatus, type ProvisioningRun } from '../db/schema/provisioning-runs.js';
@@ -220,9 +226,7 @@ export async function provisionBatch(
     transient = outcomes.length - decided.length;
   }
   try {
-    await writeRetryingLostConnections(opts.signal, () =>
-      app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, decided)),
-    );
+    await writeRetryingLostConnections(opts.signal, () => writeOutcomes(app, run, sa, decided));
   } catch (err) {
     if (err instanceof RunNoLongerActive) {
       return []; // Cancelled meanwhile: nothing of this batch is kept.
@@ -290,7 +294,7 @@ async function recordOneByOne(
 ): Promise<boolean> {
   for (const outcome of decided) {
     try {
-      await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, [outcome]));
+      await writeOutcomes(app, run, sa, [outcome]);
     } catch (err) {
       if (err instanceof RunNoLongerActive) {
         return false;
@@ -307,7 +311,7 @@ async function recordOneByOne(
         detail: `Postgres error ${code}`,
       };
       try {
-        await app.db.transaction(async (tx) => recordOutcomes(app, tx, run, sa, [failed]));
+        await writeOutcomes(app, run, sa, [failed]);
       } catch (again) {
         if (again instanceof RunNoLongerActive) {
           return false;
@@ -320,10 +324,33 @@ async function recordOneByOne(
 }
 
 /**
+ * recordOutcomes in a transaction of its own; RunNoLongerActive when the run stopped meanwhile
+ * (nothing was kept: the transaction rolled back at its commit).
+ */
+async function writeOutcomes(
+  app: AppContext,
+  run: ProvisioningRun,
+  sa: ServiceAccount | undefined,
+  decided: Outcome[],
+): Promise<void> {
+  let counted: { active: Promise<boolean> } | undefined;
+  try {
+    await app.db.transaction(async (tx) => {
+      counted = await recordOutcomes(app, tx, run, sa, decided);
+    });
+  } catch (err) {
+    throw isRunNotActiveError(err) ? new RunNoLongerActive() : err;
+  }
+  if (counted && !(await counted.active)) {
+    throw new RunNoLongerActive();
+  }
+}
+
+/**
  * Writes a batch's outcomes in a handful of multi-row statements: Accounts, Profiles and Calendars;
  * item statuses (only items still pending move, so a duplicate job changes nothing); callbacks for
- * the items that moved; and, last, the run's counts (which locks the run row only until commit, and
- * refuses if the run was cancelled meanwhile). It starts by share-locking the Service Account: a
+ * the items that moved; and, last, the run's counts, sent with the COMMIT (addRunCountsAtCommit: the
+ * run row is locked only inside Postgres, and the batch rolls back if the run was cancelled meanwhile). It starts by share-locking the Service Account: a
  * revocation either waits for this batch to commit or is seen here, and then nothing is written.
  */
 async function recordOutcomes(
@@ -332,7 +359,7 @@ async function recordOutcomes(
   run: ProvisioningRun,
   sa: ServiceAccount | undefined,
   decided: Outcome[],
-): Promise<void> {
+): Promise<{ active: Promise<boolean> }> {
   if (sa && sa.status !== 'revoked') {
     const status = await lockServiceAccountStatus(tx, sa.id);
     if (status === undefined || status === 'revoked') {
@@ -431,9 +458,8 @@ async function recordOutcomes(
         ),
     ]);
   }
-  if (!(await addRunCountsIfActive(tx, run.id, { provisioned, failed: failedIds.size }))) {
-    throw new RunNoLongerActive();
-  }
+  // Last, sent with the COMMIT (addRunCountsAtCommit): `active` is false once the run has stopped.
+  return addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size });
 }
 
 /** `runs.finish`: the final status, once nothing is pending. Idempotent. */

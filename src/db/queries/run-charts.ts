@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../client.js';
+import { sendWithCommit } from '../with-commit.js';
 
 /**
  * The time series of a run's page on /admin: items decided and provider calls made, per time bucket.
@@ -10,25 +11,26 @@ import type { Db, DbOrTx } from '../client.js';
 export const CALL_SLOT_SECS = 10;
 
 /**
- * Adds a batch's provider calls to its run's current slot: one statement for every API it called.
- * Concurrent batches add to the same row (the upsert is atomic).
+ * The statement adding a step's provider calls to its run's current slot, one row for every API it
+ * called, not yet sent (undefined when there is nothing to add). Concurrent steps add to the same
+ * row (the upsert is atomic).
  */
-export async function addRunProviderCalls(
+function upsertRunProviderCalls(
   db: DbOrTx,
   runId: string,
   at: Date,
   calls: ReadonlyMap<string, number>,
-): Promise<void> {
+): PromiseLike<unknown> | undefined {
   const slot = new Date(Math.floor(at.getTime() / (CALL_SLOT_SECS * 1000)) * CALL_SLOT_SECS * 1000);
   const rows = [...calls].filter(([, n]) => n > 0);
   if (rows.length === 0) {
-    return;
+    return undefined;
   }
   const values = sql.join(
     rows.map(([api, n]) => sql`(${runId}, ${slot.toISOString()}::timestamptz, ${api}, ${n}::int)`),
     sql`, `,
   );
-  await db.execute(sql`
+  return db.execute(sql`
     insert into run_provider_calls (run_id, at, api, calls) values ${values}
     on conflict (run_id, at, api) do update set calls = run_provider_calls.calls + excluded.calls`);
 }
@@ -81,8 +83,13 @@ export async function addRunProviderCallsCheaply(
   if (![...calls.values()].some((n) => n > 0)) {
     return;
   }
+  let added: Promise<unknown> | undefined;
   await db.transaction(async (tx) => {
     await tx.execute(sql`set local synchronous_commit = off`);
-    await addRunProviderCalls(tx, runId, at, calls);
+    // Every step of the run adds to the slot's row: sent with the COMMIT, so it is locked only
+    // inside Postgres (steps waited 50 ms on average for it when each awaited its answer first).
+    const upsert = upsertRunProviderCalls(tx, runId, at, calls);
+    added = upsert && sendWithCommit(upsert);
   });
+  await added;
 }

@@ -9,6 +9,7 @@ import {
   provisioningRuns,
   type RunCursor,
 } from '../schema/provisioning-runs.js';
+import { sendWithCommit } from '../with-commit.js';
 
 export type NewRun = typeof provisioningRuns.$inferInsert;
 
@@ -103,22 +104,50 @@ export async function touchRun(db: DbOrTx, id: string): Promise<void> {
   await db.update(provisioningRuns).set({ updatedAt: new Date() }).where(eq(provisioningRuns.id, id));
 }
 
+/** SQLSTATE of addRunCountsAtCommit's statement when the run is no longer active (division by zero). */
+const RUN_NOT_ACTIVE_CODE = '22012';
+
 /**
- * Adds to the counts of a run that is still active; false when it no longer is (cancelled), so the
- * caller rolls its batch back. The run row is locked from here to commit: keep it the last statement.
+ * Adds to the counts of a run that is still active, as its transaction's last statement, sent with
+ * the COMMIT (sendWithCommit): the run row, which every batch of the run updates, is locked only
+ * inside Postgres (on a busy worker, batches queued 11–90 ms each on it while the client read the
+ * answer before sending COMMIT). When the run is no longer active the statement fails, so COMMIT
+ * rolls the transaction back; `active` says which, once the transaction has returned.
  */
-export async function addRunCountsIfActive(
+export function addRunCountsAtCommit(
   db: DbOrTx,
   id: string,
   delta: Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>,
-): Promise<boolean> {
-  const rows = await db.execute<{ id: string }>(sql`
-    update provisioning_runs set
-      listed = listed + ${delta.listed ?? 0}, provisioned = provisioned + ${delta.provisioned ?? 0},
-      skipped = skipped + ${delta.skipped ?? 0}, failed = failed + ${delta.failed ?? 0}, updated_at = now()
-    where id = ${id} and status in (${oneOf(ACTIVE_RUN_STATUSES)})
-    returning id`);
-  return rows.length > 0;
+): { active: Promise<boolean> } {
+  const counted = sendWithCommit(
+    db.execute(sql`
+      with counted as (
+        update provisioning_runs set
+          listed = listed + ${delta.listed ?? 0}, provisioned = provisioned + ${delta.provisioned ?? 0},
+          skipped = skipped + ${delta.skipped ?? 0}, failed = failed + ${delta.failed ?? 0},
+          updated_at = now()
+        where id = ${id} and status in (${oneOf(ACTIVE_RUN_STATUSES)})
+        returning 1)
+      select 1 / (select count(*)::int from counted) as active`),
+  );
+  const active = counted.then(
+    () => true,
+    (err: unknown) => {
+      if (isRunNotActiveError(err)) {
+        return false;
+      }
+      throw err;
+    },
+  );
+  active.catch(() => {});
+  return { active };
+}
+
+/** The error addRunCountsAtCommit's statement fails with for a run no longer active. */
+export function isRunNotActiveError(err: unknown): boolean {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code;
+  const causeCode = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === RUN_NOT_ACTIVE_CODE || causeCode === RUN_NOT_ACTIVE_CODE;
 }
 
 /**
