@@ -76,7 +76,8 @@ export async function callProvider<T>(
       });
     } finally {
       attempt.done();
-      await permit.release().catch(() => {});
+      // Not waited for: the answer is the caller's now, and the slot frees a Redis round trip later.
+      void permit.release().catch(() => {});
     }
   }
 }
