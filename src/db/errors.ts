@@ -6,11 +6,19 @@
  * a batch finds the bad row by writing the rows one by one.
  */
 export function deterministicDbErrorCode(err: unknown): string | undefined {
+  const code = postgresErrorCode(err);
+  return code !== undefined && (code.startsWith('22') || code === '54000' || code === '23514')
+    ? code
+    : undefined;
+}
+
+/** The SQLSTATE of the Postgres error `err` is or wraps, if any. */
+export function postgresErrorCode(err: unknown): string | undefined {
   // drizzle wraps driver errors (DrizzleQueryError) with the PostgresError as `cause`.
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const { name, code } = e as { name?: unknown; code?: unknown };
     if (name === 'PostgresError' && typeof code === 'string') {
-      return code.startsWith('22') || code === '54000' || code === '23514' ? code : undefined;
+      return code;
     }
   }
   return undefined;

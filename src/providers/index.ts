@@ -1,7 +1,7 @@
+import { LruMap } from '../lib/lru.js';
 import { FakeDirectoryProvider } from './fake/index.js';
 import { GoogleDirectoryProvider } from './google/index.js';
 import { GooglePermissionProbe } from './google/probe.js';
-import { LruMap } from './lru.js';
 import { MicrosoftDirectoryProvider } from './microsoft/index.js';
 import { MicrosoftPermissionProbe } from './microsoft/probe.js';
 import type { PermissionProbe } from './probe.js';

@@ -6,6 +6,8 @@
  */
 export type Keyed = { pos: number; email: string; id: string };
 
+import { LruMap } from '../lib/lru.js';
+
 export class ConflictError extends Error {}
 
 /** Generated items remembered (LazyCollection.generated). */
@@ -65,14 +67,11 @@ export class LazyCollection<T extends Keyed> {
       return known;
     }
     const item = Object.freeze(this.generate(i));
-    if (this.recent.size >= GENERATED_KEPT) {
-      this.recent.clear();
-    }
     this.recent.set(i, item);
     return item;
   }
 
-  private readonly recent = new Map<number, T>();
+  private readonly recent = new LruMap<number, T>(GENERATED_KEPT);
 
   /** By email or id, case-insensitively. */
   find(key: string): T | undefined {

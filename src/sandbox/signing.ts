@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { LruMap } from '../lib/lru.js';
 
 /** Verified JWTs remembered (signJwt's tokens: one per client per hour). */
 const VERIFIED_KEPT = 1_000;
@@ -59,15 +60,12 @@ export class Signer {
     }
     const payload = this.verifyJwtNow<T>(token);
     if (payload !== undefined) {
-      if (this.verified.size >= VERIFIED_KEPT) {
-        this.verified.clear();
-      }
       this.verified.set(token, payload);
     }
     return payload;
   }
 
-  private readonly verified = new Map<string, unknown>();
+  private readonly verified = new LruMap<string, unknown>(VERIFIED_KEPT);
 
   private verifyJwtNow<T>(token: string): T | undefined {
     const parts = token.split('.');

@@ -350,8 +350,9 @@ async function writeOutcomes(
  * Writes a batch's outcomes in a handful of multi-row statements: Accounts, Profiles and Calendars;
  * item statuses (only items still pending move, so a duplicate job changes nothing); callbacks for
  * the items that moved; and, last, the run's counts, sent with the COMMIT (addRunCountsAtCommit: the
- * run row is locked only inside Postgres, and the batch rolls back if the run was cancelled meanwhile). It starts by share-locking the Service Account: a
- * revocation either waits for this batch to commit or is seen here, and then nothing is written.
+ * run row is locked only inside Postgres, and the batch rolls back if the run was cancelled
+ * meanwhile). It starts by share-locking the Service Account: a revocation either waits for this
+ * batch to commit or is seen here, and then nothing is written.
  */
 async function recordOutcomes(
   app: AppContext,

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { RunInclude } from '../../lib/provisioning.js';
 import type { DbOrTx } from '../client.js';
+import { postgresErrorCode } from '../errors.js';
 import { preparedFor } from '../prepared.js';
 import { oneOf } from '../schema/columns.js';
 import {
@@ -145,9 +146,7 @@ export function addRunCountsAtCommit(
 
 /** The error addRunCountsAtCommit's statement fails with for a run no longer active. */
 export function isRunNotActiveError(err: unknown): boolean {
-  const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code;
-  const causeCode = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return code === RUN_NOT_ACTIVE_CODE || causeCode === RUN_NOT_ACTIVE_CODE;
+  return postgresErrorCode(err) === RUN_NOT_ACTIVE_CODE;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { gaxios, type OAuth2Client } from 'google-auth-library';
-import { LruMap } from '../lru.js';
+import { LruMap } from '../../lib/lru.js';
 import { abortable } from '../signals.js';
 import { type CachedToken, type SharedTokenStore, tokenKey } from '../token-store.js';
 import { type GoogleServiceAccountKey, ProviderError } from '../types.js';
