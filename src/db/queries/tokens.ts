@@ -6,7 +6,7 @@ import { authorizationCodes } from '../schema/authorization-codes.js';
 import { type Profile, profiles } from '../schema/profiles.js';
 import { type Token, tokens } from '../schema/tokens.js';
 import type { AccountCalendar } from './accounts.js';
-import { jsonRows } from './json-rows.js';
+import { jsonRecordset, jsonRows } from './json-rows.js';
 
 export type NewToken = typeof tokens.$inferInsert;
 
@@ -24,28 +24,48 @@ export type RedeemedCode = {
   profile: { id: string; provider: string; profileName: string } | null;
 };
 
+/** One code to redeem: the client presenting it and the new grant's ids and token hashes. */
+export type CodeRedemption = {
+  codeHash: string;
+  client: { id: string; secretHash: string };
+  redirectUri: string;
+  grantId: string;
+  access: { id: string; hash: string };
+  refresh: { id: string; hash: string };
+};
+
 /**
- * `grant_type=authorization_code` in one statement, client authentication included: uses the code —
- * only if the client is an Application holding an active secret with `secretHash` and `clientId`, and
- * the code is that Application's, unused, unexpired, issued for exactly `redirectUri`, and its Account
- * (or Service Account) is still live — and stores the access and refresh token hashes of one new
- * grant. Returns undefined (and changes nothing) otherwise; the caller tells a wrong client from a
- * dead code afterwards, on that path only. One round trip: at organization scale an app redeems
- * thousands of codes a minute.
+ * `grant_type=authorization_code` for many codes in one statement, client authentication included:
+ * uses each code — only if its client is an Application holding an active secret with `secretHash`
+ * and `clientId`, and the code is that Application's, unused, unexpired, issued for exactly
+ * `redirectUri`, and its Account (or Service Account) is still live — and stores the access and
+ * refresh token hashes of its new grant. Answers one result per input, in order: undefined where
+ * nothing was redeemed (nothing changed for it); the caller tells a wrong client from a dead code
+ * afterwards, on that path only. A code given twice is redeemed once (one update of its row).
+ *
+ * One round trip and one commit for all of them: at organization scale an app redeems thousands of
+ * codes a minute, and the API sends the redemptions that arrive together as one statement
+ * (services/tokens.ts).
  */
-export async function redeemAuthorizationCode(
+export async function redeemAuthorizationCodes(
   db: DbOrTx,
-  input: {
-    codeHash: string;
-    client: { id: string; secretHash: string };
-    redirectUri: string;
-    grantId: string;
-    access: { id: string; hash: string };
-    refresh: { id: string; hash: string };
-    ttlSecs: { account: number; serviceAccount: number };
-  },
-): Promise<RedeemedCode | undefined> {
+  inputs: readonly CodeRedemption[],
+  ttlSecs: { account: number; serviceAccount: number },
+): Promise<(RedeemedCode | undefined)[]> {
+  const given = inputs.map((r, n) => ({
+    n,
+    code_hash: r.codeHash,
+    client_id: r.client.id,
+    secret_hash: r.client.secretHash,
+    redirect_uri: r.redirectUri,
+    grant_id: r.grantId,
+    access_id: r.access.id,
+    access_hash: r.access.hash,
+    refresh_id: r.refresh.id,
+    refresh_hash: r.refresh.hash,
+  }));
   const rows = await db.execute<{
+    n: number;
     subject_type: Token['subjectType'];
     account_id: string | null;
     service_account_id: string | null;
@@ -55,15 +75,30 @@ export async function redeemAuthorizationCode(
     provider: string | null;
     profile_name: string | null;
   }>(sql`
-    with client as (
-      select a.id from application_secrets s join applications a on a.id = s.application_id
-       where s.secret_hash = ${input.client.secretHash} and s.revoked_at is null
-         and a.client_id = ${input.client.id}
+    with i as (
+      select * from ${jsonRecordset(given, {
+        n: 'int',
+        code_hash: 'text',
+        client_id: 'text',
+        secret_hash: 'text',
+        redirect_uri: 'text',
+        grant_id: 'text',
+        access_id: 'text',
+        access_hash: 'text',
+        refresh_id: 'text',
+        refresh_hash: 'text',
+      })}
+    ),
+    client as (
+      select i.n, a.id as application_id
+        from i join application_secrets s on s.secret_hash = i.secret_hash and s.revoked_at is null
+               join applications a on a.id = s.application_id and a.client_id = i.client_id
     ),
     used as (
       update authorization_codes c set used_at = now()
-       where c.code_hash = ${input.codeHash} and c.application_id = (select id from client)
-         and c.used_at is null and c.expires_at > now() and c.redirect_uri = ${input.redirectUri}
+        from i join client k on k.n = i.n
+       where c.code_hash = i.code_hash and c.application_id = k.application_id
+         and c.used_at is null and c.expires_at > now() and c.redirect_uri = i.redirect_uri
          and case c.subject_type
                when 'account' then exists (
                  select 1 from accounts a join service_accounts s on s.id = a.service_account_id
@@ -71,37 +106,39 @@ export async function redeemAuthorizationCode(
                else exists (
                  select 1 from service_accounts s where s.id = c.service_account_id and s.status <> 'revoked')
              end
-      returning c.application_id, c.subject_type, c.account_id, c.service_account_id, c.scope,
-                case c.subject_type when 'account' then ${input.ttlSecs.account}::int
-                     else ${input.ttlSecs.serviceAccount}::int end as expires_in
+      returning i.n, i.grant_id, i.access_id, i.access_hash, i.refresh_id, i.refresh_hash,
+                c.application_id, c.subject_type, c.account_id, c.service_account_id, c.scope,
+                case c.subject_type when 'account' then ${ttlSecs.account}::int
+                     else ${ttlSecs.serviceAccount}::int end as expires_in
     ),
     minted as (
       insert into tokens (id, application_id, kind, subject_type, account_id, service_account_id,
                           grant_id, token_hash, scope, expires_at)
       select v.id, u.application_id, v.kind, u.subject_type, u.account_id, u.service_account_id,
-             ${input.grantId}, v.hash, u.scope,
+             u.grant_id, v.hash, u.scope,
              case when v.kind = 'access' then now() + u.expires_in * interval '1 second' end
-        from used u cross join (values (${input.access.id}, 'access', ${input.access.hash}),
-                                       (${input.refresh.id}, 'refresh', ${input.refresh.hash})) as v(id, kind, hash)
+        from used u cross join lateral (values (u.access_id, 'access', u.access_hash),
+                                               (u.refresh_id, 'refresh', u.refresh_hash)) as v(id, kind, hash)
       returning id
     )
-    select u.*, p.id as profile_id, p.provider, p.profile_name, (select count(*) from minted) as minted
+    select u.n, u.subject_type, u.account_id, u.service_account_id, u.scope, u.expires_in,
+           p.id as profile_id, p.provider, p.profile_name, (select count(*) from minted) as minted
       from used u left join profiles p on p.account_id = u.account_id`);
-  const [row] = rows;
-  if (!row) {
-    return undefined;
+  const out: (RedeemedCode | undefined)[] = inputs.map(() => undefined);
+  for (const row of rows) {
+    out[Number(row.n)] = {
+      subjectType: row.subject_type,
+      accountId: row.account_id,
+      serviceAccountId: row.service_account_id,
+      scope: row.scope,
+      expiresIn: Number(row.expires_in),
+      profile:
+        row.profile_id && row.provider
+          ? { id: row.profile_id, provider: row.provider, profileName: row.profile_name ?? '' }
+          : null,
+    };
   }
-  return {
-    subjectType: row.subject_type,
-    accountId: row.account_id,
-    serviceAccountId: row.service_account_id,
-    scope: row.scope,
-    expiresIn: Number(row.expires_in),
-    profile:
-      row.profile_id && row.provider
-        ? { id: row.profile_id, provider: row.provider, profileName: row.profile_name ?? '' }
-        : null,
-  };
+  return out;
 }
 
 /** The token with the `hash` placeholder's hash, of `kind`, neither revoked nor expired. */
