@@ -10,7 +10,7 @@ import { upsertCalendars } from './calendars.js';
 /** What an Account's answers show of a Calendar. */
 export type AccountCalendar = Pick<Calendar, 'id' | 'name' | 'readonly' | 'primary'>;
 
-/** An Account and its Profile; `calendars` when they were read with them (findLiveAccessToken). */
+/** An Account and its Profile; `calendars` when they were read with them (findLiveAccessTokens). */
 export type AccountView = { account: Account; profile: Profile; calendars?: AccountCalendar[] };
 
 const accountView = preparedFor((db) =>

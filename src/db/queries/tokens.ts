@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, isNull, lt, or, type Placeholder, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lt, or, type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { preparedFor } from '../prepared.js';
 import { type Account, accounts } from '../schema/accounts.js';
@@ -141,10 +141,13 @@ export async function redeemAuthorizationCodes(
   return out;
 }
 
-/** The token with the `hash` placeholder's hash, of `kind`, neither revoked nor expired. */
-const liveTokenWhere = (kind: Token['kind'] | Placeholder) =>
+/** The token with the `hash` placeholder's hash (or one matching `byHash`), of `kind`, neither revoked nor expired. */
+const liveTokenWhere = (
+  kind: Token['kind'] | Placeholder,
+  byHash: SQL = eq(tokens.tokenHash, sql.placeholder('hash')),
+) =>
   and(
-    eq(tokens.tokenHash, sql.placeholder('hash')),
+    byHash,
     eq(tokens.kind, kind),
     isNull(tokens.revokedAt),
     or(isNull(tokens.expiresAt), gt(tokens.expiresAt, sql`now()`)),
@@ -177,28 +180,36 @@ const liveCalendarsJson = sql<AccountCalendar[]>`(
   (v: unknown): AccountCalendar[] => (typeof v === 'string' ? JSON.parse(v) : v) as AccountCalendar[],
 );
 
-const liveAccessToken = preparedFor((db) =>
+/** A live access token with its Account, Profile and live Calendars (null Account and Profile for a Service Account's). */
+export type LiveAccessToken = {
+  token: Token;
+  account: Account | null;
+  profile: Profile | null;
+  calendars: AccountCalendar[];
+};
+
+const liveAccessTokens = preparedFor((db) =>
   db
     .select({ token: tokens, account: accounts, profile: profiles, calendars: liveCalendarsJson })
     .from(tokens)
     .leftJoin(accounts, eq(accounts.id, tokens.accountId))
     .leftJoin(profiles, eq(profiles.accountId, tokens.accountId))
-    .where(liveTokenWhere('access'))
-    .prepare('find_live_access_token'),
+    .where(liveTokenWhere('access', sql`${tokens.tokenHash} = any(${sql.placeholder('hashes')}::text[])`))
+    .prepare('find_live_access_tokens'),
 );
 
 /**
- * A live access token and, when it is an Account's, its Account, Profile and live Calendars as they
- * are now: what every Account-token request needs (`/v1/userinfo` shows all of it), in one round trip.
+ * Live access tokens by hash and, for an Account's, its Account, Profile and live Calendars as they
+ * are now: what every Account-token request needs (`/v1/userinfo` shows all of it). One statement for
+ * many requests' bearers (services/tokens.ts batches them); one answer per hash, in order.
  */
-export async function findLiveAccessToken(
+export async function findLiveAccessTokens(
   db: DbOrTx,
-  tokenHash: string,
-): Promise<
-  { token: Token; account: Account | null; profile: Profile | null; calendars: AccountCalendar[] } | undefined
-> {
-  const [row] = await liveAccessToken(db).execute({ hash: tokenHash });
-  return row;
+  tokenHashes: readonly string[],
+): Promise<(LiveAccessToken | undefined)[]> {
+  const rows = await liveAccessTokens(db).execute({ hashes: [...new Set(tokenHashes)] });
+  const byHash = new Map(rows.map((r) => [r.token.tokenHash, r]));
+  return tokenHashes.map((h) => byHash.get(h));
 }
 
 /** Any token with this hash (live or not), scoped to an Application. */
