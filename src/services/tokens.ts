@@ -1,4 +1,5 @@
 import type { Db, DbOrTx } from '../db/client.js';
+import { preparedFor } from '../db/prepared.js';
 import { type AccountView, findAccountView } from '../db/queries/accounts.js';
 import { findApplicationBySecretHash } from '../db/queries/applications.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
@@ -9,8 +10,6 @@ import {
   findTokenForApplication,
   insertAuthorizationCode,
   insertTokens,
-  type LiveAccessToken,
-  type RedeemedCode,
   redeemAuthorizationCodes,
   revokeGrant,
   revokeSubjectTokens,
@@ -199,30 +198,23 @@ const REDEEMS_IN_FLIGHT = 4;
 const TOKEN_READ_BATCH = 64;
 const TOKEN_READS_IN_FLIGHT = 4;
 
-const codeRedeemers = new WeakMap<Db, (input: CodeRedemption) => Promise<RedeemedCode | undefined>>();
-
 /**
  * The process's code redemptions on this database, batched: the codes that arrive while earlier
  * statements run are redeemed together, in one statement and one commit (lib/micro-batch.ts). An app
  * redeeming a run's callbacks sends dozens at once; each costs Postgres a fraction of a statement
- * of its own, and the API one round trip for all.
+ * of its own, and the API one round trip for all. One batcher per database handle (`preparedFor`).
  */
-function codeRedeemerOf(db: Db): (input: CodeRedemption) => Promise<RedeemedCode | undefined> {
-  let redeem = codeRedeemers.get(db);
-  if (!redeem) {
-    redeem = microBatcher({
-      run: (inputs: CodeRedemption[]) =>
-        redeemAuthorizationCodes(db, inputs, {
-          account: ACCOUNT_TOKEN_TTL_SECS,
-          serviceAccount: SERVICE_ACCOUNT_TOKEN_TTL_SECS,
-        }),
-      maxBatch: REDEEM_BATCH,
-      maxInFlight: REDEEMS_IN_FLIGHT,
-    });
-    codeRedeemers.set(db, redeem);
-  }
-  return redeem;
-}
+const codeRedeemerOf = preparedFor((db) =>
+  microBatcher({
+    run: (inputs: CodeRedemption[]) =>
+      redeemAuthorizationCodes(db, inputs, {
+        account: ACCOUNT_TOKEN_TTL_SECS,
+        serviceAccount: SERVICE_ACCOUNT_TOKEN_TTL_SECS,
+      }),
+    maxBatch: REDEEM_BATCH,
+    maxInFlight: REDEEMS_IN_FLIGHT,
+  }),
+);
 
 /**
  * `grant_type=authorization_code`: a single-use code, redeemed with the exact redirect_uri it was
@@ -326,26 +318,19 @@ export async function revoke(
 /** A live access token, its subject, and for an Account's token the Account as read with it. */
 export type Bearer = { token: Token; subject: Subject; view?: AccountView | undefined };
 
-const accessTokenReaders = new WeakMap<Db, (hash: string) => Promise<LiveAccessToken | undefined>>();
-
 /**
  * The process's access-token lookups on this database, batched as code redemptions are: the bearers
  * of requests that arrive while earlier lookups run are read in one statement. Every authenticated
  * request makes one; a primary-key read costs Postgres less than the statement around it, and the
  * API a round trip of its own.
  */
-function accessTokenReaderOf(db: Db): (hash: string) => Promise<LiveAccessToken | undefined> {
-  let read = accessTokenReaders.get(db);
-  if (!read) {
-    read = microBatcher({
-      run: (hashes: string[]) => findLiveAccessTokens(db, hashes),
-      maxBatch: TOKEN_READ_BATCH,
-      maxInFlight: TOKEN_READS_IN_FLIGHT,
-    });
-    accessTokenReaders.set(db, read);
-  }
-  return read;
-}
+const accessTokenReaderOf = preparedFor((db) =>
+  microBatcher({
+    run: (hashes: string[]) => findLiveAccessTokens(db, hashes),
+    maxBatch: TOKEN_READ_BATCH,
+    maxInFlight: TOKEN_READS_IN_FLIGHT,
+  }),
+);
 
 /** Resolves `Authorization: Bearer <access token>` to its live token and subject. */
 export async function authenticateAccessToken(db: Db, accessToken: string): Promise<Bearer> {
