@@ -18,6 +18,7 @@ import { adminErrorHandler } from './admin/routes.js';
 import { badUrlError, errorHandler } from './errors.js';
 import { refuseUnstorableText } from './input-guard.js';
 import { addRateLimit } from './rate-limit.js';
+import { lazyChildLoggerFactory } from './request-logger.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditApiRunActions, auditEventRoutes } from './routes/audit-events.js';
 import { AUTHORIZE_PATH, authorizePageErrorHandler, authorizePageRoutes } from './routes/authorize-page.js';
@@ -81,6 +82,8 @@ const isBrowserPage = (url: string) =>
 export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   const server = Fastify({
     loggerInstance: app.logger,
+    // Each request's logger is made when it first logs a line, not for every request.
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // A client that sends its request slowly (a byte at a time) is cut off, not waited for.
     requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { accountViews, revokeAccount } from '../../services/accounts.js';
 import type { AppContext } from '../../services/context.js';
 import { serviceAccountUserinfo } from '../../services/service-accounts.js';
 import { authenticate, authenticateToken, callerOf, maybeCallerOf } from '../auth.js';
-import { emptyBody, jsonErrors } from '../responses.js';
+import { emptyBody, jsonErrors, plainJsonAnswers } from '../responses.js';
 
 /** A Profile in Cronofy's shape (`profile_relink_url` while disconnected). */
 const profile = z.looseObject({
@@ -53,6 +53,8 @@ export const accountRoutes =
       '/v1/userinfo',
       {
         preParsing: authenticateToken(app),
+        // The hottest read a booking product makes (every page load checks its token).
+        ...plainJsonAnswers,
         schema: {
           tags: ['accounts'],
           summary: 'OpenID-style userinfo (Account or Service Account token)',
