@@ -1,7 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
-type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = (typeof LEVELS)[number];
+type LogMethod = (...args: unknown[]) => void;
 
 /**
  * A request's logger that becomes pino's child (with the request id) only when the request logs a
@@ -31,41 +33,31 @@ export class LazyRequestLogger implements FastifyBaseLogger {
     this.#child().level = level;
   }
 
-  #log(level: Level, args: unknown[]): void {
+  log(level: Level, args: unknown[]): void {
     if (this.#real || enabled(this.parent, this.opts.level, level)) {
       (this.#child()[level] as (...a: unknown[]) => void)(...args);
     }
   }
 
-  fatal(...args: unknown[]): void {
-    this.#log('fatal', args);
-  }
-
-  error(...args: unknown[]): void {
-    this.#log('error', args);
-  }
-
-  warn(...args: unknown[]): void {
-    this.#log('warn', args);
-  }
-
-  info(...args: unknown[]): void {
-    this.#log('info', args);
-  }
-
-  debug(...args: unknown[]): void {
-    this.#log('debug', args);
-  }
-
-  trace(...args: unknown[]): void {
-    this.#log('trace', args);
-  }
+  declare fatal: LogMethod;
+  declare error: LogMethod;
+  declare warn: LogMethod;
+  declare info: LogMethod;
+  declare debug: LogMethod;
+  declare trace: LogMethod;
 
   silent(): void {}
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#child().child(bindings, options);
   }
+}
+
+// One method per level on the prototype (not a closure per request), each passing its level on.
+for (const level of LEVELS) {
+  LazyRequestLogger.prototype[level] = function (this: LazyRequestLogger, ...args: unknown[]) {
+    this.log(level, args);
+  };
 }
 
 const ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
