@@ -36,6 +36,11 @@ describe('lazy request logger', () => {
       req.log.child({ step: 'inner' }).error('inner failure');
       return { ok: true };
     });
+    app.get('/errors-only', { logLevel: 'error' }, async (req) => {
+      req.log.warn('below the route level');
+      req.log.error('at the route level');
+      return { ok: true };
+    });
     app.get('/throws', async () => {
       throw new Error('boom');
     });
@@ -53,6 +58,12 @@ describe('lazy request logger', () => {
     expect(JSON.stringify(lines)).not.toContain('SECRET-1');
     const inner = lines.find((l) => l.msg === 'inner failure');
     expect(inner).toMatchObject({ level: 50, reqId: warn?.reqId, step: 'inner' });
+  });
+
+  it("keeps a route's own log level (Fastify's child options reach the child)", async () => {
+    const { app, lines } = await server('info');
+    await app.inject({ url: '/errors-only' });
+    expect(lines.map((l) => l.msg)).toEqual(['at the route level']);
   });
 
   it("logs a route's unhandled error with its request id", async () => {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bindings, ChildLoggerOptions } from 'pino';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 type Level = (typeof LEVELS)[number];
@@ -15,7 +15,7 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   #real: FastifyBaseLogger | undefined;
 
   constructor(
-    private readonly parent: FastifyBaseLogger,
+    private readonly parent: Logger,
     private readonly bindings: Bindings,
     private readonly opts: ChildLoggerOptions,
   ) {}
@@ -34,9 +34,19 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   }
 
   log(level: Level, args: unknown[]): void {
-    if (this.#real || enabled(this.parent, this.opts.level, level)) {
+    if (this.#real || this.#enabled(level)) {
       (this.#child()[level] as (...a: unknown[]) => void)(...args);
     }
+  }
+
+  /** Whether the child would write a line at `level`: pino's own levels, at the route's level if it has one. */
+  #enabled(level: Level): boolean {
+    const { level: routeLevel } = this.opts;
+    if (routeLevel === undefined) {
+      return this.parent.isLevelEnabled(level);
+    }
+    const { values } = this.parent.levels;
+    return (values[level] ?? 0) >= (values[routeLevel] ?? 0);
   }
 
   declare fatal: LogMethod;
@@ -60,20 +70,12 @@ for (const level of LEVELS) {
   };
 }
 
-const ORDER: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-
-/** Whether a line at `level` would be written by a child of `parent` at `childLevel` (if given). */
-function enabled(parent: FastifyBaseLogger, childLevel: string | undefined, level: Level): boolean {
-  const threshold = childLevel ?? parent.level;
-  if (threshold === 'silent') {
-    return false;
-  }
-  return (ORDER[level] ?? 0) >= (ORDER[threshold] ?? 0);
-}
-
-/** Fastify's `childLoggerFactory`: a lazy child per request. */
+/**
+ * Fastify's `childLoggerFactory`: a lazy child per request. The logger Fastify passes is the server's
+ * `loggerInstance` (or a plugin's child of it), always pino (logger.ts).
+ */
 export const lazyChildLoggerFactory = (
   logger: FastifyBaseLogger,
   bindings: Bindings,
   opts: ChildLoggerOptions,
-): FastifyBaseLogger => new LazyRequestLogger(logger, bindings, opts);
+): FastifyBaseLogger => new LazyRequestLogger(logger as Logger, bindings, opts);
