@@ -93,6 +93,46 @@ describe('data model', () => {
     expect(await pgCode(f.createRunItem(t.db, run.id, { email: 'room.1@example.com' }))).toBe('23505');
   });
 
+  it('deletes everything under an Application through the keys that remain (migration 0006)', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    const app = sa.applicationId;
+    const account = await f.createAccount(t.db, sa);
+    const profile = await f.createProfile(t.db, account);
+    await f.createCalendar(t.db, profile);
+    await f.createToken(t.db, { applicationId: app, accountId: account.id });
+    await f.createToken(t.db, { applicationId: app, serviceAccountId: sa.id }, { kind: 'refresh' });
+    await f.createAuthorizationCode(t.db, { applicationId: app, accountId: account.id });
+    await f.createAuthorizationCode(t.db, { applicationId: app, serviceAccountId: sa.id });
+    // Another Application's rows stay.
+    const other = await f.createServiceAccount(t.db, keyring);
+    const kept = await f.createProfile(t.db, await f.createAccount(t.db, other));
+    await f.createCalendar(t.db, kept);
+
+    const count = async (table: string, column: string, value: string) => {
+      const [row] = await t.db.execute<{ n: number }>(
+        sql`select count(*)::int as n from ${sql.identifier(table)} where ${sql.identifier(column)} = ${value}`,
+      );
+      return row?.n;
+    };
+    expect(await count('calendars', 'account_id', account.id)).toBe(1);
+    await t.db.execute(sql`delete from applications where id = ${app}`);
+    for (const table of ['accounts', 'tokens', 'authorization_codes']) {
+      expect(await count(table, 'application_id', app), table).toBe(0);
+    }
+    expect(await count('profiles', 'service_account_id', sa.id)).toBe(0);
+    expect(await count('calendars', 'account_id', account.id)).toBe(0);
+    expect(await count('calendars', 'account_id', kept.accountId)).toBe(1);
+  });
+
+  it('refuses a code without the id of its subject', async () => {
+    const sa = await f.createServiceAccount(t.db, keyring);
+    expect(
+      await pgCode(
+        f.createAuthorizationCode(t.db, { applicationId: sa.applicationId }, { subjectType: 'account' }),
+      ),
+    ).toBe('23514');
+  });
+
   it('rejects statuses and kinds outside the vocabulary', async () => {
     const sa = await f.createServiceAccount(t.db, keyring);
     expect(await pgCode(f.createAccount(t.db, sa, { kind: 'robot' as 'user' }))).toBe('23514');

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import { check, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { applications } from './applications.js';
 import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf, tstz } from './columns.js';
 import { directoryEntries } from './directory-entries.js';
 import { serviceAccounts } from './service-accounts.js';
@@ -16,9 +15,8 @@ export const accounts = pgTable(
   'accounts',
   {
     id: idColumn(),
-    applicationId: text('application_id')
-      .notNull()
-      .references(() => applications.id, { onDelete: 'cascade' }),
+    /** Not a foreign key: the Service Account's (its own key cascades from the Application). */
+    applicationId: text('application_id').notNull(),
     serviceAccountId: text('service_account_id')
       .notNull()
       .references(() => serviceAccounts.id, { onDelete: 'cascade' }),

@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { accounts } from './accounts.js';
-import { applications } from './applications.js';
 import { idColumn, oneOf, tstz } from './columns.js';
 import { serviceAccounts } from './service-accounts.js';
 import { TOKEN_SUBJECTS, type TokenSubject } from './tokens.js';
@@ -14,9 +13,8 @@ export const authorizationCodes = pgTable(
   'authorization_codes',
   {
     id: idColumn(),
-    applicationId: text('application_id')
-      .notNull()
-      .references(() => applications.id, { onDelete: 'cascade' }),
+    /** Not a foreign key: the subject's (an Account or a Service Account, whose keys cascade from the Application). */
+    applicationId: text('application_id').notNull(),
     codeHash: text('code_hash').notNull().unique(),
     subjectType: text('subject_type').$type<TokenSubject>().notNull(),
     accountId: text('account_id').references(() => accounts.id, { onDelete: 'cascade' }),
@@ -33,6 +31,10 @@ export const authorizationCodes = pgTable(
   },
   (t) => [
     check('authorization_codes_subject_check', sql`${t.subjectType} in (${oneOf(TOKEN_SUBJECTS)})`),
+    check(
+      'authorization_codes_subject_id_check',
+      sql`(${t.subjectType} = 'account' and ${t.accountId} is not null) or (${t.subjectType} = 'service_account' and ${t.serviceAccountId} is not null)`,
+    ),
     index('authorization_codes_expiry_idx').on(t.expiresAt),
     // Not partial on used_at: redeeming a code then changes no indexed column, so Postgres updates it
     // in place (a HOT update, room left by the table's fillfactor, migration 0004), index untouched.

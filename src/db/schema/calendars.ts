@@ -1,5 +1,4 @@
 import { boolean, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { accounts } from './accounts.js';
 import { idColumn, lifecycleDates, tstz } from './columns.js';
 import { profiles } from './profiles.js';
 
@@ -11,9 +10,8 @@ export const calendars = pgTable(
     profileId: text('profile_id')
       .notNull()
       .references(() => profiles.id, { onDelete: 'cascade' }),
-    accountId: text('account_id')
-      .notNull()
-      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** Not a foreign key: the Profile's (deleting the Account deletes its Profile, then this). */
+    accountId: text('account_id').notNull(),
     providerCalendarId: text('provider_calendar_id').notNull(),
     name: text('name').notNull(),
     readonly: boolean('readonly').notNull().default(false),

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, check, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf, tstz } from './columns.js';
 import { serviceAccounts } from './service-accounts.js';
 
@@ -35,7 +35,6 @@ export const directoryEntries = pgTable(
   (t) => [
     check('directory_entries_kind_check', sql`${t.kind} in (${oneOf(MAILBOX_KINDS)})`),
     uniqueIndex('directory_entries_sa_email_uq').on(t.serviceAccountId, t.emailLower),
-    index('directory_entries_sa_kind_idx').on(t.serviceAccountId, t.kind, t.emailLower),
   ],
 );
 

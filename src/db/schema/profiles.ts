@@ -2,7 +2,6 @@ import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { accounts } from './accounts.js';
 import { idColumn, lifecycleDates, oneOf, PROVIDERS, type ProviderName, tstz } from './columns.js';
-import { serviceAccounts } from './service-accounts.js';
 
 /**
  * A Profile (`pro_…`): the provider connection behind an Account. Connected, or disconnected with a
@@ -17,9 +16,8 @@ export const profiles = pgTable(
       .notNull()
       .unique()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    serviceAccountId: text('service_account_id')
-      .notNull()
-      .references(() => serviceAccounts.id, { onDelete: 'cascade' }),
+    /** Not a foreign key: the Account's (deleting its Service Account deletes the Account, then this). */
+    serviceAccountId: text('service_account_id').notNull(),
     provider: text('provider').$type<ProviderName>().notNull(),
     /** The mailbox's id at the provider (Google user id / resource id, Graph object id). */
     providerProfileId: text('provider_profile_id').notNull(),

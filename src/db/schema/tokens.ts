@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, index, pgTable, text } from 'drizzle-orm/pg-core';
 import { accounts } from './accounts.js';
-import { applications } from './applications.js';
 import { idColumn, oneOf, tstz } from './columns.js';
 import { serviceAccounts } from './service-accounts.js';
 
@@ -20,9 +19,8 @@ export const tokens = pgTable(
   'tokens',
   {
     id: idColumn(),
-    applicationId: text('application_id')
-      .notNull()
-      .references(() => applications.id, { onDelete: 'cascade' }),
+    /** Not a foreign key: the subject's (an Account or a Service Account, whose keys cascade from the Application). */
+    applicationId: text('application_id').notNull(),
     kind: text('kind').$type<TokenKind>().notNull(),
     subjectType: text('subject_type').$type<TokenSubject>().notNull(),
     accountId: text('account_id').references(() => accounts.id, { onDelete: 'cascade' }),
