@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DIRECTORY_PROVISION_BATCH, PROVISION_BATCH, provisionBatchSize } from '../lib/provisioning.js';
 import { JOBS, jobIdOf, jobRequest } from './catalog.js';
 import { buildRegistry, HANDLERS } from './registry.js';
 
@@ -20,6 +21,20 @@ describe('job catalog', () => {
     );
     expect(jobIdOf('runs.reconcile', {}, 3)).toBe('reconcile-boot-3');
     expect(() => jobIdOf('runs.finish', { runId }, 1)).toThrow(/no job id/);
+  });
+
+  it('takes provisioning batches of a run’s size: 25 mailbox-verified items, 100 directory-verified', () => {
+    expect(provisionBatchSize('mailbox')).toBe(PROVISION_BATCH);
+    expect(provisionBatchSize('directory')).toBe(DIRECTORY_PROVISION_BATCH);
+    expect(DIRECTORY_PROVISION_BATCH).toBeGreaterThan(PROVISION_BATCH);
+    const items = (n: number) => Array.from({ length: n }, (_, i) => `itm_${i}`);
+    const payload = JOBS['accounts.provision'].payload;
+    expect(payload.safeParse({ runId: 'run_x', itemIds: items(DIRECTORY_PROVISION_BATCH) }).success).toBe(
+      true,
+    );
+    expect(payload.safeParse({ runId: 'run_x', itemIds: items(DIRECTORY_PROVISION_BATCH + 1) }).success).toBe(
+      false,
+    );
   });
 
   it('builds job requests with or without options', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { shortDigest } from '../lib/crypto.js';
-import { PROVISION_BATCH, RUN_INCLUDES } from '../lib/provisioning.js';
+import { DIRECTORY_PROVISION_BATCH, PROVISION_BATCH, RUN_INCLUDES } from '../lib/provisioning.js';
 
 /**
  * The job catalog: every job's name, queue, payload schema, retry policy and job ids — the contract
@@ -44,7 +44,7 @@ const provisionPayload = z.object({
   itemIds: z
     .array(z.string().startsWith('itm_').max(64))
     .min(1)
-    .max(PROVISION_BATCH * 4),
+    .max(Math.max(PROVISION_BATCH, DIRECTORY_PROVISION_BATCH)),
 });
 
 /** Payload of `directory.sync`: a claimed sync. */
