@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       publicUrl: 'http://127.0.0.1:8080',
       trustProxy: false,
     });
-    expect(config.apiRateLimit).toEqual({ perSecond: 2_000, perMinute: 60_000 });
+    expect(config.apiRateLimit).toEqual({ perSecond: 5_000, perMinute: 150_000 });
     expect(config.providers.googleTokenUrl).toBe('https://oauth2.googleapis.com/token');
     expect(config.providers.googleApiUrl).toBe('https://admin.googleapis.com');
     expect(config.providers.microsoftLoginUrl).toBe('https://login.microsoftonline.com');

@@ -149,8 +149,8 @@ const schema = z.object({
   WORKER_HEALTH_PORT: z.coerce.number({ error: 'must be a port number' }).int().min(0).max(65535).optional(),
   DATABASE_POOL_MODE: z.enum(['session', 'transaction']).default('session'),
   // Sized so one Application redeems a 100,000-account run well within its codes' 10 minutes.
-  API_RATE_LIMIT_PER_SECOND: wholeNumber(2_000),
-  API_RATE_LIMIT_PER_MINUTE: wholeNumber(60_000),
+  API_RATE_LIMIT_PER_SECOND: wholeNumber(5_000),
+  API_RATE_LIMIT_PER_MINUTE: wholeNumber(150_000),
   TRUST_PROXY: proxyList.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
