@@ -4,6 +4,7 @@ import { describeError } from '../errors.js';
 import type { AppContext } from '../services/context.js';
 import {
   claimAttempts,
+  onDeliveriesCommitted,
   type ReadyAttempt,
   recordDeliveryAttempts,
   sendAttempt,
@@ -117,6 +118,19 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
       stop.signal.addEventListener('abort', done);
     });
 
+  /**
+   * Set when this process commits new deliveries (a provisioning batch): claim now, not at the next
+   * poll. One set while a claim was running makes an empty answer claim again: its snapshot may
+   * predate the commit.
+   */
+  let committed = false;
+  const unsubscribe = onDeliveriesCommitted(app, () => {
+    committed = true;
+    if (idle) {
+      wake?.();
+    }
+  });
+
   const loop = (async () => {
     while (!closed) {
       const room = maxInFlight - inFlight;
@@ -126,6 +140,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
       }
       const exclude = [...byApplication].filter(([, n]) => n > eligibleAt);
       let ready: ReadyAttempt[];
+      committed = false;
       try {
         ready = await claimAttempts(app, {
           limit: room,
@@ -142,7 +157,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
         byApplication.set(a.applicationId, (byApplication.get(a.applicationId) ?? 0) + 1);
         void send(a);
       }
-      if (ready.length === 0) {
+      if (ready.length === 0 && !committed) {
         idle = true;
         await waitFor(pollMs);
         idle = false;
@@ -154,6 +169,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
     inFlight: () => inFlight,
     close: async () => {
       closed = true;
+      unsubscribe();
       stop.abort();
       await loop;
       // Let attempts in flight finish (each has a total deadline), then write their outcomes.

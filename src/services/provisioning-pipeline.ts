@@ -30,7 +30,7 @@ import { Semaphore } from '../lib/semaphore.js';
 import { isProviderError, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
-import { deliveryIdFor, type NewOutbound, storeDeliveries } from './deliveries.js';
+import { deliveriesCommitted, deliveryIdFor, type NewOutbound, storeDeliveries } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
@@ -243,6 +243,9 @@ export async function provisionBatch(
     if (!(await recordOneByOne(app, run, sa, decided))) {
       return [];
     }
+  }
+  if (decided.length > 0) {
+    deliveriesCommitted(app); // Their callbacks: this process's pump claims them now.
   }
   if (transient > 0) {
     // What was decided is committed (its callbacks are in the outbox); BullMQ retries the rest.
