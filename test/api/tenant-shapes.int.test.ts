@@ -6,6 +6,7 @@ import type { SandboxRoom, SandboxUser } from '../../src/sandbox/index.js';
 import { useTestApp } from '../helpers/app.js';
 import { authorizeAccount, type RegisteredSa, registerSandboxServiceAccount } from '../helpers/flow.js';
 import { useReceiver } from '../helpers/receiver.js';
+import { keysMatching } from '../helpers/redis.js';
 import { api, startRun, waitForRun } from '../helpers/runs.js';
 
 const EXTRA = { google: 'acme-eu.example.org', microsoft: 'contoso-eu.example.org' } as const;
@@ -222,6 +223,17 @@ describe('equipment and buildings', () => {
       );
     }
     expect(listed.filter((r) => r.resource_type === 'room')).toHaveLength(rooms.length - equipment.length);
+    // Each mailboxSettings read is counted as an Outlook call of that mailbox (Graph's per-mailbox
+    // limits), not against the tenant's directory budget that the listing pages need.
+    const prefix = `${t.runtime.app.config.redis.queuePrefix}:quota`;
+    const sa = sas.microsoft.service_account_id;
+    for (const e of equipment) {
+      const keys = await keysMatching(
+        t.runtime.deps.redis(),
+        `${prefix}:microsoft.mailbox:w*:${sa}:${e.email.toLowerCase()}`,
+      );
+      expect(keys, e.email).toHaveLength(1);
+    }
   });
 
   it('directory entries store the type and the building name; equipment is not listed among users', async () => {

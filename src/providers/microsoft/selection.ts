@@ -20,7 +20,7 @@ import type { GraphCallKind } from './errors.js';
 
 /** The provider's own Graph call (its token, limiter, retries of a refused token, error mapping). */
 export type GraphCall = <T>(
-  spec: { api: CallSpec['api']; op: string; kind: GraphCallKind },
+  spec: { api: CallSpec['api']; op: string; kind: GraphCallKind; mailbox?: string },
   signal: AbortSignal | undefined,
   request: (g: Client) => { option(k: string, v: unknown): { get(): Promise<unknown> } },
 ) => Promise<T>;
