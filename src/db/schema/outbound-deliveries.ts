@@ -51,7 +51,6 @@ export const outboundDeliveries = pgTable(
     check('outbound_deliveries_kind_check', sql`${t.kind} in (${oneOf(DELIVERY_KINDS)})`),
     check('outbound_deliveries_status_check', sql`${t.status} in (${oneOf(DELIVERY_STATUSES)})`),
     index('outbound_deliveries_dead_idx').on(t.deadAt).where(sql`${t.status} = 'dead'`),
-    index('outbound_deliveries_application_idx').on(t.applicationId, t.createdAt),
     // The claim: per Application, the due deliveries in order (fair across Applications).
     index('outbound_deliveries_claim_idx')
       .on(t.applicationId, t.nextAttemptAt)
