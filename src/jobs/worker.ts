@@ -24,13 +24,13 @@ export const DEFAULT_CONCURRENCY: Record<QueueName, number> = {
 
 /**
  * Provisioning batches in flight per process: the ones `PROVIDER_CALLS_IN_FLIGHT` (default 200)
- * mailbox checks fill at PROVISION_BATCH each, and a quarter more, so while some batches are written
+ * mailbox checks fill at PROVISION_BATCH each, and a quarter more (at least two), so while some batches are written
  * (or wait for their next job) the others' checks keep the process's check gate full (checkGate).
  * The gate, not the job count, holds the calls in flight; the shared limiter still gates every call.
  */
 export function provisioningConcurrency(providerCallsInFlight: number): number {
   const filling = Math.max(1, Math.ceil(providerCallsInFlight / PROVISION_BATCH));
-  return filling + Math.ceil(filling / 4);
+  return filling + Math.max(2, Math.ceil(filling / 4));
 }
 
 export type WorkerSet = { workers: Worker[]; close: () => Promise<void> };

@@ -19,6 +19,12 @@ describe('mailbox checks in flight (PROVIDER_CALLS_IN_FLIGHT)', () => {
   it('never exceed the setting across the process’s batches, which queue for the places and keep them full', async () => {
     // More batches run than the places fill: the others wait at the gate, not in the queue.
     expect(provisioningConcurrency(IN_FLIGHT) * PROVISION_BATCH).toBeGreaterThan(IN_FLIGHT);
+    // At least two batches beyond the ones that fill the places, however few those are.
+    for (const n of [1, PROVISION_BATCH, 200, 500]) {
+      expect(provisioningConcurrency(n) - Math.ceil(n / PROVISION_BATCH), String(n)).toBeGreaterThanOrEqual(
+        2,
+      );
+    }
     const app = await t.createApplication();
     const sa = await registerSandboxServiceAccount(t, 'microsoft', app.clientSecret);
     const gate = checkGate(t.runtime.app);
