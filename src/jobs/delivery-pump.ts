@@ -7,6 +7,7 @@ import {
   onDeliveriesCommitted,
   type ReadyAttempt,
   recordDeliveryAttempts,
+  registerDirectSender,
   sendAttempt,
 } from '../services/deliveries.js';
 
@@ -85,24 +86,59 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
     }
   };
 
+  /** Takes `n` places (attempts in flight) for this Application. */
+  const take = (applicationId: string, n: number) => {
+    inFlight += n;
+    byApplication.set(applicationId, (byApplication.get(applicationId) ?? 0) + n);
+  };
+  /** Gives back `n` places of this Application; a waiting claim may then run. */
+  const giveBack = (applicationId: string, n: number) => {
+    inFlight -= n;
+    const before = byApplication.get(applicationId) ?? n;
+    const left = before - n;
+    if (left > 0) {
+      byApplication.set(applicationId, left);
+    } else {
+      byApplication.delete(applicationId);
+    }
+    if (!idle || (before > eligibleAt && left <= eligibleAt)) {
+      wake?.();
+    }
+  };
+
+  /** One attempt on a place already taken; the place is given back when it ends. */
   const send = async (a: ReadyAttempt) => {
     try {
       record(await sendAttempt(app, a));
     } catch (err) {
       app.logger.warn({ deliveryId: a.id, err: describeError(err) }, 'delivery attempt failed');
     } finally {
-      inFlight -= 1;
-      const left = (byApplication.get(a.applicationId) ?? 1) - 1;
-      if (left > 0) {
-        byApplication.set(a.applicationId, left);
-      } else {
-        byApplication.delete(a.applicationId);
-      }
-      if (!idle || left === eligibleAt) {
-        wake?.();
-      }
+      giveBack(a.applicationId, 1);
     }
   };
+
+  // First attempts of deliveries this process commits (a provisioning batch) are sent from here at
+  // once, within the same caps as claimed ones (storeDeliveriesSentHere): no claim round trip.
+  const unregister = registerDirectSender(app, {
+    reserve: (applicationId, n) => {
+      const room = Math.min(
+        n,
+        maxInFlight - inFlight,
+        perApplication - (byApplication.get(applicationId) ?? 0),
+      );
+      const k = closed ? 0 : Math.max(0, room);
+      if (k > 0) {
+        take(applicationId, k);
+      }
+      return k;
+    },
+    release: (applicationId, n) => giveBack(applicationId, n),
+    send: (attempts) => {
+      for (const a of attempts) {
+        void send(a);
+      }
+    },
+  });
 
   /** Resolves when an attempt ends, `ms` pass, or the pump closes. */
   const waitFor = (ms: number) =>
@@ -153,8 +189,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
         continue;
       }
       for (const a of ready) {
-        inFlight += 1;
-        byApplication.set(a.applicationId, (byApplication.get(a.applicationId) ?? 0) + 1);
+        take(a.applicationId, 1);
         void send(a);
       }
       if (ready.length === 0 && !committed) {
@@ -170,6 +205,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
     close: async () => {
       closed = true;
       unsubscribe();
+      unregister();
       stop.abort();
       await loop;
       // Let attempts in flight finish (each has a total deadline), then write their outcomes.

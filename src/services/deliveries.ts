@@ -177,29 +177,69 @@ export async function claimAttempts(app: AppContext, opts: ClaimOptions): Promis
       tx,
       minting.filter((d) => d.claims > 1).map((d) => d.id),
     );
-    const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
-    const codes = new Map<string, string>();
-    const codeRows: NewAuthorizationCode[] = minting.map((d) => {
-      const code = newOpaqueToken();
-      codes.set(d.id, code);
-      return {
-        id: newId('code'),
-        applicationId: d.applicationId,
-        codeHash: hashToken(code),
-        subjectType: 'account',
-        accountId: d.accountId,
-        serviceAccountId: null,
-        redirectUri: d.url,
-        scope: d.codeScope ?? '',
-        expiresAt,
-        deliveryId: d.id,
-      };
-    });
-    await insertAuthorizationCodes(tx, codeRows);
+    const codes = await mintDeliveryCodes(tx, minting);
     const cancelled = new Set(revoked);
     return { claimed: rows.filter((d) => !cancelled.has(d.id)), codes };
   });
   return readyAttempts(app, claimed, codes);
+}
+
+type CodedDelivery = {
+  id: string;
+  applicationId: string;
+  url: string;
+  accountId: string | null;
+  codeScope: string | null;
+};
+
+/** Mints this attempt's single-use code for each delivery (only its hash is stored); by delivery id. */
+async function mintDeliveryCodes(tx: DbOrTx, deliveries: CodedDelivery[]): Promise<Map<string, string>> {
+  const expiresAt = new Date(Date.now() + CODE_TTL_SECS * 1000);
+  const codes = new Map<string, string>();
+  const codeRows: NewAuthorizationCode[] = deliveries.map((d) => {
+    const code = newOpaqueToken();
+    codes.set(d.id, code);
+    return {
+      id: newId('code'),
+      applicationId: d.applicationId,
+      codeHash: hashToken(code),
+      subjectType: 'account',
+      accountId: d.accountId,
+      serviceAccountId: null,
+      redirectUri: d.url,
+      scope: d.codeScope ?? '',
+      expiresAt,
+      deliveryId: d.id,
+    };
+  });
+  await insertAuthorizationCodes(tx, codeRows);
+  return codes;
+}
+
+/** A callback's body with this attempt's code, first, as Cronofy orders the callback's fields. */
+function bodyWithCode(body: string, code: string | undefined): string {
+  if (code === undefined) {
+    return body;
+  }
+  const parsed = JSON.parse(body) as { authorization?: Record<string, unknown> };
+  parsed.authorization = { code, ...parsed.authorization };
+  return JSON.stringify(parsed);
+}
+
+function readyAttempt(
+  d: { id: string; applicationId: string; url: string; attempts: number },
+  body: string,
+  secrets: string[],
+): ReadyAttempt {
+  return {
+    id: d.id,
+    applicationId: d.applicationId,
+    url: d.url,
+    body,
+    // One signature per active client secret (`Cronofy-HMAC-SHA256: sig1,sig2`) during a rotation.
+    signature: secrets.map((s) => hmacSignature(body, s)).join(','),
+    attempts: d.attempts,
+  };
 }
 
 async function readyAttempts(
@@ -211,25 +251,132 @@ async function readyAttempts(
   for (const applicationId of new Set(claimed.map((d) => d.applicationId))) {
     secrets.set(applicationId, await signingSecrets(app, applicationId));
   }
-  return claimed.map((d) => {
-    let body = app.keyring.decrypt(d.bodyEncrypted, aadOf('outbound_deliveries', d.id));
-    const code = codes.get(d.id);
-    if (code !== undefined) {
-      const parsed = JSON.parse(body) as { authorization?: Record<string, unknown> };
-      // The code first, as Cronofy orders the callback's fields.
-      parsed.authorization = { code, ...parsed.authorization };
-      body = JSON.stringify(parsed);
+  return claimed.map((d) =>
+    readyAttempt(
+      d,
+      bodyWithCode(app.keyring.decrypt(d.bodyEncrypted, aadOf('outbound_deliveries', d.id)), codes.get(d.id)),
+      secrets.get(d.applicationId) ?? [],
+    ),
+  );
+}
+
+/**
+ * A process's delivery pump as the code that commits deliveries sees it: it takes the first attempts
+ * of deliveries this process commits and sends them at once, with no claim.
+ */
+export type DirectSender = {
+  /** Takes up to `n` places for attempts to this Application now; returns how many it took. */
+  reserve(applicationId: string, n: number): number;
+  /** Gives back `n` places taken and not used. */
+  release(applicationId: string, n: number): void;
+  /** Sends attempts on places taken (each gives its place back when it ends). */
+  send(attempts: ReadyAttempt[]): void;
+};
+
+const directSenders = new WeakMap<object, DirectSender>();
+
+/** The pump registers itself; returns the unregister. */
+export function registerDirectSender(app: object, sender: DirectSender): () => void {
+  directSenders.set(app, sender);
+  return () => {
+    if (directSenders.get(app) === sender) {
+      directSenders.delete(app);
     }
-    return {
-      id: d.id,
-      applicationId: d.applicationId,
-      url: d.url,
-      body,
-      // One signature per active client secret (`Cronofy-HMAC-SHA256: sig1,sig2`) during a rotation.
-      signature: (secrets.get(d.applicationId) ?? []).map((s) => hmacSignature(body, s)).join(','),
-      attempts: d.attempts,
-    };
-  });
+  };
+}
+
+/** Deliveries whose first attempt this process makes: `send()` once committed, `release()` if not. */
+export type FirstAttempts = { send(): Promise<void>; release(): void };
+
+/**
+ * storeDeliveries for one Application's deliveries whose first attempt this process makes right after
+ * the commit, as many as its pump has room for: those are stored already claimed by this process
+ * (leased: due again only when the lease ends) with this attempt's codes, in the caller's transaction;
+ * the rest are stored due, for any pump to claim. Call `send()` after the commit, `release()` when the
+ * transaction failed. A process that dies between the two only delays them by the lease: another
+ * pump then claims them, with fresh codes (the first ones expire on that claim).
+ */
+export async function storeDeliveriesSentHere(
+  tx: DbOrTx,
+  app: AppContext,
+  list: NewOutbound[],
+): Promise<FirstAttempts> {
+  const sender = directSenders.get(app);
+  const applicationId = list[0]?.applicationId ?? '';
+  const taken =
+    sender && list.every((d) => d.applicationId === applicationId)
+      ? sender.reserve(applicationId, list.length)
+      : 0;
+  const here = list.slice(0, taken);
+  const leaseEnds = new Date(Date.now() + DELIVERY_LEASE_MS);
+  let mine: NewOutbound[];
+  let codes: Map<string, string>;
+  try {
+    const inserted = new Set(
+      await insertDeliveriesOnce(tx, [
+        ...here.map((d) => ({ ...deliveryRow(app, d), claims: 1, nextAttemptAt: leaseEnds })),
+        ...list.slice(taken).map((d) => deliveryRow(app, d)),
+      ]),
+    );
+    // A delivery stored before (the batch ran twice) is left to its own lease or claim.
+    mine = here.filter((d) => inserted.has(d.id));
+    codes = await mintDeliveryCodes(
+      tx,
+      mine
+        .filter((d) => d.codeScope && d.accountId)
+        .map((d) => ({
+          id: d.id,
+          applicationId,
+          url: d.url,
+          accountId: d.accountId ?? null,
+          codeScope: d.codeScope ?? null,
+        })),
+    );
+  } catch (err) {
+    if (taken > 0) {
+      sender?.release(applicationId, taken);
+    }
+    throw err;
+  }
+  let settled = false;
+  return {
+    release: () => {
+      if (!settled && taken > 0) {
+        sender?.release(applicationId, taken);
+      }
+      settled = true;
+    },
+    send: async () => {
+      if (settled || !sender || taken === 0) {
+        settled = true;
+        return;
+      }
+      settled = true;
+      if (taken > mine.length) {
+        sender.release(applicationId, taken - mine.length);
+      }
+      if (mine.length === 0) {
+        return;
+      }
+      let secrets: string[];
+      try {
+        secrets = await signingSecrets(app, applicationId);
+      } catch (err) {
+        // Committed and leased: sent when the lease ends, by whichever pump claims them.
+        sender.release(applicationId, mine.length);
+        throw err;
+      }
+      sender.send(
+        mine.map((d) =>
+          readyAttempt(
+            { id: d.id, applicationId, url: d.url, attempts: 0 },
+            bodyWithCode(JSON.stringify(d.body), codes.get(d.id)),
+            secrets,
+          ),
+        ),
+      );
+    },
+  };
 }
 
 /** Makes one attempt and says how to record it: delivered, retry later (with jitter), or dead. */

@@ -21,7 +21,7 @@ import type { DirectoryEntry } from '../db/schema/directory-entries.js';
 import { isActiveRunStatus, type ProvisioningRun } from '../db/schema/provisioning-runs.js';
 import type { RunItem } from '../db/schema/run-items.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
-import { RateLimitedError } from '../errors.js';
+import { describeError, RateLimitedError } from '../errors.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
 import { mapLimit } from '../lib/map-limit.js';
@@ -30,7 +30,13 @@ import { Semaphore } from '../lib/semaphore.js';
 import { isProviderError, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
-import { deliveriesCommitted, deliveryIdFor, type NewOutbound, storeDeliveries } from './deliveries.js';
+import {
+  deliveriesCommitted,
+  deliveryIdFor,
+  type FirstAttempts,
+  type NewOutbound,
+  storeDeliveriesSentHere,
+} from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 
 /** Directory page size asked of the provider (Google allows 500, Graph 999). */
@@ -336,17 +342,23 @@ async function writeOutcomes(
   sa: ServiceAccount | undefined,
   decided: Outcome[],
 ): Promise<void> {
-  let counted: { active: Promise<boolean> } | undefined;
+  let counted: { active: Promise<boolean>; first: FirstAttempts | undefined } | undefined;
   try {
     await app.db.transaction(async (tx) => {
       counted = await recordOutcomes(app, tx, run, sa, decided);
     });
   } catch (err) {
+    counted?.first?.release();
     throw isRunNotActiveError(err) ? new RunNoLongerActive() : err;
   }
   if (counted && !(await counted.active)) {
+    counted.first?.release();
     throw new RunNoLongerActive();
   }
+  // Committed: this process sends the first attempts it took (the rest wait for a claim).
+  await counted?.first?.send().catch((err: unknown) => {
+    app.logger.warn({ runId: run.id, err: describeError(err) }, 'first callbacks left to the outbox');
+  });
 }
 
 /**
@@ -363,7 +375,7 @@ async function recordOutcomes(
   run: ProvisioningRun,
   sa: ServiceAccount | undefined,
   decided: Outcome[],
-): Promise<{ active: Promise<boolean> }> {
+): Promise<{ active: Promise<boolean>; first: FirstAttempts | undefined }> {
   if (sa && sa.status !== 'revoked') {
     const status = await lockServiceAccountStatus(tx, sa.id);
     if (status === undefined || status === 'revoked') {
@@ -425,6 +437,7 @@ async function recordOutcomes(
     moved.push(...pairs.filter((p) => movedIds.has(p.item.id)));
     provisioned = moved.length;
   }
+  let first: FirstAttempts | undefined;
   if (run.callbackUrl && !run.dryRun) {
     const callbackUrl = run.callbackUrl;
     const callback = (
@@ -441,7 +454,7 @@ async function recordOutcomes(
       accountId,
       codeScope: accountId ? run.scope : null,
     });
-    await storeDeliveries(tx, app, [
+    first = await storeDeliveriesSentHere(tx, app, [
       ...moved.map(({ item, accountId }) =>
         callback(item.id, { state: run.state, email: item.email }, accountId),
       ),
@@ -463,7 +476,7 @@ async function recordOutcomes(
     ]);
   }
   // Last, sent with the COMMIT (addRunCountsAtCommit): `active` is false once the run has stopped.
-  return addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size });
+  return { ...addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size }), first };
 }
 
 /** `runs.finish`: the final status, once nothing is pending. Idempotent. */

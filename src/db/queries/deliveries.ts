@@ -31,6 +31,7 @@ export async function insertDeliveriesOnce(db: DbOrTx, rows: NewDelivery[]): Pro
         channel_id: r.channelId ?? null,
         code_scope: r.codeScope ?? null,
         next_attempt_at: r.nextAttemptAt ?? null,
+        claims: r.claims ?? 0,
       })),
       DELIVERY_COLUMNS,
     )}
@@ -49,6 +50,7 @@ const DELIVERY_COLUMNS = {
   channel_id: 'text',
   code_scope: 'text',
   next_attempt_at: 'timestamptz',
+  claims: 'integer',
 };
 
 export async function findDelivery(db: DbOrTx, id: string): Promise<OutboundDelivery | undefined> {
