@@ -4,7 +4,6 @@ import { describeError } from '../errors.js';
 import type { AppContext } from '../services/context.js';
 import {
   claimAttempts,
-  onDeliveriesCommitted,
   type ReadyAttempt,
   recordDeliveryAttempts,
   registerDirectSender,
@@ -154,19 +153,6 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
       stop.signal.addEventListener('abort', done);
     });
 
-  /**
-   * Set when this process commits new deliveries (a provisioning batch): claim now, not at the next
-   * poll. One set while a claim was running makes an empty answer claim again: its snapshot may
-   * predate the commit.
-   */
-  let committed = false;
-  const unsubscribe = onDeliveriesCommitted(app, () => {
-    committed = true;
-    if (idle) {
-      wake?.();
-    }
-  });
-
   const loop = (async () => {
     while (!closed) {
       const room = maxInFlight - inFlight;
@@ -176,7 +162,6 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
       }
       const exclude = [...byApplication].filter(([, n]) => n > eligibleAt);
       let ready: ReadyAttempt[];
-      committed = false;
       try {
         ready = await claimAttempts(app, {
           limit: room,
@@ -192,7 +177,7 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
         take(a.applicationId, 1);
         void send(a);
       }
-      if (ready.length === 0 && !committed) {
+      if (ready.length === 0) {
         idle = true;
         await waitFor(pollMs);
         idle = false;
@@ -204,7 +189,6 @@ export function startDeliveryPump(app: AppContext, opts: DeliveryPumpOptions = {
     inFlight: () => inFlight,
     close: async () => {
       closed = true;
-      unsubscribe();
       unregister();
       stop.abort();
       await loop;

@@ -62,29 +62,6 @@ export type NewOutbound = {
   codeScope?: string | null;
 };
 
-const committedListeners = new WeakMap<object, Set<() => void>>();
-
-/**
- * Calls `listener` whenever this process says it committed new deliveries (deliveriesCommitted):
- * the delivery pump then claims at once instead of at its next poll. Returns the unsubscribe.
- */
-export function onDeliveriesCommitted(app: object, listener: () => void): () => void {
-  let set = committedListeners.get(app);
-  if (!set) {
-    set = new Set();
-    committedListeners.set(app, set);
-  }
-  set.add(listener);
-  return () => set.delete(listener);
-}
-
-/** After a commit that stored deliveries: wakes this process's delivery pump (others poll). */
-export function deliveriesCommitted(app: object): void {
-  for (const listener of committedListeners.get(app) ?? []) {
-    listener();
-  }
-}
-
 /** The outbox row of a delivery, due now. */
 export function deliveryRow(app: Pick<AppContext, 'keyring'>, d: NewOutbound): NewDelivery {
   return {

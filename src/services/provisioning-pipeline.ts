@@ -31,7 +31,6 @@ import { isProviderError, type MailboxCalendar, ProviderError } from '../provide
 import { firstCheckAt } from './authorizations.js';
 import type { AppContext } from './context.js';
 import {
-  deliveriesCommitted,
   deliveryIdFor,
   type FirstAttempts,
   type NewOutbound,
@@ -249,9 +248,6 @@ export async function provisionBatch(
     if (!(await recordOneByOne(app, run, sa, decided))) {
       return [];
     }
-  }
-  if (decided.length > 0) {
-    deliveriesCommitted(app); // Their callbacks: this process's pump claims them now.
   }
   if (transient > 0) {
     // What was decided is committed (its callbacks are in the outbox); BullMQ retries the rest.

@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { TestApp } from './app.js';
+import type { Receiver } from './receiver.js';
 
 export type RunJson = {
   id: string;
@@ -67,4 +68,30 @@ export async function waitForRun(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A directory-verified run of the org's users whose callbacks go to `receiver` at `path`: waits until
+ * the run is final and every provisioned Account has been called back (distinct emails).
+ */
+export async function directoryRunCalledBack(
+  t: TestApp,
+  receiver: Receiver,
+  token: string,
+  path: string,
+): Promise<{ run: RunJson; emails: Set<string> }> {
+  const started = await startRun(t, token, {
+    include: ['users'],
+    callback_url: `${receiver.url}${path}`,
+    scope: 'read_only',
+    verify: 'directory',
+  });
+  const run = await waitForRun(t, token, started.id, 30_000);
+  const emails = await receiver.waitForDistinct(
+    run.counts.provisioned,
+    (r) => r.path === path,
+    (r) => (r.json as { authorization: { email: string } }).authorization.email,
+    20_000,
+  );
+  return { run, emails };
 }

@@ -7,7 +7,7 @@ import { createAccount, createProfile, createServiceAccount } from '../factories
 import { useTestApp } from '../helpers/app.js';
 import { registerSandboxServiceAccount } from '../helpers/flow.js';
 import { type Received, useReceiver } from '../helpers/receiver.js';
-import { startRun, waitForRun } from '../helpers/runs.js';
+import { directoryRunCalledBack } from '../helpers/runs.js';
 
 const t = useTestApp({ sandbox: { google: { users: 300, rooms: 0 }, microsoft: false } });
 const receiver = useReceiver();
@@ -36,20 +36,9 @@ describe('first attempts sent by the process that committed them', () => {
     const app = await t.createApplication();
     const sa = await registerSandboxServiceAccount(t, 'google', app.clientSecret);
     const path = '/first-here';
-    const run = await startRun(t, sa.access_token, {
-      include: ['users'],
-      callback_url: `${receiver.url}${path}`,
-      scope: 'read_only',
-      verify: 'directory',
-    });
-    const final = await waitForRun(t, sa.access_token, run.id, 30_000);
-    expect(final.counts.provisioned).toBeGreaterThan(200);
-    await receiver.waitForDistinct(
-      final.counts.provisioned,
-      (r) => r.path === path,
-      (r) => authOf(r).email,
-      20_000,
-    );
+    const { run, emails } = await directoryRunCalledBack(t, receiver, sa.access_token, path);
+    expect(run.counts.provisioned).toBeGreaterThan(200);
+    expect(emails.size).toBe(run.counts.provisioned);
     const rows = await db()
       .select({
         claims: outboundDeliveries.claims,
@@ -60,7 +49,7 @@ describe('first attempts sent by the process that committed them', () => {
       .from(outboundDeliveries)
       .innerJoin(authorizationCodes, eq(authorizationCodes.deliveryId, outboundDeliveries.id))
       .where(eq(outboundDeliveries.runId, run.id));
-    expect(rows).toHaveLength(final.counts.provisioned);
+    expect(rows).toHaveLength(run.counts.provisioned);
     for (const r of rows) {
       // One transaction: the same now(). A claim mints its code in a later transaction.
       expect(r.codeAt.getTime()).toBe(r.deliveryAt.getTime());
