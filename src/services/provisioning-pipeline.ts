@@ -472,7 +472,12 @@ async function recordOutcomes(
     ]);
   }
   // Last, sent with the COMMIT (addRunCountsAtCommit): `active` is false once the run has stopped.
-  return { ...addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size }), first };
+  try {
+    return { ...addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size }), first };
+  } catch (err) {
+    first?.release();
+    throw err;
+  }
 }
 
 /** `runs.finish`: the final status, once nothing is pending. Idempotent. */
