@@ -39,16 +39,23 @@ describe('first attempts sent by the process that committed them', () => {
     const { run, emails } = await directoryRunCalledBack(t, receiver, sa.access_token, path);
     expect(run.counts.provisioned).toBeGreaterThan(200);
     expect(emails.size).toBe(run.counts.provisioned);
-    const rows = await db()
-      .select({
-        claims: outboundDeliveries.claims,
-        status: outboundDeliveries.status,
-        deliveryAt: outboundDeliveries.createdAt,
-        codeAt: authorizationCodes.createdAt,
-      })
-      .from(outboundDeliveries)
-      .innerJoin(authorizationCodes, eq(authorizationCodes.deliveryId, outboundDeliveries.id))
-      .where(eq(outboundDeliveries.runId, run.id));
+    const read = () =>
+      db()
+        .select({
+          claims: outboundDeliveries.claims,
+          status: outboundDeliveries.status,
+          deliveryAt: outboundDeliveries.createdAt,
+          codeAt: authorizationCodes.createdAt,
+        })
+        .from(outboundDeliveries)
+        .innerJoin(authorizationCodes, eq(authorizationCodes.deliveryId, outboundDeliveries.id))
+        .where(eq(outboundDeliveries.runId, run.id));
+    // Outcomes are written in batches, up to 50 ms after their attempts: wait for the last ones.
+    let rows = await read();
+    for (let i = 0; i < 100 && rows.some((r) => r.status !== 'delivered'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rows = await read();
+    }
     expect(rows).toHaveLength(run.counts.provisioned);
     for (const r of rows) {
       // One transaction: the same now(). A claim mints its code in a later transaction.
