@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DIRECTORY_PROVISION_BATCH, PROVISION_BATCH, provisionBatchSize } from '../lib/provisioning.js';
+import {
+  DIRECTORY_PROVISION_BATCH,
+  PROVISION_BATCH,
+  provisionBatches,
+  provisionBatchSize,
+} from '../lib/provisioning.js';
 import { JOBS, jobIdOf, jobRequest } from './catalog.js';
 import { buildRegistry, HANDLERS } from './registry.js';
 
@@ -28,6 +33,9 @@ describe('job catalog', () => {
     expect(provisionBatchSize('directory')).toBe(DIRECTORY_PROVISION_BATCH);
     expect(DIRECTORY_PROVISION_BATCH).toBeGreaterThan(PROVISION_BATCH);
     const items = (n: number) => Array.from({ length: n }, (_, i) => `itm_${i}`);
+    expect(provisionBatches(items(251), 'directory').map((b) => b.length)).toEqual([100, 100, 51]);
+    expect(provisionBatches(items(60), 'mailbox').map((b) => b.length)).toEqual([25, 25, 10]);
+    expect(provisionBatches(items(251), 'directory').flat()).toEqual(items(251));
     const payload = JOBS['accounts.provision'].payload;
     expect(payload.safeParse({ runId: 'run_x', itemIds: items(DIRECTORY_PROVISION_BATCH) }).success).toBe(
       true,

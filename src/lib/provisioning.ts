@@ -23,3 +23,13 @@ export const DIRECTORY_PROVISION_BATCH = 100;
 export function provisionBatchSize(verify: 'mailbox' | 'directory'): number {
   return verify === 'directory' ? DIRECTORY_PROVISION_BATCH : PROVISION_BATCH;
 }
+
+/** A run's item ids split into its `accounts.provision` batches, in order. */
+export function provisionBatches(itemIds: readonly string[], verify: 'mailbox' | 'directory'): string[][] {
+  const size = provisionBatchSize(verify);
+  const batches: string[][] = [];
+  for (let i = 0; i < itemIds.length; i += size) {
+    batches.push(itemIds.slice(i, i + size));
+  }
+  return batches;
+}

@@ -12,7 +12,7 @@ import { findServiceAccount } from '../db/queries/service-accounts.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
-import { provisionBatchSize, type RunInclude } from '../lib/provisioning.js';
+import { provisionBatches, type RunInclude } from '../lib/provisioning.js';
 import type { DirectoryRoom, DirectoryUser } from '../providers/types.js';
 import type { AppContext } from './context.js';
 import { storeDeliveries } from './deliveries.js';
@@ -181,12 +181,11 @@ export async function listPage(
       }
       const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
       // Batches of one page share their priority, so they are queued in one round trip.
-      const size = provisionBatchSize(run.verify);
-      for (let i = 0; i < pending.length; i += size) {
+      for (const itemIds of provisionBatches(pending, run.verify)) {
         fx.push(
           jobRequest(
             'accounts.provision',
-            { runId: run.id, itemIds: pending.slice(i, i + size) },
+            { runId: run.id, itemIds },
             { priority: priorityForPage(input.page) },
           ),
         );

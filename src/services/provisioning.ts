@@ -15,7 +15,7 @@ import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { ConflictError, describeError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { checkOutboundUrl, OutboundUrlError } from '../lib/outbound-http.js';
-import { provisionBatchSize, RUN_INCLUDES } from '../lib/provisioning.js';
+import { provisionBatches, RUN_INCLUDES } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
 import { scopeWithin, serviceAccountScopeAllows } from './scopes.js';
 import {
@@ -254,13 +254,10 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
     await addRunCounts(tx, run.id, { failed: -requeued });
     await updateRun(tx, run.id, { status: 'provisioning', finishedAt: null });
   });
-  const size = provisionBatchSize(run.verify);
   let after = '';
   for (;;) {
     const ids = await pendingItemIds(app.db, run.id, after, 1000);
-    for (let i = 0; i < ids.length; i += size) {
-      batches.push(ids.slice(i, i + size));
-    }
+    batches.push(...provisionBatches(ids, run.verify));
     if (ids.length < 1000) {
       break;
     }

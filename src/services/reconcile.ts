@@ -1,7 +1,7 @@
 import { claimStalePendingRequests } from '../db/queries/authorization-requests.js';
 import { hasPendingItems, pendingItemIds } from '../db/queries/run-items.js';
 import { findStaleActiveRuns, touchRun } from '../db/queries/runs.js';
-import { provisionBatchSize } from '../lib/provisioning.js';
+import { provisionBatches } from '../lib/provisioning.js';
 import type { AppContext } from './context.js';
 import { priorityForPage } from './provisioning-pipeline.js';
 
@@ -115,9 +115,7 @@ export async function reconcile(
         olderThanSecs: (Date.now() - liveReadAt + (opts.enqueueGraceMs ?? ENQUEUE_GRACE_MS)) / 1000,
       });
       const lost = ids.filter((id) => !live.items.has(id));
-      const size = provisionBatchSize(run.verify);
-      for (let i = 0; i < lost.length; i += size) {
-        const itemIds = lost.slice(i, i + size);
+      for (const itemIds of provisionBatches(lost, run.verify)) {
         await app.enqueue('accounts.provision', { runId: run.id, itemIds }, { round, priority: 1 });
         report.batches += 1;
       }
