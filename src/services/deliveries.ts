@@ -315,26 +315,24 @@ export async function storeDeliveriesSentHere(
     }
     throw err;
   }
-  let settled = false;
+  // Places taken for deliveries stored before (not ours to send) go back at once.
+  if (sender && taken > mine.length) {
+    sender.release(applicationId, taken - mine.length);
+  }
+  /** Set once the places held for `mine` are sent on or given back. */
+  let settled = !sender || mine.length === 0;
   return {
     release: () => {
-      if (!settled && taken > 0) {
-        sender?.release(applicationId, taken);
+      if (!settled) {
+        settled = true;
+        sender?.release(applicationId, mine.length);
       }
-      settled = true;
     },
     send: async () => {
-      if (settled || !sender || taken === 0) {
-        settled = true;
+      if (settled || !sender) {
         return;
       }
       settled = true;
-      if (taken > mine.length) {
-        sender.release(applicationId, taken - mine.length);
-      }
-      if (mine.length === 0) {
-        return;
-      }
       let secrets: string[];
       try {
         secrets = await signingSecrets(app, applicationId);
