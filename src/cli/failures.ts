@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { countDeadDeliveries, deadDeliveries, runsWithFailures } from '../db/queries/admin.js';
-import { reasonsOfRuns } from '../db/queries/run-items.js';
+import { reasonsOfRun } from '../db/queries/run-items.js';
 import type { Runtime } from '../runtime.js';
 import { retryDeadDeliveries, retryFailedItems } from '../services/operations.js';
 import { withRuntime, writeOut } from './context.js';
@@ -35,10 +35,7 @@ export async function failuresReport(rt: Runtime, limit = 20): Promise<FailuresR
     deadDeliveries(db, limit),
     runsWithFailures(db, 1_000),
   ]);
-  const reasons = await reasonsOfRuns(
-    db,
-    runs.map((r) => r.run.id),
-  );
+  const reasons = runs.flatMap((r) => reasonsOfRun(r.run.id, r.run.reasonCounts));
   const byReason = new Map<string, number>();
   for (const r of reasons.filter((x) => x.status === 'failed')) {
     byReason.set(r.errorKey, (byReason.get(r.errorKey) ?? 0) + r.count);

@@ -13,7 +13,7 @@ import {
 } from '../db/queries/admin.js';
 import { reviveDelivery } from '../db/queries/deliveries.js';
 import { pingDatabase } from '../db/queries/health.js';
-import { pageItems, type ReasonCount, reasonsOfRuns } from '../db/queries/run-items.js';
+import { pageItems } from '../db/queries/run-items.js';
 import { findRun } from '../db/queries/runs.js';
 import type { OutboundDelivery } from '../db/schema/outbound-deliveries.js';
 import type { ProvisioningRun } from '../db/schema/provisioning-runs.js';
@@ -83,11 +83,6 @@ export function recentRunsWithServiceAccounts(
   opts: { limit: number; runId?: string },
 ): Promise<RunWithServiceAccount[]> {
   return recentRuns(app.db, opts);
-}
-
-/** How many items of each run failed or were skipped, by reason. */
-export function failureReasonsOfRuns(app: AppContext, runIds: string[]): Promise<ReasonCount[]> {
-  return reasonsOfRuns(app.db, runIds);
 }
 
 /** One run by id, whoever owns it (operators see every Application's). */

@@ -7,7 +7,7 @@ import { deterministicDbErrorCode } from '../db/errors.js';
 import { alreadyProvisioned } from '../db/queries/accounts.js';
 import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
 import { insertRunItems } from '../db/queries/run-items.js';
-import { findRun, lockRun, recordListedPage, updateRun } from '../db/queries/runs.js';
+import { findRun, lockRun, reasonDelta, recordListedPage, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
@@ -168,11 +168,15 @@ export async function listPage(
       await storeDeliveries(tx, app, refusedItemCallbacks(run, failed));
       const next = { pageToken: page.nextCursor, done: page.nextCursor === null, pages: input.page + 1 };
       // Last statement: it holds the run row until commit, and refuses a page stored already.
-      const cursor = await recordListedPage(tx, run.id, input.kind, input.page, next, {
-        listed: inserted.length,
-        skipped,
-        failed: failed.length,
-      });
+      const cursor = await recordListedPage(
+        tx,
+        run.id,
+        input.kind,
+        input.page,
+        next,
+        { listed: inserted.length, skipped, failed: failed.length },
+        reasonDelta(inserted),
+      );
       if (!cursor) {
         throw new PageAlreadyStored();
       }

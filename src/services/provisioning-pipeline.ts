@@ -14,6 +14,7 @@ import {
   findRun,
   isRunNotActiveError,
   lockRun,
+  reasonDelta,
   updateRun,
 } from '../db/queries/runs.js';
 import { findServiceAccount, lockServiceAccountStatus } from '../db/queries/service-accounts.js';
@@ -473,7 +474,10 @@ async function recordOutcomes(
   }
   // Last, sent with the COMMIT (addRunCountsAtCommit): `active` is false once the run has stopped.
   try {
-    return { ...addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size }), first };
+    const reasons = reasonDelta(
+      failures.filter((f) => failedIds.has(f.item.id)).map((f) => ({ status: 'failed', errorKey: f.reason })),
+    );
+    return { ...addRunCountsAtCommit(tx, run.id, { provisioned, failed: failedIds.size }, reasons), first };
   } catch (err) {
     first?.release();
     throw err;

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { countPendingCallbacks } from '../db/queries/deliveries.js';
-import { failureReasons, moveItems, pageItems, pendingItemIds } from '../db/queries/run-items.js';
+import { moveItems, pageItems, pendingItemIds, reasonsOfRun } from '../db/queries/run-items.js';
 import {
   addRunCounts,
   findRun,
   insertRun,
   listRuns,
   markRunCancelled,
+  reasonDelta,
   updateRun,
 } from '../db/queries/runs.js';
 import { type ProvisioningRun, VERIFY_STRATEGIES } from '../db/schema/provisioning-runs.js';
@@ -131,10 +132,8 @@ export { isActiveRunStatus } from '../db/schema/provisioning-runs.js';
 
 export type RunView = ReturnType<typeof runJson>;
 
-export function runJson(
-  run: ProvisioningRun,
-  reasons: { errorKey: string; status: string; count: number }[] = [],
-) {
+export function runJson(run: ProvisioningRun) {
+  const reasons = reasonsOfRun(run.id, run.reasonCounts);
   const done = run.provisioned + run.skipped + run.failed;
   const end = run.finishedAt ?? new Date();
   const elapsedSecs = run.startedAt ? Math.max(0.001, (end.getTime() - run.startedAt.getTime()) / 1000) : 0;
@@ -186,11 +185,7 @@ export function runJson(
  * waiting for (stored, not yet delivered: queued in the outbox or being retried).
  */
 export async function describeRun(app: AppContext, run: ProvisioningRun) {
-  const [reasons, callbacksPending] = await Promise.all([
-    failureReasons(app.db, run.id),
-    countPendingCallbacks(app.db, run.id),
-  ]);
-  return { ...runJson(run, reasons), callbacks_pending: callbacksPending };
+  return { ...runJson(run), callbacks_pending: await countPendingCallbacks(app.db, run.id) };
 }
 
 export const itemsQuerySchema = z.object({
@@ -234,24 +229,28 @@ export async function retryRun(app: AppContext, run: ProvisioningRun): Promise<{
   const batches: string[][] = [];
   await app.db.transaction(async (tx) => {
     let after = '';
+    const unfailed: RunItem[] = [];
     for (;;) {
       const failed = await pageItems(tx, run.id, { status: 'failed', after, limit: 1000 });
       if (failed.length === 0) {
         break;
       }
-      const moved = await moveItems(
-        tx,
-        failed.map((i) => i.id),
-        'failed',
-        { status: 'pending' },
+      const moved = new Set(
+        await moveItems(
+          tx,
+          failed.map((i) => i.id),
+          'failed',
+          { status: 'pending' },
+        ),
       );
-      requeued += moved.length;
+      unfailed.push(...failed.filter((i) => moved.has(i.id)));
       after = failed[failed.length - 1]?.id ?? after;
     }
+    requeued = unfailed.length;
     if (requeued === 0) {
       return;
     }
-    await addRunCounts(tx, run.id, { failed: -requeued });
+    await addRunCounts(tx, run.id, { failed: -requeued }, reasonDelta(unfailed, -1));
     await updateRun(tx, run.id, { status: 'provisioning', finishedAt: null });
   });
   let after = '';

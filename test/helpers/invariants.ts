@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 
 /**
- * What must hold for any run, whatever crashed: counts in the run row equal the items by status,
+ * What must hold for any run, whatever crashed: counts (and reasons) in the run row equal the items by status,
  * nothing pending at the end, one item per email, one Account per (Service Account, email), and
  * one stored callback per provisioned or failed item.
  */
@@ -34,6 +34,15 @@ export async function expectRunConsistent(
   expect(run?.provisioned ?? -1).toBe(byStatus.provisioned ?? 0);
   expect(run?.skipped ?? -1).toBe(byStatus.skipped ?? 0);
   expect(run?.failed ?? -1).toBe(byStatus.failed ?? 0);
+  // The reasons kept on the run row are the skipped and failed items by reason.
+  const [reasons] = await db.execute<{ kept: Record<string, number>; items: Record<string, number> }>(sql`
+    select r.reason_counts as kept,
+           coalesce((select jsonb_object_agg(k, n) from (
+             select status || ':' || coalesce(error_key, 'unknown') as k, count(*)::int as n
+               from run_items where run_id = ${runId} and status in ('skipped', 'failed') group by 1) g),
+             '{}'::jsonb) as items
+      from provisioning_runs r where r.id = ${runId}`);
+  expect(reasons?.kept).toEqual(reasons?.items);
   const [dupItems] = await db.execute<{ n: number }>(
     sql`select count(*)::int as n from (select email_lower from run_items where run_id = ${runId} group by email_lower having count(*) > 1) d`,
   );

@@ -45,6 +45,22 @@ describe.each(['google', 'microsoft'] as const)('a provisioning run (%s)', (prov
     const suspended = users.filter((u) => u.suspended && !u.shared).length;
     const noMailbox = users.filter((u) => !u.mailbox && !u.suspended).length;
     expect(counts.skipped).toBeGreaterThanOrEqual(suspended + noMailbox - 2);
+    // The reasons add up to the counts, and are the items' own.
+    const sum = (rs: { count: number }[]) => rs.reduce((a, r) => a + r.count, 0);
+    expect(sum(run.skipped_by_reason)).toBe(counts.skipped);
+    expect(sum(run.failures_by_reason)).toBe(counts.failed);
+    const byReason = await t.runtime.app.db.execute<{ status: string; error_key: string; count: number }>(
+      sql`select status, error_key, count(*)::int as count from run_items
+          where run_id = ${run.id} and status in ('skipped', 'failed') group by 1, 2`,
+    );
+    const reported = (status: string) =>
+      byReason
+        .filter((r) => r.status === status)
+        .map((r) => ({ error_key: r.error_key, count: r.count }))
+        .sort((a, b) => b.count - a.count || a.error_key.localeCompare(b.error_key));
+    expect(run.skipped_by_reason).toEqual(reported('skipped'));
+    expect(run.failures_by_reason).toEqual(reported('failed'));
+    expect(counts.skipped).toBeGreaterThan(0);
     // Every room is listed once (Microsoft rooms also appear in /users: never twice).
     const db = t.runtime.app.db;
     const [{ n: roomItems } = { n: 0 }] = await db.execute<{ n: number }>(

@@ -7,7 +7,6 @@ import {
   deadLetters,
   disconnectedProfileGroups,
   failedItemsOfRun,
-  failureReasonsOfRuns,
   findAnyRun,
   listDisconnectedProfiles,
   recentRunsWithServiceAccounts,
@@ -107,15 +106,8 @@ export const adminRoutes =
 
     const loadRuns = async (limit: number, runId?: string): Promise<AdminRun[]> => {
       const rows = await recentRunsWithServiceAccounts(app, { limit, ...(runId ? { runId } : {}) });
-      const reasons = await failureReasonsOfRuns(
-        app,
-        rows.map((r) => r.run.id),
-      );
       return rows.map(({ run, serviceAccount }) => ({
-        ...runJson(
-          run,
-          reasons.filter((x) => x.runId === run.id),
-        ),
+        ...runJson(run),
         provider: serviceAccount.provider,
         domain: serviceAccount.domain,
       }));

@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../client.js';
 import { preparedFor } from '../prepared.js';
+import type { ReasonCounts } from '../schema/provisioning-runs.js';
 import { type RunItem, type RunItemStatus, runItems } from '../schema/run-items.js';
 import { asTableRows, tableRows } from './json-rows.js';
 
@@ -117,26 +118,17 @@ export async function hasPendingItems(db: DbOrTx, runId: string): Promise<boolea
 
 export type ReasonCount = { runId: string; status: string; errorKey: string; count: number };
 
-/** Failed and skipped items by reason for several runs in one query, most frequent first. */
-export async function reasonsOfRuns(db: DbOrTx, runIds: string[]): Promise<ReasonCount[]> {
-  if (runIds.length === 0) {
-    return [];
-  }
-  return db
-    .select({
-      runId: runItems.runId,
-      status: runItems.status,
-      errorKey: sql<string>`coalesce(${runItems.errorKey}, 'unknown')`,
-      count: sql<number>`count(*)::int`,
+/** A run's `reason_counts` as reason rows, most frequent first (then by reason, for a stable order). */
+export function reasonsOfRun(runId: string, counts: ReasonCounts): ReasonCount[] {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([key, count]) => {
+      const at = key.indexOf(':');
+      return { runId, status: key.slice(0, at), errorKey: key.slice(at + 1), count };
     })
-    .from(runItems)
-    .where(and(inArray(runItems.runId, runIds), inArray(runItems.status, ['failed', 'skipped'])))
-    .groupBy(runItems.runId, runItems.status, sql`3`)
-    .orderBy(desc(sql`4`));
-}
-
-export async function failureReasons(db: DbOrTx, runId: string): Promise<ReasonCount[]> {
-  return reasonsOfRuns(db, [runId]);
+    .sort(
+      (a, b) => b.count - a.count || a.status.localeCompare(b.status) || a.errorKey.localeCompare(b.errorKey),
+    );
 }
 
 /** Pending item ids of a run, in id order after `after` (for the reconciler). */

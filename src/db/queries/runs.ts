@@ -8,6 +8,7 @@ import {
   ACTIVE_RUN_STATUSES,
   type ProvisioningRun,
   provisioningRuns,
+  type ReasonCounts,
   type RunCursor,
 } from '../schema/provisioning-runs.js';
 import { sendWithCommit } from '../with-commit.js';
@@ -62,11 +63,52 @@ export async function updateRun(db: DbOrTx, id: string, patch: RunPatch): Promis
   await db.update(provisioningRuns).set(patch).where(eq(provisioningRuns.id, id));
 }
 
-/** Adds to the run's counters (in the same transaction as the item changes they count). */
+type CountDelta = Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>;
+
+/** Items that moved into (`sign` 1) or out of (-1) a skipped or failed status, by reason. */
+export function reasonDelta(
+  items: readonly { status: string; errorKey: string | null }[],
+  sign: 1 | -1 = 1,
+): ReasonCounts {
+  const delta: ReasonCounts = {};
+  for (const i of items) {
+    if (i.status === 'skipped' || i.status === 'failed') {
+      const key = `${i.status}:${i.errorKey ?? 'unknown'}`;
+      delta[key] = (delta[key] ?? 0) + sign;
+    }
+  }
+  return delta;
+}
+
+/**
+ * `reason_counts` plus `delta`, key by key, without the reasons that reach 0; undefined when the delta
+ * is empty (the column is then left as it is).
+ */
+function reasonCountsPlus(delta: ReasonCounts | undefined) {
+  if (!delta || Object.keys(delta).length === 0) {
+    return undefined;
+  }
+  return sql`(select coalesce(jsonb_object_agg(k, n), '{}'::jsonb) from (
+      select k, sum(n)::int as n from (
+        select key as k, value::int as n from jsonb_each_text(reason_counts)
+        union all select key, value::int from jsonb_each_text(${JSON.stringify(delta)}::jsonb)) s
+      group by k having sum(n) <> 0) t)`;
+}
+
+/** `, reason_counts = …` for a statement's SET list, or nothing. */
+function setReasonCounts(delta: ReasonCounts | undefined) {
+  const plus = reasonCountsPlus(delta);
+  return plus ? sql`, reason_counts = ${plus}` : sql``;
+}
+
+/**
+ * Adds to the run's counters and reasons (in the same transaction as the item changes they count).
+ */
 export async function addRunCounts(
   db: DbOrTx,
   id: string,
-  delta: Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>,
+  delta: CountDelta,
+  reasons?: ReasonCounts,
 ): Promise<void> {
   const set: Record<string, unknown> = { updatedAt: new Date() };
   for (const [k, v] of Object.entries(delta)) {
@@ -74,6 +116,10 @@ export async function addRunCounts(
       const col = provisioningRuns[k as 'listed'];
       set[k] = sql`${col} + ${v}`;
     }
+  }
+  const plus = reasonCountsPlus(reasons);
+  if (plus) {
+    set.reasonCounts = plus;
   }
   await db.update(provisioningRuns).set(set).where(eq(provisioningRuns.id, id));
 }
@@ -118,7 +164,8 @@ const RUN_NOT_ACTIVE_CODE = '22012';
 export function addRunCountsAtCommit(
   db: DbOrTx,
   id: string,
-  delta: Partial<Record<'listed' | 'provisioned' | 'skipped' | 'failed', number>>,
+  delta: CountDelta,
+  reasons?: ReasonCounts,
 ): { active: Promise<boolean> } {
   const counted = sendWithCommit(
     db.execute(sql`
@@ -126,7 +173,7 @@ export function addRunCountsAtCommit(
         update provisioning_runs set
           listed = listed + ${delta.listed ?? 0}, provisioned = provisioned + ${delta.provisioned ?? 0},
           skipped = skipped + ${delta.skipped ?? 0}, failed = failed + ${delta.failed ?? 0},
-          updated_at = now()
+          updated_at = now()${setReasonCounts(reasons)}
         where id = ${id} and status in (${oneOf(ACTIVE_RUN_STATUSES)})
         returning 1)
       select 1 / (select count(*)::int from counted) as active`),
@@ -161,12 +208,13 @@ export async function recordListedPage(
   page: number,
   next: { pageToken: string | null; done: boolean; pages: number },
   delta: { listed: number; skipped: number; failed?: number },
+  reasons?: ReasonCounts,
 ): Promise<RunCursor | undefined> {
   const rows = await db.execute<{ cursor: RunCursor; include: string[] }>(sql`
     update provisioning_runs set
       cursor = jsonb_set(cursor, ${`{${kind}}`}::text[], ${JSON.stringify(next)}::jsonb),
       listed = listed + ${delta.listed}, skipped = skipped + ${delta.skipped},
-      failed = failed + ${delta.failed ?? 0}, updated_at = now()
+      failed = failed + ${delta.failed ?? 0}, updated_at = now()${setReasonCounts(reasons)}
     where id = ${id} and status in (${oneOf(ACTIVE_RUN_STATUSES)})
       and coalesce((cursor -> ${kind} ->> 'pages')::int, 0) = ${page}
       and coalesce((cursor -> ${kind} ->> 'done')::boolean, false) = false

@@ -29,6 +29,9 @@ export const isActiveRunStatus = (status: string): status is ActiveRunStatus =>
 export const VERIFY_STRATEGIES = ['mailbox', 'directory'] as const;
 export type VerifyStrategy = (typeof VERIFY_STRATEGIES)[number];
 
+/** Skipped and failed items of a run by `"<status>:<error_key>"`. */
+export type ReasonCounts = Record<string, number>;
+
 /** Where directory listing stands, per kind: the next page's cursor, or done. Survives restarts. */
 export type RunCursor = Partial<
   Record<RunInclude, { pageToken: string | null; done: boolean; pages: number }>
@@ -62,6 +65,11 @@ export const provisioningRuns = pgTable(
     provisioned: integer('provisioned').notNull().default(0),
     skipped: integer('skipped').notNull().default(0),
     failed: integer('failed').notNull().default(0),
+    /**
+     * The skipped and failed items by reason, `"<status>:<error_key>"` → count, kept with the counts in
+     * the same statements, so a run's status reads them off its row instead of grouping its items.
+     */
+    reasonCounts: jsonb('reason_counts').$type<ReasonCounts>().notNull().default({}),
     error: text('error'),
     startedAt: tstz('started_at'),
     finishedAt: tstz('finished_at'),
