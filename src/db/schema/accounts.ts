@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { check, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf, tstz } from './columns.js';
 import { directoryEntries } from './directory-entries.js';
 import { serviceAccounts } from './service-accounts.js';
@@ -38,7 +38,6 @@ export const accounts = pgTable(
     check('accounts_status_check', sql`${t.status} in (${oneOf(ACCOUNT_STATUSES)})`),
     check('accounts_email_lower_check', sql`${t.emailLower} = lower(${t.email})`),
     uniqueIndex('accounts_sa_email_uq').on(t.serviceAccountId, t.emailLower),
-    index('accounts_application_idx').on(t.applicationId),
   ],
 );
 
