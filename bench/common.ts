@@ -56,7 +56,11 @@ export async function scratchDatabase(opts: { migrate?: boolean } = {}): Promise
  * CI smoke runs do) and prints it on stdout.
  */
 export function writeResult(file: string, report: unknown): void {
-  const text = JSON.stringify(report, null, 2);
+  const text = JSON.stringify(
+    report && typeof report === 'object' && !Array.isArray(report) ? { ...report, ec: EC_MODE } : report,
+    null,
+    2,
+  );
   process.stdout.write(`${text}\n`);
   const dir = process.env.BENCH_RESULTS_DIR
     ? pathToFileURL(`${process.env.BENCH_RESULTS_DIR.replace(/\/+$/, '')}/`)
@@ -72,7 +76,16 @@ export const round = (n: number, digits = 2): number => {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export const EC_BIN = fileURLToPath(new URL('../bin/ec.js', import.meta.url));
+/**
+ * How the bench runs `ec`: from the checkout through tsx (`bin/ec.js`, as `npm run demo` does), or, with
+ * `BENCH_EC=dist`, the compiled `dist/` that the Docker image runs (bench/index.ts builds it first).
+ * Each result file says which (`ec`).
+ */
+export const EC_MODE: 'tsx' | 'dist' = process.env.BENCH_EC === 'dist' ? 'dist' : 'tsx';
+
+export const EC_BIN = fileURLToPath(
+  new URL(EC_MODE === 'dist' ? '../dist/bin/ec.js' : '../bin/ec.js', import.meta.url),
+);
 
 /** A child process of the bench, with the tail of its output kept for error messages. */
 export type Child = {
