@@ -93,7 +93,7 @@ describe('data model', () => {
     expect(await pgCode(f.createRunItem(t.db, run.id, { email: 'room.1@example.com' }))).toBe('23505');
   });
 
-  it('deletes everything under an Application through the keys that remain (migration 0006)', async () => {
+  it('deletes everything under an Application through the keys that remain (migrations 0006, 0010)', async () => {
     const sa = await f.createServiceAccount(t.db, keyring);
     const app = sa.applicationId;
     const account = await f.createAccount(t.db, sa);
@@ -103,6 +103,16 @@ describe('data model', () => {
     await f.createToken(t.db, { applicationId: app, serviceAccountId: sa.id }, { kind: 'refresh' });
     await f.createAuthorizationCode(t.db, { applicationId: app, accountId: account.id });
     await f.createAuthorizationCode(t.db, { applicationId: app, serviceAccountId: sa.id });
+    // A run whose item refers to the Account and to its directory entry (references without keys since 0010).
+    const entry = await f.createDirectoryEntry(t.db, sa.id, { email: account.email });
+    await t.db.execute(sql`update accounts set directory_entry_id = ${entry.id} where id = ${account.id}`);
+    const run = await f.createProvisioningRun(t.db, sa);
+    await f.createRunItem(t.db, run.id, {
+      email: account.email,
+      status: 'provisioned',
+      accountId: account.id,
+      directoryEntryId: entry.id,
+    });
     // Another Application's rows stay.
     const other = await f.createServiceAccount(t.db, keyring);
     const kept = await f.createProfile(t.db, await f.createAccount(t.db, other));
@@ -120,6 +130,9 @@ describe('data model', () => {
       expect(await count(table, 'application_id', app), table).toBe(0);
     }
     expect(await count('profiles', 'service_account_id', sa.id)).toBe(0);
+    expect(await count('directory_entries', 'service_account_id', sa.id)).toBe(0);
+    expect(await count('run_items', 'run_id', run.id)).toBe(0);
+    expect(await count('run_items', 'account_id', account.id)).toBe(0);
     expect(await count('calendars', 'account_id', account.id)).toBe(0);
     expect(await count('calendars', 'account_id', kept.accountId)).toBe(1);
   });

@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf, tstz } from './columns.js';
-import { directoryEntries } from './directory-entries.js';
 import { serviceAccounts } from './service-accounts.js';
 
 export const ACCOUNT_STATUSES = ['active', 'revoked'] as const;
@@ -20,9 +19,11 @@ export const accounts = pgTable(
     serviceAccountId: text('service_account_id')
       .notNull()
       .references(() => serviceAccounts.id, { onDelete: 'cascade' }),
-    directoryEntryId: text('directory_entry_id').references(() => directoryEntries.id, {
-      onDelete: 'set null',
-    }),
+    /**
+     * Not a foreign key: directory entries are deleted only with their Service Account, which deletes
+     * its Accounts too (migration 0010).
+     */
+    directoryEntryId: text('directory_entry_id'),
     kind: text('kind').$type<MailboxKind>().notNull(),
     email: text('email').notNull(),
     emailLower: text('email_lower').notNull(),

@@ -1,8 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
-import { accounts } from './accounts.js';
 import { idColumn, lifecycleDates, MAILBOX_KINDS, type MailboxKind, oneOf } from './columns.js';
-import { directoryEntries } from './directory-entries.js';
 import { provisioningRuns } from './provisioning-runs.js';
 
 /** `would_provision`: a dry run found nothing against provisioning this item. */
@@ -24,16 +22,18 @@ export const runItems = pgTable(
     runId: text('run_id')
       .notNull()
       .references(() => provisioningRuns.id, { onDelete: 'cascade' }),
-    directoryEntryId: text('directory_entry_id').references(() => directoryEntries.id, {
-      onDelete: 'set null',
-    }),
+    /**
+     * Not foreign keys (this one and `account_id`): directory entries and Accounts are deleted only with
+     * their Service Account, which deletes its runs and so their items too (migration 0010).
+     */
+    directoryEntryId: text('directory_entry_id'),
     kind: text('kind').$type<MailboxKind>().notNull(),
     email: text('email').notNull(),
     emailLower: text('email_lower').notNull(),
     status: text('status').$type<RunItemStatus>().notNull().default('pending'),
     errorKey: text('error_key'),
     errorDescription: text('error_description'),
-    accountId: text('account_id').references(() => accounts.id, { onDelete: 'set null' }),
+    accountId: text('account_id'),
     attempts: integer('attempts').notNull().default(0),
     ...lifecycleDates,
   },
