@@ -160,7 +160,8 @@ export async function pendingItemIds(
 
 /**
  * Marks items provisioned with their Accounts, in one statement; only items still pending move.
- * Returns the ids that moved.
+ * Returns the ids that moved. The pairs go as two array parameters, so the statement text is the same
+ * for every batch and is prepared once per connection (one round trip instead of two).
  */
 export async function markProvisioned(
   db: DbOrTx,
@@ -169,20 +170,20 @@ export async function markProvisioned(
   if (pairs.length === 0) {
     return [];
   }
-  const values = sql.join(
-    pairs.map((p) => sql`(${p.itemId}, ${p.accountId})`),
-    sql`, `,
-  );
   const rows = await db.execute<{ id: string }>(sql`
     update run_items set status = 'provisioned', account_id = v.account_id, error_key = null, error_description = null,
       attempts = run_items.attempts + 1, updated_at = now()
-    from (values ${values}) as v(id, account_id)
+    from unnest(${sql.param(pairs.map((p) => p.itemId))}::text[],
+                ${sql.param(pairs.map((p) => p.accountId))}::text[]) as v(id, account_id)
     where run_items.id = v.id and run_items.status = 'pending'
     returning run_items.id`);
   return [...rows].map((r) => r.id);
 }
 
-/** Marks items failed, each with its own reason, in one statement; only pending items move. */
+/**
+ * Marks items failed, each with its own reason, in one statement (three array parameters, prepared as
+ * markProvisioned is); only pending items move.
+ */
 export async function markFailed(
   db: DbOrTx,
   rows: { itemId: string; errorKey: string; errorDescription: string }[],
@@ -190,14 +191,12 @@ export async function markFailed(
   if (rows.length === 0) {
     return [];
   }
-  const values = sql.join(
-    rows.map((r) => sql`(${r.itemId}, ${r.errorKey}, ${r.errorDescription})`),
-    sql`, `,
-  );
   const moved = await db.execute<{ id: string }>(sql`
     update run_items set status = 'failed', error_key = v.error_key, error_description = v.error_description,
       attempts = run_items.attempts + 1, updated_at = now()
-    from (values ${values}) as v(id, error_key, error_description)
+    from unnest(${sql.param(rows.map((r) => r.itemId))}::text[],
+                ${sql.param(rows.map((r) => r.errorKey))}::text[],
+                ${sql.param(rows.map((r) => r.errorDescription))}::text[]) as v(id, error_key, error_description)
     where run_items.id = v.id and run_items.status = 'pending'
     returning run_items.id`);
   return [...moved].map((r) => r.id);
