@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll } from 'vitest';
 import { buildServer, type Server, type ServerOptions } from '../../src/api/server.js';
 import type { Config } from '../../src/config.js';
+import { drainWorkers } from '../../src/jobs/drain.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/worker.js';
 import { createLogger } from '../../src/logger.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -89,16 +90,40 @@ export function useTestApp(opts: TestAppOptions = {}): TestApp {
   });
 
   afterAll(async () => {
-    await workers?.close();
+    // Each step says so on stderr when it is slow, so a teardown that outlasts the hook names its step.
+    const step = async (what: string, work: () => Promise<unknown>) => {
+      const started = Date.now();
+      const slow = setTimeout(() => {
+        process.stderr.write(`useTestApp teardown: ${what} still closing after ${Date.now() - started} ms\n`);
+      }, 10_000);
+      try {
+        await work();
+      } finally {
+        clearTimeout(slow);
+      }
+    };
+    if (workers && runtime) {
+      // As `ec worker` stops: active jobs get a bounded time, none at all while Redis is away.
+      const [set, redis] = [workers, runtime.deps.redis()];
+      await step('workers', async () => {
+        const drained = await drainWorkers(set, redis, { maxMs: 20_000 });
+        if (drained.forced) {
+          process.stderr.write(`useTestApp teardown: workers closed by force (${drained.reason})\n`);
+        }
+      });
+    }
     if (server) {
       // Teardown, not a graceful stop: connections a test left open (a body it did not read, a
       // keep-alive socket) are cut rather than waited for.
-      const closing = server.close();
-      server.server.closeAllConnections();
-      await closing;
+      const open = server;
+      await step('server', () => {
+        const closing = open.close();
+        open.server.closeAllConnections();
+        return closing;
+      });
     }
-    await runtime?.close();
-    await sandbox?.close();
+    await step('runtime', async () => runtime?.close());
+    await step('sandbox', async () => sandbox?.close());
   });
 
   const need = <T>(value: T | undefined, what: string): T => {
