@@ -67,7 +67,7 @@ export type PageResult = {
 export type SyncOptions = {
   signal?: AbortSignal;
   logger?: Logger;
-  /** Entries asked of the provider per page. Default LIST_PAGE_SIZE (500). */
+  /** Entries asked of the provider per page. Default LIST_PAGE_SIZE of its kind (users 999, rooms 500). */
   pageSize?: number;
 };
 
@@ -102,7 +102,10 @@ export async function syncDirectoryPage(
     return { outcome: 'skipped', deliveryIds: [] };
   }
   const provider = app.providers.forServiceAccount(sa);
-  const list = { pageSize: opts.pageSize ?? LIST_PAGE_SIZE, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const list = {
+    pageSize: opts.pageSize ?? LIST_PAGE_SIZE[step.kind],
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
   let page: Awaited<ReturnType<typeof provider.listUsersPage | typeof provider.listRoomsPage>>;
   try {
     page =

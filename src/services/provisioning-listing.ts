@@ -9,11 +9,13 @@ import { upsertDirectoryEntries } from '../db/queries/directory-entries.js';
 import { insertRunItems } from '../db/queries/run-items.js';
 import { findRun, lockRun, reasonDelta, recordListedPage, updateRun } from '../db/queries/runs.js';
 import { findServiceAccount } from '../db/queries/service-accounts.js';
+import type { ProvisioningRun } from '../db/schema/provisioning-runs.js';
 import type { ServiceAccount } from '../db/schema/service-accounts.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
+import { applyEffects } from '../jobs/queues.js';
 import { newId } from '../lib/ids.js';
 import { provisionBatches, type RunInclude } from '../lib/provisioning.js';
-import type { DirectoryRoom, DirectoryUser } from '../providers/types.js';
+import type { DirectoryPage, DirectoryRoom, DirectoryUser } from '../providers/types.js';
 import type { AppContext } from './context.js';
 import { storeDeliveries } from './deliveries.js';
 import { isActive, LIST_PAGE_SIZE, priorityForPage } from './provisioning-pipeline.js';
@@ -84,39 +86,91 @@ export function entryRows(sa: ServiceAccount, kind: RunInclude, items: (Director
   });
 }
 
+/** Pages one `directory.list-page` job lists, one after the other (each in its own transaction). */
+export const LIST_PAGES_PER_JOB = 10;
+
 /**
- * `directory.list-page`: lists one provider page, stores its directory entries and run items in
- * one transaction with the cursor of the next page (so a restart resumes here), then queues the
- * next page and the provisioning batches. Running it twice for the same page changes nothing.
+ * `directory.list-page`: lists provider pages from `page` on, up to LIST_PAGES_PER_JOB: each page's
+ * directory entries and run items are stored in one transaction with the cursor of the next page (so
+ * a restart resumes there), and its provisioning batches are queued once it committed. The next page
+ * is asked of the provider while this one is written, so at a provider's latency the listing costs
+ * about one latency per page, not a latency plus a write plus a job hand-off. The last page of the job
+ * queues the job of the next one. Running it twice changes nothing: a page is stored once (the cursor
+ * check at its commit), and a retry of this job after it stored some of its pages goes on from the
+ * cursor.
  */
 export async function listPage(
   app: AppContext,
   input: { runId: string; kind: RunInclude; page: number },
   signal: AbortSignal,
 ): Promise<Effects> {
-  const run = await findRun(app.db, input.runId);
-  if (!run || !isActive(run)) {
-    return [];
+  let prefetched: { token: string; page: Promise<ListedPage> } | undefined;
+  for (let page = input.page; ; page++) {
+    const run = await findRun(app.db, input.runId);
+    if (!run || !isActive(run)) {
+      return [];
+    }
+    const c = run.cursor[input.kind];
+    if (!c || c.done) {
+      return [];
+    }
+    if (c.pages !== page) {
+      // Stored already: by another run of this job (it goes on), or by this one before a retry.
+      const ours = page === input.page && c.pages > page && c.pages < input.page + LIST_PAGES_PER_JOB;
+      if (!ours) {
+        return [];
+      }
+      page = c.pages;
+    }
+    const sa = await findServiceAccount(app.db, run.serviceAccountId);
+    if (!sa || sa.status === 'revoked') {
+      await updateRun(app.db, run.id, {
+        status: 'failed',
+        error: 'service_account_revoked',
+        finishedAt: new Date(),
+      });
+      return [];
+    }
+    const provider = app.providers.forServiceAccount(sa);
+    const fetchPage = (token: string | null): Promise<ListedPage> =>
+      input.kind === 'users'
+        ? listRunUsersPage(app, run, provider, token, { pageSize: LIST_PAGE_SIZE.users, signal })
+        : provider.listRoomsPage(token, { pageSize: LIST_PAGE_SIZE.rooms, signal });
+    const listed =
+      prefetched && prefetched.token === c.pageToken ? await prefetched.page : await fetchPage(c.pageToken);
+    const last = page + 1 >= input.page + LIST_PAGES_PER_JOB || listed.nextCursor === null;
+    prefetched =
+      last || listed.nextCursor === null
+        ? undefined
+        : { token: listed.nextCursor, page: fetchPage(listed.nextCursor) };
+    // Its failure is met when it is awaited, on the next page.
+    prefetched?.page.catch(() => {});
+    const fx = await storeListedPage(app, run, sa, { ...input, page }, listed, !prefetched);
+    if (fx === undefined) {
+      return []; // Another run of this job stored this page, and goes on.
+    }
+    if (!prefetched || signal.aborted) {
+      return prefetched ? [...fx, listPageJob(run.id, input.kind, page + 1)] : fx;
+    }
+    await applyEffects(app, fx);
   }
-  const c = run.cursor[input.kind];
-  if (!c || c.done || c.pages !== input.page) {
-    return []; // Another run of this job already stored this page.
-  }
-  const sa = await findServiceAccount(app.db, run.serviceAccountId);
-  if (!sa || sa.status === 'revoked') {
-    await updateRun(app.db, run.id, {
-      status: 'failed',
-      error: 'service_account_revoked',
-      finishedAt: new Date(),
-    });
-    return [];
-  }
-  const provider = app.providers.forServiceAccount(sa);
-  const page =
-    input.kind === 'users'
-      ? await listRunUsersPage(app, run, provider, c.pageToken, { pageSize: LIST_PAGE_SIZE, signal })
-      : await provider.listRoomsPage(c.pageToken, { pageSize: LIST_PAGE_SIZE, signal });
+}
 
+type ListedPage = Awaited<ReturnType<typeof listRunUsersPage>> | DirectoryPage<DirectoryRoom>;
+
+/**
+ * One listed page stored in one transaction: directory entries, run items, refused items' callbacks,
+ * and, last, the run's counts with the next page's cursor. Returns the jobs to queue after the commit
+ * (the next page's only when `queueNext`), or undefined when this page was stored already.
+ */
+async function storeListedPage(
+  app: AppContext,
+  run: ProvisioningRun,
+  sa: ServiceAccount,
+  input: { kind: RunInclude; page: number },
+  page: ListedPage,
+  queueNext: boolean,
+): Promise<Effects | undefined> {
   class PageAlreadyStored extends Error {}
   // A listing may repeat an email (two spellings of one address): one entry each, the last kept.
   const entries = [...new Map(entryRows(sa, input.kind, page.items).map((e) => [e.emailLower, e])).values()];
@@ -180,7 +234,7 @@ export async function listPage(
       if (!cursor) {
         throw new PageAlreadyStored();
       }
-      if (!next.done) {
+      if (!next.done && queueNext) {
         fx.push(listPageJob(run.id, input.kind, input.page + 1));
       }
       const pending = inserted.filter((i) => i.status === 'pending').map((i) => i.id);
@@ -212,7 +266,7 @@ export async function listPage(
     }
   } catch (err) {
     if (err instanceof PageAlreadyStored) {
-      return [];
+      return undefined;
     }
     throw err;
   }

@@ -26,7 +26,7 @@ import { describeError, RateLimitedError } from '../errors.js';
 import { type Effects, jobRequest } from '../jobs/catalog.js';
 import { newId } from '../lib/ids.js';
 import { mapLimit } from '../lib/map-limit.js';
-import { PROVISION_BATCH } from '../lib/provisioning.js';
+import { PROVISION_BATCH, type RunInclude } from '../lib/provisioning.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { isProviderError, type MailboxCalendar, ProviderError } from '../providers/types.js';
 import { firstCheckAt } from './authorizations.js';
@@ -39,8 +39,13 @@ import {
 } from './deliveries.js';
 import { oauthErrorFor, REASON_DESCRIPTIONS, type ReasonCode } from './reasons.js';
 
-/** Directory page size asked of the provider (Google allows 500, Graph 999). */
-export const LIST_PAGE_SIZE = 500;
+/**
+ * Directory page size asked of the provider, by kind: users in the largest page each provider gives
+ * (Graph 999; the Google adapter clamps to its 500), since at a provider's real latency the listing,
+ * one page after the other, can bind a run; rooms in pages of 500 (Graph documents no larger page
+ * for places).
+ */
+export const LIST_PAGE_SIZE = { users: 999, rooms: 500 } as const satisfies Record<RunInclude, number>;
 /**
  * Mailbox checks in flight within one batch: all of them, each once the process's check gate
  * (checkGate) has room, and each still waiting on the shared quota limiter.
