@@ -1,31 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { getTableName, is } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runMigrations } from '../../src/db/migrate.js';
 import * as schema from '../../src/db/schema/index.js';
+import { useEmptyDatabase } from '../helpers/db.js';
 
 // Starts from an empty database (not the template) to prove `ec migrate` from scratch.
-const name = `ec_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
-const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
-const url = () => {
-  const u = new URL(inject('adminDatabaseUrl'));
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-
-beforeAll(async () => {
-  const sql = admin();
-  await sql.unsafe(`create database "${name}"`);
-  await sql.end();
-});
-
-afterAll(async () => {
-  const sql = admin();
-  await sql.unsafe(`drop database if exists "${name}" with (force)`);
-  await sql.end();
-});
+const empty = useEmptyDatabase();
+const url = () => empty.url;
 
 describe('runMigrations', () => {
   it('applies everything once even when two run at the same time, then is a no-op', async () => {

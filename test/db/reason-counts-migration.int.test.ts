@@ -1,28 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/db/migrate.js';
+import { useEmptyDatabase } from '../helpers/db.js';
 
 // Migration 0008 adds the reasons kept on the run row: runs stored before it must get theirs from
 // their items, or a finished run's status would show no failures after the upgrade.
-const name = `ec_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
-const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
-const url = () => {
-  const u = new URL(inject('adminDatabaseUrl'));
-  u.pathname = `/${name}`;
-  return u.toString();
-};
+const empty = useEmptyDatabase();
+const url = () => empty.url;
 let folder = '';
 
 beforeAll(async () => {
-  const sql = admin();
-  await sql.unsafe(`create database "${name}"`);
-  await sql.end();
   // The migrations up to 0007 only: the schema as it was before 0008.
   folder = await mkdtemp(join(tmpdir(), 'ec-migrations-'));
   await cp(MIGRATIONS_FOLDER, folder, { recursive: true });
@@ -35,9 +27,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const sql = admin();
-  await sql.unsafe(`drop database if exists "${name}" with (force)`);
-  await sql.end();
   await rm(folder, { recursive: true, force: true });
 });
 

@@ -64,3 +64,33 @@ export function useTestDatabase(): TestDatabase {
     },
   };
 }
+
+/**
+ * An empty database of this test file's own (no template, no migrations: for tests of the migrations
+ * themselves), created before the file's tests and dropped after them. `url` is its URL.
+ */
+export function useEmptyDatabase(): { readonly url: string } {
+  const name = `ec_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
+  const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
+  beforeAll(async () => {
+    const sql = admin();
+    try {
+      await sql.unsafe(`create database "${name}"`);
+    } finally {
+      await sql.end();
+    }
+  });
+  afterAll(async () => {
+    const sql = admin();
+    try {
+      await sql.unsafe(`drop database if exists "${name}" with (force)`);
+    } finally {
+      await sql.end();
+    }
+  });
+  return {
+    get url() {
+      return urlFor(name);
+    },
+  };
+}
