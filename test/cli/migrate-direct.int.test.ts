@@ -1,43 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEc } from '../helpers/cli.js';
+import { useEmptyDatabase } from '../helpers/db.js';
 import { freePort } from '../helpers/own-redis.js';
 
 // `ec migrate` holds an advisory lock across statements, so behind PgBouncer (transaction mode) it
 // must reach Postgres directly: MIGRATE_DATABASE_URL wins over DATABASE_URL.
-const name = `ec_t_migrate_${randomBytes(5).toString('hex')}`;
-const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
-const urlOf = (db: string) => {
-  const url = new URL(inject('adminDatabaseUrl'));
-  url.pathname = `/${db}`;
-  return url.toString();
-};
-
-beforeAll(async () => {
-  const sql = admin();
-  try {
-    await sql.unsafe(`create database "${name}"`);
-  } finally {
-    await sql.end();
-  }
-});
-
-afterAll(async () => {
-  const sql = admin();
-  try {
-    await sql.unsafe(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await sql.end();
-  }
-});
+const empty = useEmptyDatabase();
+const { name } = empty;
 
 describe('ec migrate with MIGRATE_DATABASE_URL', () => {
   it('migrates the direct URL while DATABASE_URL (a pooler) does not even answer', async () => {
     const deadPooler = `postgres://postgres@127.0.0.1:${await freePort()}/${name}`;
     const r = await runEc(['migrate', '--json'], {
       DATABASE_URL: deadPooler,
-      MIGRATE_DATABASE_URL: urlOf(name),
+      MIGRATE_DATABASE_URL: empty.url,
       LOG_LEVEL: 'silent',
     });
     expect(r.code, r.stderr).toBe(0);
@@ -45,7 +22,7 @@ describe('ec migrate with MIGRATE_DATABASE_URL', () => {
     expect(result.applied).toBe(result.total);
     expect(result.total).toBeGreaterThan(0);
 
-    const sql = postgres(urlOf(name), { max: 1, onnotice: () => {} });
+    const sql = postgres(empty.url, { max: 1, onnotice: () => {} });
     try {
       const [row] = await sql<{ n: number }[]>`
         select count(*)::int as n from information_schema.tables where table_name = 'accounts'`;

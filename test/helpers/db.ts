@@ -67,9 +67,9 @@ export function useTestDatabase(): TestDatabase {
 
 /**
  * An empty database of this test file's own (no template, no migrations: for tests of the migrations
- * themselves), created before the file's tests and dropped after them. `url` is its URL.
+ * themselves), created before the file's tests and dropped after them.
  */
-export function useEmptyDatabase(): { readonly url: string } {
+export function useEmptyDatabase(): { readonly url: string; readonly name: string } {
   const name = `ec_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString('hex')}`;
   const admin = () => postgres(inject('adminDatabaseUrl'), { max: 1, onnotice: () => {} });
   beforeAll(async () => {
@@ -89,6 +89,7 @@ export function useEmptyDatabase(): { readonly url: string } {
     }
   });
   return {
+    name,
     get url() {
       return urlFor(name);
     },
