@@ -112,16 +112,12 @@ export class MicrosoftAddresses {
     }
   }
 
-  /**
-   * One page of equipment mailboxes: disabled accounts without given name or surname (rooms, shared
-   * and equipment mailboxes look alike in `/users`) that are not rooms, asked one by one.
-   */
-  async equipmentPage(
+  /** One page of the tenant's disabled accounts (rooms, shared and equipment mailboxes among them). */
+  async disabledPage(
     cursor: string | null,
-    rooms: ReadonlySet<string>,
     top: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ items: DirectoryRoom[]; nextLink: string | undefined }> {
+  ): Promise<{ users: GraphUser[]; nextLink: string | undefined }> {
     const page = await this.deps.call<GraphPage<GraphUser>>(
       { api: 'microsoft.directory', op: 'users.list', kind: 'directory' },
       signal,
@@ -130,7 +126,19 @@ export class MicrosoftAddresses {
           ? g.api(this.deps.link(cursor))
           : g.api('/users').filter('accountEnabled eq false').select(USER_SELECT).top(top),
     );
-    const candidates = (page.value ?? []).filter((u) => {
+    return { users: page.value ?? [], nextLink: page['@odata.nextLink'] };
+  }
+
+  /**
+   * The equipment mailboxes among a page of disabled accounts: those without given name or surname
+   * (rooms, shared and equipment mailboxes look alike in `/users`) that are not rooms, asked one by one.
+   */
+  async equipmentAmong(
+    users: GraphUser[],
+    rooms: ReadonlySet<string>,
+    signal: AbortSignal | undefined,
+  ): Promise<DirectoryRoom[]> {
+    const candidates = users.filter((u) => {
       const email = graphUserEmail(u);
       return !!email && !!u.mail && mayBeRoom(u) && !rooms.has(email.toLowerCase());
     });
@@ -152,6 +160,6 @@ export class MicrosoftAddresses {
         items.push({ ...room, resourceType: 'equipment', resourceKind: 'equipment' });
       }
     });
-    return { items, nextLink: page['@odata.nextLink'] };
+    return items;
   }
 }

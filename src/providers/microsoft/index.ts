@@ -294,7 +294,18 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
     return abortable(this.roomIndex.rooms, signal);
   }
 
+  /**
+   * Rooms from `/places`, then equipment mailboxes among the disabled accounts (addresses.ts). The
+   * first page of disabled accounts is asked together with `/places`, and each next page while this
+   * one's candidates are checked: a listing's first users page waits for all of it.
+   */
   private async loadRooms(signal: AbortSignal | undefined): Promise<Map<string, DirectoryRoom>> {
+    const askDisabled = (link: string | null) => {
+      const asked = this.addresses.disabledPage(link, GRAPH_USERS_MAX_PAGE, signal);
+      asked.catch(() => {}); // met where it is awaited
+      return asked;
+    };
+    let disabled = askDisabled(null);
     const map = new Map<string, DirectoryRoom>();
     let cursor: string | null = null;
     for (let page = 0; page < MAX_FOLLOWED_PAGES; page++) {
@@ -311,13 +322,15 @@ export class MicrosoftDirectoryProvider implements DirectoryProvider {
       }
     }
     const places = new Set(map.keys());
-    let link: string | null = null;
     for (let page = 0; page < MAX_EQUIPMENT_PAGES; page++) {
-      const res = await this.addresses.equipmentPage(link, places, GRAPH_USERS_MAX_PAGE, signal);
-      for (const r of res.items) {
+      const res = await disabled;
+      const link = this.cursor(res.nextLink);
+      if (link && page + 1 < MAX_EQUIPMENT_PAGES) {
+        disabled = askDisabled(link);
+      }
+      for (const r of await this.addresses.equipmentAmong(res.users, places, signal)) {
         map.set(r.email.toLowerCase(), r);
       }
-      link = this.cursor(res.nextLink);
       if (!link) {
         break;
       }
