@@ -138,11 +138,12 @@ export async function listPage(
         : provider.listRoomsPage(token, { pageSize: LIST_PAGE_SIZE.rooms, signal });
     const listed =
       prefetched && prefetched.token === c.pageToken ? await prefetched.page : await fetchPage(c.pageToken);
-    const last = page + 1 >= input.page + LIST_PAGES_PER_JOB || listed.nextCursor === null;
+    const next = listed.nextCursor;
+    // The job's last page (or the listing's) queues the next job instead.
     prefetched =
-      last || listed.nextCursor === null
+      next === null || page + 1 >= input.page + LIST_PAGES_PER_JOB
         ? undefined
-        : { token: listed.nextCursor, page: fetchPage(listed.nextCursor) };
+        : { token: next, page: fetchPage(next) };
     // Its failure is met when it is awaited, on the next page.
     prefetched?.page.catch(() => {});
     const fx = await storeListedPage(app, run, sa, { ...input, page }, listed, !prefetched);
