@@ -153,7 +153,7 @@ export async function buildServer(app: AppContext, opts: ServerOptions = {}) {
   });
 
   // Runs retried or cancelled through the API are audited (before the routes, so it applies to them).
-  server.addHook('onResponse', auditApiRunActions(app));
+  server.addHook('onSend', auditApiRunActions(app));
   await server.register(healthRoutes(app));
   await server.register(oauthRoutes(app));
   await server.register(serviceAccountRoutes(app));

@@ -74,21 +74,24 @@ export function describeAdminAction(req: FastifyRequest, reply: FastifyReply): A
 }
 
 /**
- * An `onResponse` hook for the admin scope: every state-changing request that got past ADMIN_TOKEN
+ * An `onSend` hook for the admin scope: every state-changing request that got past ADMIN_TOKEN
  * and was answered 2xx/3xx is recorded, forms refused for a stale token included (their redirect
- * says `outcome: "bad-form"`). A failure to record is logged; the action already happened.
+ * says `outcome: "bad-form"`). Recorded before the answer goes out, so an action the caller saw
+ * answered is in the log, and back-to-back actions are logged in the order they were made. A failure
+ * to record is logged; the action already happened.
  */
 export function auditAdminActions(app: AppContext) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
+  return async <P>(req: FastifyRequest, reply: FastifyReply, payload: P): Promise<P> => {
     // Refused before doing anything (no token, cross-site, bad input): nothing to audit.
     if (SAFE.has(req.method) || reply.statusCode >= 400) {
-      return;
+      return payload;
     }
     try {
       await recordAdminAction(app, describeAdminAction(req, reply));
     } catch (err) {
       req.log.warn({ err }, 'dashboard action not audited');
     }
+    return payload;
   };
 }
 

@@ -44,7 +44,7 @@ export const adminPlugin =
     });
     await scope.register(async (admin) => {
       admin.addHook('onRequest', requireAdmin(app.config.adminToken));
-      admin.addHook('onResponse', auditAdminActions(app));
+      admin.addHook('onSend', auditAdminActions(app));
       await admin.register(adminRoutes(app));
       await admin.register(failuresPageRoutes(app));
       await admin.register(auditPageRoutes(app));

@@ -52,15 +52,16 @@ const RUN_ACTIONS: Record<string, string> = {
 };
 
 /**
- * An `onResponse` hook (registered on the whole server): a run retried or cancelled through the API
- * is audited once accepted (202), with the Service Account whose token asked as the actor.
+ * An `onSend` hook (registered on the whole server): a run retried or cancelled through the API is
+ * audited once accepted (202), with the Service Account whose token asked as the actor — before the
+ * answer goes out, so the caller's next read of the audit log has it, in the order of its actions.
  */
 export function auditApiRunActions(app: AppContext) {
-  return async (req: FastifyRequest, reply: FastifyReply) => {
+  return async <P>(req: FastifyRequest, reply: FastifyReply, payload: P): Promise<P> => {
     const action = req.method === 'POST' ? RUN_ACTIONS[req.routeOptions.url ?? ''] : undefined;
     const caller = action && reply.statusCode === 202 ? maybeCallerOf(req, 'service_account') : undefined;
     if (!action || !caller) {
-      return;
+      return payload;
     }
     try {
       await recordAuditEvent(app, {
@@ -74,5 +75,6 @@ export function auditApiRunActions(app: AppContext) {
     } catch (err) {
       req.log.warn({ err }, 'run action not audited');
     }
+    return payload;
   };
 }
